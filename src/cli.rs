@@ -1,0 +1,289 @@
+//! The command line: clap's raw arguments, and the `-o opt1,opt2=val` form.
+//!
+//! There is one option table, the [`Args`] struct. `-o` lists are expanded into the same long
+//! options before clap sees them (`-o max_conns=2,active` becomes `--max-conns=2 --active`),
+//! so every long option works in both forms, as mount(8) and fstab need. Options that
+//! mount(8), fstab and systemd pass to every filesystem (`_netdev`, `noauto`, `x-systemd.*`,
+//! ...) are accepted and ignored.
+//!
+//! This file only parses. `config.rs` validates and turns [`Args`] into a typed `Config`.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// Mount a remote FTP server as a local directory.
+#[derive(Parser, Debug, Clone, PartialEq)]
+#[command(
+    name = "ftpfs",
+    version,
+    about = "Mount a remote FTP server as a local directory (FUSE)",
+    after_help = "Every long option can also be given inside -o, with '_' or '-': \
+                  ftpfs ftp://host/ /mnt -o max_conns=2,dir_cache_ttl=60,active\n\
+                  Unmount with: fusermount3 -u MOUNTPOINT (or umount as root)."
+)]
+pub struct Args {
+    /// Server to mount: ftp://[user[:password]@]host[:port][/path]
+    pub url: String,
+
+    /// Directory to mount on
+    pub mountpoint: PathBuf,
+
+    /// Mount options, comma separated (any long option without the dashes)
+    #[arg(short = 'o', value_name = "OPTIONS", help_heading = "Mount")]
+    pub options: Vec<String>,
+
+    /// Stay in the foreground instead of going to the background once mounted
+    #[arg(short = 'f', long, help_heading = "Mount")]
+    pub foreground: bool,
+
+    /// Log debugging information (implies --foreground); FTPFS_LOG=filter refines it
+    #[arg(short = 'd', long, help_heading = "Mount")]
+    pub debug: bool,
+
+    /// Let other users access the mount (needs user_allow_other in /etc/fuse.conf for non-root)
+    #[arg(long, help_heading = "Mount")]
+    pub allow_other: bool,
+
+    /// Let the kernel check permissions against the mode bits shown
+    #[arg(long, help_heading = "Mount")]
+    pub default_permissions: bool,
+
+    /// Use active mode (PORT/EPRT): the server connects back to this machine for data
+    #[arg(long, help_heading = "Connection")]
+    pub active: bool,
+
+    /// Use PASV only, never EPSV
+    #[arg(long, help_heading = "Connection")]
+    pub disable_epsv: bool,
+
+    /// Connect to the address in the server's PASV reply instead of the control connection's peer
+    #[arg(long, help_heading = "Connection")]
+    pub use_pasv_address: bool,
+
+    /// Most FTP sessions open at once
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 4,
+        help_heading = "Connection"
+    )]
+    pub max_conns: usize,
+
+    /// Seconds to wait for a TCP connection (control, data, active-mode accept)
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10,
+        help_heading = "Connection"
+    )]
+    pub connect_timeout: u64,
+
+    /// Seconds to wait for each reply on the control connection
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        help_heading = "Connection"
+    )]
+    pub reply_timeout: u64,
+
+    /// Seconds a data connection may stall before the transfer fails
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30,
+        help_heading = "Connection"
+    )]
+    pub data_timeout: u64,
+
+    /// Seconds an unused session stays open (servers drop idle clients; vsftpd after 300)
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60,
+        help_heading = "Connection"
+    )]
+    pub idle_timeout: u64,
+
+    /// Seconds a directory listing is trusted before the server is asked again
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 20,
+        help_heading = "Cache"
+    )]
+    pub dir_cache_ttl: u64,
+
+    /// Don't refine LIST's minute-precision times with MDTM on lookup
+    #[arg(long, help_heading = "Cache")]
+    pub no_mdtm: bool,
+
+    /// Owner of every file (default: the mounting user)
+    #[arg(long, value_name = "UID", help_heading = "Permissions")]
+    pub uid: Option<u32>,
+
+    /// Group of every file (default: the mounting user's group)
+    #[arg(long, value_name = "GID", help_heading = "Permissions")]
+    pub gid: Option<u32>,
+
+    /// Show permissions as 0777/0666 minus this octal mask instead of the server's bits
+    #[arg(long, value_name = "OCTAL", value_parser = parse_octal, help_heading = "Permissions")]
+    pub umask: Option<u32>,
+}
+
+fn parse_octal(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s, 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("'{s}' is not an octal mode like 022"))
+}
+
+/// Options that mount(8), fstab and systemd pass to every filesystem; ftpfs ignores them.
+const IGNORED: &[&str] = &[
+    "_netdev",
+    "nofail",
+    "noauto",
+    "auto",
+    "user",
+    "users",
+    "nouser",
+    "defaults",
+    "rw",
+    "dev",
+    "nodev",
+    "suid",
+    "nosuid",
+    "exec",
+    "noexec",
+    "atime",
+    "noatime",
+    "relatime",
+    "strictatime",
+    "nodiratime",
+    "async",
+    "sync",
+];
+
+fn ignored(opt: &str) -> bool {
+    IGNORED.contains(&opt)
+        || opt.starts_with("x-systemd.")
+        || opt.starts_with("x-")
+        || opt.starts_with("comment=")
+}
+
+/// Rewrites `-o a,b=c` (and `-oa,b`) into `--a --b=c`, dropping options mount(8) passes to
+/// every filesystem. Arguments that are not valid UTF-8 pass through untouched.
+pub fn expand_mount_options(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let list = if arg.as_bytes() == b"-o" {
+            match args.next() {
+                Some(v) => v,
+                None => {
+                    out.push(arg);
+                    break;
+                }
+            }
+        } else if arg.as_bytes().starts_with(b"-o") && arg.len() > 2 {
+            OsString::from_vec(arg.as_bytes()[2..].to_vec())
+        } else {
+            out.push(arg);
+            continue;
+        };
+        let Some(list) = list.to_str() else {
+            out.push(OsString::from("-o"));
+            out.push(list);
+            continue;
+        };
+        for opt in list.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            if ignored(opt) {
+                continue;
+            }
+            let (key, value) = match opt.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (opt, None),
+            };
+            let key = key.replace('_', "-");
+            out.push(OsString::from(match value {
+                Some(v) => format!("--{key}={v}"),
+                None => format!("--{key}"),
+            }));
+        }
+    }
+    out
+}
+
+/// Parses the process arguments (program name first).
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, clap::Error> {
+    Args::try_parse_from(expand_mount_options(args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn dash_o_and_long_options_are_the_same_table() {
+        let a = parse(os(&[
+            "ftpfs",
+            "ftp://h/",
+            "/mnt",
+            "-o",
+            "max_conns=2,active,dir_cache_ttl=5",
+        ]))
+        .unwrap();
+        let b = parse(os(&[
+            "ftpfs",
+            "--max-conns",
+            "2",
+            "--active",
+            "--dir-cache-ttl=5",
+            "ftp://h/",
+            "/mnt",
+        ]))
+        .unwrap();
+        assert_eq!(a, b);
+        assert_eq!((a.max_conns, a.active, a.dir_cache_ttl), (2, true, 5));
+    }
+
+    #[test]
+    fn mount_helper_options_are_ignored() {
+        let a = parse(os(&[
+            "ftpfs",
+            "ftp://h/",
+            "/mnt",
+            "-o",
+            "rw,_netdev,noauto,x-systemd.automount,nofail,user,noatime,allow_other,umask=022",
+        ]))
+        .unwrap();
+        assert!(a.allow_other);
+        assert_eq!(a.umask, Some(0o22));
+    }
+
+    #[test]
+    fn unknown_and_bad_options_are_errors() {
+        assert!(parse(os(&["ftpfs", "ftp://h/", "/mnt", "-o", "bogus"])).is_err());
+        assert!(parse(os(&["ftpfs", "ftp://h/", "/mnt", "-o", "max_conns=x"])).is_err());
+        assert!(parse(os(&["ftpfs", "ftp://h/", "/mnt", "-o", "umask=9"])).is_err());
+        assert!(parse(os(&["ftpfs", "ftp://h/"])).is_err());
+    }
+
+    #[test]
+    fn attached_dash_o_and_defaults() {
+        let a = parse(os(&["ftpfs", "-oactive", "-f", "ftp://h/", "/mnt"])).unwrap();
+        assert!(a.active && a.foreground);
+        let d = parse(os(&["ftpfs", "ftp://h/", "/mnt"])).unwrap();
+        assert_eq!(
+            (d.max_conns, d.dir_cache_ttl, d.connect_timeout),
+            (4, 20, 10)
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! The validated configuration: everything the library needs, typed, built from the raw
+//! command-line [`Args`].
+//!
+//! Validation happens here, once: the URL is parsed (scheme, credentials, host, port, path,
+//! percent-decoding), numbers are range-checked, and defaults that depend on the environment
+//! (the mounting user's uid/gid) are filled in. Nothing past this point sees clap.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use percent_encoding::percent_decode_str;
+
+use crate::cli::Args;
+use crate::fs::attr::Ownership;
+use crate::fs::FsConfig;
+use crate::remote::session::{DataMode, SessionConfig};
+use crate::remote::RemotePath;
+
+/// User name sent when the URL names none.
+pub const ANONYMOUS_USER: &str = "anonymous";
+/// Password sent for anonymous logins (RFC 1635 asks for something mail-like).
+pub const ANONYMOUS_PASSWORD: &str = "ftpfs@";
+
+/// How long "no such directory" is remembered, at most. Short, so that a directory created
+/// by another client shows up quickly.
+const NEGATIVE_TTL: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub session: SessionConfig,
+    pub fs: FsConfig,
+    pub mountpoint: PathBuf,
+    /// The URL without password, shown as the mount's source.
+    pub source: String,
+    pub foreground: bool,
+    pub debug: bool,
+    pub max_conns: usize,
+    pub idle_timeout: Duration,
+    /// How long a caller may wait for a free session.
+    pub pool_wait: Duration,
+    pub allow_other: bool,
+    pub default_permissions: bool,
+}
+
+/// The parts of a mount URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUrl {
+    pub host: String,
+    pub port: u16,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub path: RemotePath,
+}
+
+impl ServerUrl {
+    /// Parses `ftp://[user[:password]@]host[:port][/path]`, percent-decoding each part.
+    pub fn parse(text: &str) -> Result<ServerUrl, String> {
+        let url = url::Url::parse(text).map_err(|e| format!("invalid URL '{text}': {e}"))?;
+        match url.scheme() {
+            "ftp" => {}
+            "ftps" => return Err("ftps:// is not supported yet; use ftp://".into()),
+            other => return Err(format!("unsupported URL scheme '{other}': use ftp://")),
+        }
+        let host = match url.host() {
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            Some(h) => h.to_string(),
+            None => return Err(format!("no host in URL '{text}'")),
+        };
+        let decode = |s: &str| percent_decode_str(s).decode_utf8().map(|c| c.into_owned());
+        let user = match url.username() {
+            "" => None,
+            u => Some(decode(u).map_err(|_| "user name is not valid UTF-8".to_string())?),
+        };
+        let password = match url.password() {
+            None => None,
+            Some(p) => Some(decode(p).map_err(|_| "password is not valid UTF-8".to_string())?),
+        };
+        let raw_path: Vec<u8> = percent_decode_str(url.path()).collect();
+        let path = RemotePath::parse(&raw_path).map_err(|e| format!("bad path in URL: {e}"))?;
+        Ok(ServerUrl {
+            host,
+            port: url.port().unwrap_or(21),
+            user,
+            password,
+            path,
+        })
+    }
+
+    /// The URL as shown in `mount` output and logs: never with the password.
+    pub fn display(&self) -> String {
+        let user = self
+            .user
+            .as_deref()
+            .map(|u| format!("{u}@"))
+            .unwrap_or_default();
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("ftp://{user}{host}:{}{}", self.port, self.path)
+    }
+}
+
+fn secs(n: u64, what: &str) -> Result<Duration, String> {
+    if n == 0 {
+        return Err(format!("{what} must be at least 1 second"));
+    }
+    Ok(Duration::from_secs(n))
+}
+
+impl Config {
+    pub fn from_args(args: Args) -> Result<Config, String> {
+        let url = ServerUrl::parse(&args.url)?;
+        if args.max_conns == 0 || args.max_conns > 64 {
+            return Err("max_conns must be between 1 and 64".into());
+        }
+        if args.active && args.disable_epsv {
+            return Err("active and disable_epsv cannot be combined".into());
+        }
+        let data_mode = if args.active {
+            DataMode::Active
+        } else if args.disable_epsv {
+            DataMode::Passive
+        } else {
+            DataMode::ExtendedPassive
+        };
+        let connect_timeout = secs(args.connect_timeout, "connect_timeout")?;
+        let reply_timeout = secs(args.reply_timeout, "reply_timeout")?;
+        let data_timeout = secs(args.data_timeout, "data_timeout")?;
+        let (user, password) = match (url.user.clone(), url.password.clone()) {
+            (None, _) => (ANONYMOUS_USER.to_string(), ANONYMOUS_PASSWORD.to_string()),
+            (Some(u), Some(p)) => (u, p),
+            (Some(u), None) if u == ANONYMOUS_USER || u == "ftp" => (u, ANONYMOUS_PASSWORD.into()),
+            (Some(u), None) => (u, String::new()),
+        };
+        let dir_ttl = Duration::from_secs(args.dir_cache_ttl);
+        // SAFETY: getuid/getgid cannot fail and have no preconditions.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let mountpoint = args.mountpoint.clone();
+        Ok(Config {
+            session: SessionConfig {
+                host: url.host.clone(),
+                port: url.port,
+                user,
+                password,
+                data_mode,
+                use_pasv_address: args.use_pasv_address,
+                connect_timeout,
+                reply_timeout,
+                data_timeout,
+            },
+            fs: FsConfig {
+                root: url.path.clone(),
+                dir_ttl,
+                negative_ttl: NEGATIVE_TTL.min(dir_ttl),
+                owner: Ownership {
+                    uid: args.uid.unwrap_or(uid),
+                    gid: args.gid.unwrap_or(gid),
+                    umask: args.umask,
+                },
+                data_timeout,
+                refine_mtime: !args.no_mdtm,
+            },
+            mountpoint,
+            source: url.display(),
+            foreground: args.foreground || args.debug,
+            debug: args.debug,
+            max_conns: args.max_conns,
+            idle_timeout: secs(args.idle_timeout, "idle_timeout")?,
+            pool_wait: reply_timeout + connect_timeout,
+            allow_other: args.allow_other,
+            default_permissions: args.default_permissions,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_parsed_and_decoded() {
+        let u = ServerUrl::parse("ftp://us%40er:p%3Ass@example.org:2121/a%20b/%E5%AE%9E").unwrap();
+        assert_eq!(u.host, "example.org");
+        assert_eq!(u.port, 2121);
+        assert_eq!(u.user.as_deref(), Some("us@er"));
+        assert_eq!(u.password.as_deref(), Some("p:ss"));
+        assert_eq!(u.path.as_bytes(), "/a b/实".as_bytes());
+        assert_eq!(u.display(), "ftp://us@er@example.org:2121/a b/实");
+        assert!(!u.display().contains("p:ss"));
+        let d = ServerUrl::parse("ftp://127.0.0.1").unwrap();
+        assert_eq!((d.port, d.user, d.path), (21, None, RemotePath::root()));
+        assert_eq!(ServerUrl::parse("ftp://[::1]:21/").unwrap().host, "::1");
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        assert!(ServerUrl::parse("http://h/").is_err());
+        assert!(ServerUrl::parse("ftp://").is_err());
+        assert!(ServerUrl::parse("not a url").is_err());
+        assert!(
+            ServerUrl::parse("ftp://h/a%0D%0ADELE%20x").is_err(),
+            "CR/LF in the path"
+        );
+    }
+
+    #[test]
+    fn config_from_args() {
+        let args = crate::cli::parse(
+            [
+                "ftpfs",
+                "ftp://h/x",
+                "/mnt",
+                "-o",
+                "active,uid=7,max_conns=3",
+            ]
+            .map(Into::into),
+        )
+        .unwrap();
+        let c = Config::from_args(args).unwrap();
+        assert_eq!(c.session.data_mode, DataMode::Active);
+        assert_eq!(c.session.user, ANONYMOUS_USER);
+        assert_eq!(c.fs.owner.uid, 7);
+        assert_eq!(c.max_conns, 3);
+        assert_eq!(c.fs.root.as_bytes(), b"/x");
+        let zero =
+            crate::cli::parse(["ftpfs", "ftp://h/", "/m", "-o", "max_conns=0"].map(Into::into));
+        assert!(Config::from_args(zero.unwrap()).is_err());
+    }
+}

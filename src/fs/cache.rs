@@ -1,0 +1,263 @@
+//! The directory cache: one listing per directory, answering lookup, getattr, readdir and
+//! readdirplus for every entry in it until its time-to-live runs out.
+//!
+//! Entries are [`Listing`]s shared as `Arc`, so callers copy them out of the lock and never
+//! hold it across a network call. A directory that the server says does not exist is cached
+//! as missing for the (shorter) negative TTL. The cache is bounded by the `lru` crate:
+//! the least recently used directories are dropped first.
+//!
+//! Our own mutations update listings in place (`upsert`, `remove`) so the next `ls` sees
+//! them at once, without waiting for the TTL.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+
+use crate::remote::{Entry, RemotePath};
+
+/// How many directories are kept. A listing of a few thousand entries is a few hundred KiB,
+/// so this bounds the cache to a few hundred MiB in the very worst case and far less normally.
+const MAX_DIRS: usize = 1024;
+
+/// One directory's entries, in server order, with an index by name.
+#[derive(Debug)]
+pub struct Listing {
+    entries: Vec<Entry>,
+    by_name: HashMap<Vec<u8>, usize>,
+}
+
+impl Listing {
+    pub fn new(mut entries: Vec<Entry>) -> Listing {
+        // A server may list a name twice (e.g. a racing upload); the last one wins.
+        let mut by_name = HashMap::with_capacity(entries.len());
+        let mut keep = vec![true; entries.len()];
+        for (i, e) in entries.iter().enumerate() {
+            if let Some(old) = by_name.insert(e.name.clone(), i) {
+                keep[old] = false;
+            }
+        }
+        if keep.iter().any(|k| !k) {
+            let mut i = 0;
+            entries.retain(|_| {
+                i += 1;
+                keep[i - 1]
+            });
+            by_name = entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.name.clone(), i))
+                .collect();
+        }
+        Listing { entries, by_name }
+    }
+
+    pub fn get(&self, name: &[u8]) -> Option<&Entry> {
+        self.by_name.get(name).map(|&i| &self.entries[i])
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    fn with(&self, entry: Entry) -> Listing {
+        let mut entries = self.entries.clone();
+        match self.by_name.get(&entry.name) {
+            Some(&i) => entries[i] = entry,
+            None => entries.push(entry),
+        }
+        Listing::new(entries)
+    }
+
+    fn without(&self, name: &[u8]) -> Listing {
+        Listing::new(
+            self.entries
+                .iter()
+                .filter(|e| e.name != name)
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+/// What is known about a directory.
+#[derive(Debug, Clone)]
+pub enum Cached {
+    Present(Arc<Listing>),
+    /// The server said it does not exist (or is not a directory).
+    Missing,
+}
+
+struct Slot {
+    value: Cached,
+    fetched: Instant,
+}
+
+pub struct DirCache {
+    lru: LruCache<RemotePath, Slot>,
+    ttl: Duration,
+    negative_ttl: Duration,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl DirCache {
+    pub fn new(ttl: Duration, negative_ttl: Duration) -> DirCache {
+        DirCache {
+            lru: LruCache::new(NonZeroUsize::new(MAX_DIRS).expect("MAX_DIRS is not zero")),
+            ttl,
+            negative_ttl,
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    /// The cached state of `dir`, if still fresh.
+    pub fn get(&mut self, dir: &RemotePath) -> Option<Cached> {
+        let (ttl, neg) = (self.ttl, self.negative_ttl);
+        let fresh = match self.lru.get(dir) {
+            Some(slot) => {
+                let limit = match slot.value {
+                    Cached::Present(_) => ttl,
+                    Cached::Missing => neg,
+                };
+                (slot.fetched.elapsed() < limit).then(|| slot.value.clone())
+            }
+            None => None,
+        };
+        if fresh.is_some() {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        fresh
+    }
+
+    pub fn insert(&mut self, dir: RemotePath, value: Cached) {
+        self.lru.put(
+            dir,
+            Slot {
+                value,
+                fetched: Instant::now(),
+            },
+        );
+    }
+
+    /// Forgets `dir` so the next access lists it again.
+    pub fn invalidate(&mut self, dir: &RemotePath) {
+        self.lru.pop(dir);
+    }
+
+    /// Forgets `dir` and every directory below it.
+    pub fn invalidate_tree(&mut self, dir: &RemotePath) {
+        let below: Vec<RemotePath> = self
+            .lru
+            .iter()
+            .filter(|(p, _)| p.starts_with(dir))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in below {
+            self.lru.pop(&p);
+        }
+    }
+
+    /// Adds or replaces one entry in a cached listing of `dir` (after our own change).
+    /// Does nothing if `dir` is not cached.
+    pub fn upsert(&mut self, dir: &RemotePath, entry: Entry) {
+        if let Some(slot) = self.lru.peek_mut(dir) {
+            if let Cached::Present(listing) = &slot.value {
+                slot.value = Cached::Present(Arc::new(listing.with(entry)));
+            }
+        }
+    }
+
+    /// Removes one entry from a cached listing of `dir` (after our own change).
+    pub fn remove(&mut self, dir: &RemotePath, name: &[u8]) {
+        if let Some(slot) = self.lru.peek_mut(dir) {
+            if let Cached::Present(listing) = &slot.value {
+                slot.value = Cached::Present(Arc::new(listing.without(name)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::{EntryKind, TimePrecision};
+
+    fn e(name: &str, size: u64) -> Entry {
+        Entry {
+            name: name.as_bytes().to_vec(),
+            kind: EntryKind::File,
+            size,
+            mtime: None,
+            precision: TimePrecision::Exact,
+            mode: None,
+            link_target: None,
+        }
+    }
+
+    fn p(s: &str) -> RemotePath {
+        RemotePath::parse(s.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn listings_expire_after_their_ttl() {
+        let mut c = DirCache::new(Duration::from_millis(50), Duration::from_millis(10));
+        c.insert(
+            p("/d"),
+            Cached::Present(Arc::new(Listing::new(vec![e("a", 1)]))),
+        );
+        c.insert(p("/gone"), Cached::Missing);
+        assert!(matches!(c.get(&p("/d")), Some(Cached::Present(l)) if l.get(b"a").is_some()));
+        assert!(matches!(c.get(&p("/gone")), Some(Cached::Missing)));
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            c.get(&p("/gone")).is_none(),
+            "negative entries expire first"
+        );
+        assert!(c.get(&p("/d")).is_some());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(c.get(&p("/d")).is_none());
+        assert_eq!((c.hits, c.misses), (3, 2));
+    }
+
+    #[test]
+    fn own_changes_update_the_listing() {
+        let mut c = DirCache::new(Duration::from_secs(60), Duration::from_secs(1));
+        c.insert(
+            p("/d"),
+            Cached::Present(Arc::new(Listing::new(vec![e("a", 1), e("b", 2)]))),
+        );
+        c.upsert(&p("/d"), e("a", 10));
+        c.upsert(&p("/d"), e("c", 3));
+        let Some(Cached::Present(l)) = c.get(&p("/d")) else {
+            panic!("listing missing")
+        };
+        let names: Vec<&[u8]> = l.entries().iter().map(|e| e.name.as_slice()).collect();
+        assert_eq!(
+            names,
+            vec![b"a".as_slice(), b"b", b"c"],
+            "order kept, new names last"
+        );
+        c.remove(&p("/d"), b"b");
+        let Some(Cached::Present(l)) = c.get(&p("/d")) else {
+            panic!("listing missing")
+        };
+        let names: Vec<&[u8]> = l.entries().iter().map(|e| e.name.as_slice()).collect();
+        assert_eq!(names, vec![b"a".as_slice(), b"c"]);
+        assert_eq!(l.get(b"a").map(|e| e.size), Some(10));
+        c.invalidate_tree(&p("/"));
+        assert!(c.get(&p("/d")).is_none());
+    }
+
+    #[test]
+    fn duplicate_names_keep_the_last() {
+        let l = Listing::new(vec![e("a", 1), e("b", 2), e("a", 3)]);
+        assert_eq!(l.entries().len(), 2);
+        assert_eq!(l.get(b"a").map(|e| e.size), Some(3));
+    }
+}

@@ -1,0 +1,155 @@
+//! Open file and directory handles, and the lot where idle read streams are parked.
+//!
+//! Handle numbers are monotonic and never reused. A handle is one of:
+//! - `Reader`: a file opened for reading, with its [`ReadStream`];
+//! - `Dir`: a directory opened for readdir, with a snapshot of its entries so that readdir
+//!   offsets stay valid while the directory changes.
+//!
+//! (The write path adds a spool variant here.)
+//!
+//! An open file's read stream holds an FTP session between reads. So that open files cannot
+//! starve the pool, at most `cap` streams stay parked at once, and the pool can reclaim the
+//! least recently used one when it has no session to give ([`StreamLot::evict_oldest`]).
+//!
+//! Lock order: `HandleTable::map` and `StreamLot::parked` are leaf locks, never held while
+//! taking another. A handle's own `Mutex<Reader>` may be held while taking either of them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use super::attr::Attr;
+use super::reader::ReadStream;
+use crate::remote::{EntryKind, RemotePath};
+
+/// One directory entry as readdir returns it.
+#[derive(Debug, Clone)]
+pub struct DirItem {
+    pub name: Vec<u8>,
+    pub kind: EntryKind,
+    pub attr: Attr,
+}
+
+pub struct Reader {
+    pub path: RemotePath,
+    /// Size when opened; reads are clamped to it.
+    pub size: u64,
+    pub stream: ReadStream,
+}
+
+pub enum Handle {
+    Reader(Mutex<Reader>),
+    Dir(Vec<DirItem>),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Handle {
+    /// Locks a reader handle (recovering from a poisoned lock: the stream state is
+    /// still consistent because every mutation is a single assignment).
+    pub fn reader(&self) -> Option<MutexGuard<'_, Reader>> {
+        match self {
+            Handle::Reader(m) => Some(lock(m)),
+            Handle::Dir(_) => None,
+        }
+    }
+}
+
+pub struct HandleTable {
+    map: Mutex<HashMap<u64, Arc<Handle>>>,
+    next: AtomicU64,
+}
+
+impl HandleTable {
+    pub fn new() -> HandleTable {
+        HandleTable {
+            map: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(1),
+        }
+    }
+
+    pub fn insert(&self, handle: Handle) -> u64 {
+        let fh = self.next.fetch_add(1, Ordering::Relaxed);
+        lock(&self.map).insert(fh, Arc::new(handle));
+        fh
+    }
+
+    pub fn get(&self, fh: u64) -> Option<Arc<Handle>> {
+        lock(&self.map).get(&fh).cloned()
+    }
+
+    pub fn remove(&self, fh: u64) -> Option<Arc<Handle>> {
+        lock(&self.map).remove(&fh)
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.map).len()
+    }
+}
+
+impl Default for HandleTable {
+    fn default() -> Self {
+        HandleTable::new()
+    }
+}
+
+/// Read streams that hold a session while their file is idle, oldest first.
+pub struct StreamLot {
+    parked: Mutex<VecDeque<(u64, Weak<Handle>)>>,
+    cap: usize,
+}
+
+impl StreamLot {
+    pub fn new(cap: usize) -> StreamLot {
+        StreamLot {
+            parked: Mutex::new(VecDeque::new()),
+            cap: cap.max(1),
+        }
+    }
+
+    /// Notes that `fh` is in use (not idle).
+    pub fn unpark(&self, fh: u64) {
+        lock(&self.parked).retain(|(f, _)| *f != fh);
+    }
+
+    /// Notes that `fh` holds a stream and is idle. Returns a handle to evict when the lot is
+    /// over capacity; the caller evicts it after releasing its own locks.
+    pub fn park(&self, fh: u64, handle: &Arc<Handle>) -> Option<Arc<Handle>> {
+        let mut parked = lock(&self.parked);
+        parked.retain(|(f, _)| *f != fh);
+        parked.push_back((fh, Arc::downgrade(handle)));
+        if parked.len() > self.cap {
+            return parked.pop_front().and_then(|(_, w)| w.upgrade());
+        }
+        None
+    }
+
+    /// Releases the session of the least recently used idle stream. Returns whether one was
+    /// released. Streams whose handle is busy right now are skipped.
+    pub fn evict_oldest(&self) -> bool {
+        loop {
+            let Some((_, weak)) = lock(&self.parked).pop_front() else {
+                return false;
+            };
+            if let Some(handle) = weak.upgrade() {
+                if evict(&handle) {
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+/// Releases a parked stream's transfer, if its handle is not in use.
+pub fn evict(handle: &Handle) -> bool {
+    if let Handle::Reader(m) = handle {
+        if let Ok(mut reader) = m.try_lock() {
+            let had = reader.stream.has_transfer();
+            reader.stream.release_transfer();
+            return had;
+        }
+    }
+    false
+}

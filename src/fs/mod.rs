@@ -1,0 +1,430 @@
+//! The filesystem: inodes, the directory cache, open handles and reads, in plain Rust types.
+//!
+//! [`FtpFs`] implements each filesystem operation as a method that takes inode numbers,
+//! handle numbers and byte names, and returns `Result<_, FsError>`. It never sees a fuser
+//! type (`fuse.rs` adapts), and never parses an FTP reply (`remote` does). It can therefore
+//! be driven directly in tests.
+//!
+//! Locks, in the order they may be taken: a handle's `Mutex<Reader>`, then `inodes`, then
+//! `cache`, then `mtimes` (each of the last three is held only for map operations, never
+//! across a network call).
+
+pub mod attr;
+pub mod cache;
+pub mod handles;
+pub mod inode;
+pub mod reader;
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use lru::LruCache;
+
+use crate::error::FsError;
+use crate::remote::client::Remote;
+use crate::remote::session::Features;
+use crate::remote::{Entry, EntryKind, Name, RemoteErrorKind, RemotePath, TimePrecision};
+use attr::{Attr, Ownership};
+use cache::{Cached, DirCache, Listing};
+use handles::{DirItem, Handle, HandleTable, Reader, StreamLot};
+use inode::{InodeTable, ROOT_INO};
+use reader::ReadStream;
+
+/// How many MDTM-refined modification times are remembered.
+const MAX_REFINED_MTIMES: usize = 65536;
+
+/// Everything the filesystem layer needs to know, from the validated configuration.
+#[derive(Debug, Clone)]
+pub struct FsConfig {
+    /// The remote directory shown as the mount root.
+    pub root: RemotePath,
+    /// How long a directory listing answers lookups (`dir_cache_ttl`).
+    pub dir_ttl: Duration,
+    /// How long "no such directory" is remembered.
+    pub negative_ttl: Duration,
+    pub owner: Ownership,
+    /// Deadline for each read on a data connection.
+    pub data_timeout: Duration,
+    /// Refine LIST's minute- or day-precision times with MDTM on lookup.
+    pub refine_mtime: bool,
+}
+
+/// Counters exposed for tests and diagnostics.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub listings: AtomicU64,
+    pub mdtm: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub transfers: AtomicU64,
+}
+
+/// Values for statfs. FTP has no way to ask for free space, so these are fixed, large and
+/// self-consistent (the same choice as rclone and curlftpfs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatFs {
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub bsize: u32,
+    pub namelen: u32,
+}
+
+/// A remote modification time refined with MDTM, valid while the listing still shows the
+/// same coarse time and size.
+#[derive(Clone, Copy)]
+struct Refined {
+    coarse: Option<SystemTime>,
+    size: u64,
+    exact: SystemTime,
+}
+
+pub struct FtpFs {
+    remote: Remote,
+    cfg: FsConfig,
+    features: Features,
+    inodes: Mutex<InodeTable>,
+    cache: Mutex<DirCache>,
+    mtimes: Mutex<LruCache<RemotePath, Refined>>,
+    handles: HandleTable,
+    lot: Arc<StreamLot>,
+    mounted_at: SystemTime,
+    pub stats: Stats,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl FtpFs {
+    /// Builds the filesystem on top of `remote`, whose server has `features`.
+    pub fn new(remote: Remote, features: Features, cfg: FsConfig) -> FtpFs {
+        // Leave at least one session for metadata operations.
+        let lot = Arc::new(StreamLot::new(
+            remote.pool().max_sessions().saturating_sub(1),
+        ));
+        let reclaim = Arc::clone(&lot);
+        remote.set_reclaimer(Box::new(move || reclaim.evict_oldest()));
+        FtpFs {
+            remote,
+            features,
+            inodes: Mutex::new(InodeTable::new(cfg.root.clone())),
+            cache: Mutex::new(DirCache::new(cfg.dir_ttl, cfg.negative_ttl)),
+            mtimes: Mutex::new(LruCache::new(
+                NonZeroUsize::new(MAX_REFINED_MTIMES).expect("constant is not zero"),
+            )),
+            handles: HandleTable::new(),
+            lot,
+            mounted_at: SystemTime::now(),
+            cfg,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &FsConfig {
+        &self.cfg
+    }
+
+    pub fn remote(&self) -> &Remote {
+        &self.remote
+    }
+
+    fn path_of(&self, ino: u64) -> Result<RemotePath, FsError> {
+        lock(&self.inodes).path(ino).cloned().ok_or(FsError::Stale)
+    }
+
+    /// The listing of `dir`, from the cache or from the server.
+    fn listing(&self, dir: &RemotePath) -> Result<Arc<Listing>, FsError> {
+        if let Some(cached) = lock(&self.cache).get(dir) {
+            return match cached {
+                Cached::Present(l) => Ok(l),
+                Cached::Missing => Err(FsError::NotFound),
+            };
+        }
+        self.stats.listings.fetch_add(1, Ordering::Relaxed);
+        match self.remote.list(dir) {
+            Ok(entries) => {
+                let listing = Arc::new(Listing::new(entries));
+                lock(&self.cache).insert(dir.clone(), Cached::Present(Arc::clone(&listing)));
+                Ok(listing)
+            }
+            Err(e) if e.kind == RemoteErrorKind::NotFound => {
+                lock(&self.cache).insert(dir.clone(), Cached::Missing);
+                Err(FsError::NotFound)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The listing entry for `path` (which is not the root).
+    fn entry(&self, path: &RemotePath) -> Result<Entry, FsError> {
+        let (parent, name) = path.split().ok_or(FsError::IsADirectory)?;
+        let listing = self.listing(&parent)?;
+        listing
+            .get(name.as_bytes())
+            .cloned()
+            .ok_or(FsError::NotFound)
+    }
+
+    /// Attributes for a listed entry, with the mtime refined by MDTM when the listing's is
+    /// coarse (LIST gives minutes or days) and the server supports MDTM.
+    fn attr_of(&self, ino: u64, path: &RemotePath, entry: &Entry, refine: bool) -> Attr {
+        let mut mtime = None;
+        if entry.kind == EntryKind::File && entry.precision < TimePrecision::Exact {
+            let known = lock(&self.mtimes).get(path).copied();
+            match known {
+                Some(r) if r.coarse == entry.mtime && r.size == entry.size => mtime = Some(r.exact),
+                _ if refine && self.cfg.refine_mtime && self.features.mdtm => {
+                    self.stats.mdtm.fetch_add(1, Ordering::Relaxed);
+                    match self.remote.mdtm(path) {
+                        Ok(exact) => {
+                            mtime = Some(exact);
+                            let r = Refined {
+                                coarse: entry.mtime,
+                                size: entry.size,
+                                exact,
+                            };
+                            lock(&self.mtimes).put(path.clone(), r);
+                        }
+                        Err(e) => log::debug!("MDTM {path}: {e}"),
+                    }
+                }
+                _ => {}
+            }
+        }
+        Attr::from_entry(ino, entry, &self.cfg.owner, mtime)
+    }
+
+    /// Whether a listing alone gives final attributes. When it does not (LIST-only servers,
+    /// whose times are refined with MDTM on lookup), readdirplus must stay off: attributes
+    /// handed out with a listing would disagree with the refined ones from a later getattr,
+    /// and tools such as tar would report "file changed as we read it".
+    pub fn listings_are_final(&self) -> bool {
+        self.features.mlsd || !self.cfg.refine_mtime || !self.features.mdtm
+    }
+
+    /// Lists the mount root once, so a wrong path in the URL fails the mount.
+    pub fn check_root(&self) -> Result<(), FsError> {
+        self.listing(&self.cfg.root)
+            .map(|_| ())
+            .map_err(|e| match e {
+                FsError::NotFound => FsError::Local("no such directory on the server".into()),
+                e => e,
+            })
+    }
+
+    fn root_attr(&self) -> Attr {
+        Attr::root(ROOT_INO, &self.cfg.owner, self.mounted_at)
+    }
+
+    /// Looks `name` up in directory `parent`. On success the kernel holds one more reference
+    /// to the returned inode.
+    pub fn lookup(&self, parent: u64, name: &[u8]) -> Result<Attr, FsError> {
+        let name = Name::new(name)?;
+        let dir = self.path_of(parent)?;
+        let listing = self.listing(&dir)?;
+        let entry = listing
+            .get(name.as_bytes())
+            .cloned()
+            .ok_or(FsError::NotFound)?;
+        let path = dir.join(&name);
+        let ino = lock(&self.inodes).lookup(&path);
+        Ok(self.attr_of(ino, &path, &entry, true))
+    }
+
+    /// The kernel dropped `nlookup` references to `ino`.
+    pub fn forget(&self, ino: u64, nlookup: u64) {
+        lock(&self.inodes).forget(ino, nlookup);
+    }
+
+    pub fn getattr(&self, ino: u64) -> Result<Attr, FsError> {
+        if ino == ROOT_INO {
+            return Ok(self.root_attr());
+        }
+        let path = self.path_of(ino)?;
+        let entry = self.entry(&path)?;
+        Ok(self.attr_of(ino, &path, &entry, true))
+    }
+
+    pub fn readlink(&self, ino: u64) -> Result<Vec<u8>, FsError> {
+        let path = self.path_of(ino)?;
+        let entry = self.entry(&path)?;
+        match (entry.kind, entry.link_target) {
+            (EntryKind::Symlink, Some(target)) => Ok(target),
+            (EntryKind::Symlink, None) => Err(FsError::NotSupported("link target not listed")),
+            _ => Err(FsError::Local("not a symbolic link".into())),
+        }
+    }
+
+    /// Opens a directory: snapshots its entries (with `.` and `..`) so readdir offsets stay
+    /// stable.
+    pub fn opendir(&self, ino: u64) -> Result<u64, FsError> {
+        let dir = self.path_of(ino)?;
+        let self_attr = self.getattr(ino)?;
+        if self_attr.kind != EntryKind::Dir {
+            return Err(FsError::NotADirectory);
+        }
+        let listing = self.listing(&dir)?;
+        let mut items = Vec::with_capacity(listing.entries().len() + 2);
+        items.push(DirItem {
+            name: b".".to_vec(),
+            kind: EntryKind::Dir,
+            attr: self_attr.clone(),
+        });
+        items.push(DirItem {
+            name: b"..".to_vec(),
+            kind: EntryKind::Dir,
+            attr: self_attr,
+        });
+        {
+            let mut inodes = lock(&self.inodes);
+            for entry in listing.entries() {
+                let Ok(name) = Name::new(&entry.name) else {
+                    log::warn!(
+                        "{dir}: skipping a name that cannot be used: {:?}",
+                        entry.name.escape_ascii().to_string()
+                    );
+                    continue;
+                };
+                let path = dir.join(&name);
+                let ino = inodes.ino_for(&path);
+                let known = lock(&self.mtimes).get(&path).copied();
+                let mtime = known
+                    .filter(|r| r.coarse == entry.mtime && r.size == entry.size)
+                    .map(|r| r.exact);
+                let attr = Attr::from_entry(ino, entry, &self.cfg.owner, mtime);
+                items.push(DirItem {
+                    name: entry.name.clone(),
+                    kind: entry.kind,
+                    attr,
+                });
+            }
+        }
+        Ok(self.handles.insert(Handle::Dir(items)))
+    }
+
+    /// Feeds the entries of an open directory from `offset` to `add`, which returns `true`
+    /// when the kernel's buffer is full. Each entry's offset is its index + 1. With `plus`,
+    /// every accepted entry other than `.` and `..` gains a kernel reference.
+    pub fn readdir(
+        &self,
+        fh: u64,
+        offset: u64,
+        plus: bool,
+        mut add: impl FnMut(&DirItem, u64) -> bool,
+    ) -> Result<(), FsError> {
+        let handle = self.handles.get(fh).ok_or(FsError::Stale)?;
+        let Handle::Dir(items) = &*handle else {
+            return Err(FsError::Stale);
+        };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (i, item) in items.iter().enumerate().skip(start) {
+            if add(item, i as u64 + 1) {
+                break;
+            }
+            if plus && i >= 2 {
+                lock(&self.inodes).add_lookup(item.attr.ino);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn releasedir(&self, fh: u64) {
+        self.handles.remove(fh);
+    }
+
+    /// Opens a file for reading. Writing is not supported yet: any write access is refused
+    /// with EROFS.
+    pub fn open(&self, ino: u64, write: bool) -> Result<u64, FsError> {
+        if write {
+            return Err(FsError::ReadOnly);
+        }
+        let path = self.path_of(ino)?;
+        if ino == ROOT_INO {
+            return Err(FsError::IsADirectory);
+        }
+        let entry = self.entry(&path)?;
+        match entry.kind {
+            EntryKind::Dir => return Err(FsError::IsADirectory),
+            EntryKind::File => {}
+            _ => return Err(FsError::NotSupported("only regular files can be opened")),
+        }
+        let reader = Reader {
+            path,
+            size: entry.size,
+            stream: ReadStream::new(),
+        };
+        Ok(self.handles.insert(Handle::Reader(Mutex::new(reader))))
+    }
+
+    /// Reads up to `size` bytes at `offset` from an open file.
+    pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
+        let handle = self.handles.get(fh).ok_or(FsError::Stale)?;
+        let mut reader = handle.reader().ok_or(FsError::IsADirectory)?;
+        self.lot.unpark(fh);
+        let Reader {
+            path,
+            size: file_size,
+            stream,
+        } = &mut *reader;
+        let open = |at: u64| {
+            self.stats.transfers.fetch_add(1, Ordering::Relaxed);
+            self.remote.open_read(path, at, self.cfg.data_timeout)
+        };
+        let result = stream.read(&open, offset, size as usize, *file_size);
+        let evict = if stream.has_transfer() {
+            self.lot.park(fh, &handle)
+        } else {
+            None
+        };
+        drop(reader);
+        if let Some(other) = evict {
+            handles::evict(&other);
+        }
+        let data = result?;
+        self.stats
+            .bytes_read
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        Ok(data)
+    }
+
+    /// Closes an open file, ending its transfer.
+    pub fn release(&self, fh: u64) -> Result<(), FsError> {
+        self.lot.unpark(fh);
+        self.handles.remove(fh);
+        Ok(())
+    }
+
+    pub fn statfs(&self) -> StatFs {
+        // 1 PiB of 4 KiB blocks, all free; a million free inodes.
+        let blocks = (1u64 << 50) / u64::from(attr::BLOCK_SIZE);
+        StatFs {
+            blocks,
+            bfree: blocks,
+            bavail: blocks,
+            files: 1_000_000,
+            ffree: 1_000_000,
+            bsize: attr::BLOCK_SIZE,
+            namelen: crate::remote::path::MAX_NAME_LEN as u32,
+        }
+    }
+
+    /// Numbers for diagnostics: (inodes known, open handles, live sessions, cache hits,
+    /// cache misses).
+    pub fn counters(&self) -> (usize, usize, usize, u64, u64) {
+        let (hits, misses) = {
+            let c = lock(&self.cache);
+            (c.hits, c.misses)
+        };
+        (
+            lock(&self.inodes).len(),
+            self.handles.len(),
+            self.remote.pool().live(),
+            hits,
+            misses,
+        )
+    }
+}

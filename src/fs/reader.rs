@@ -1,0 +1,326 @@
+//! The read stream of one open file: a single RETR kept running while reads are sequential.
+//!
+//! The kernel reads a file in chunks of up to 128 KiB, and with `FUSE_ASYNC_READ` (which
+//! fuser always enables) its readahead may deliver them slightly out of order. A
+//! [`ReadStream`] therefore keeps a bounded window of the bytes it most recently received:
+//! a read that falls inside the window, or a little ahead of the stream's position, is served
+//! by continuing the same transfer. Anything else (a far seek forward or any seek backwards
+//! past the window) ends the transfer and starts a new one with `REST offset`.
+//!
+//! Memory per open file is bounded by [`WINDOW`] plus one chunk: a file is never buffered
+//! whole. Offsets are `u64` throughout, so files over 4 GiB work.
+//!
+//! A transfer that breaks in the middle is restarted once at the first byte not yet
+//! received, so the caller still gets exact bytes.
+
+use std::collections::VecDeque;
+
+use crate::remote::client::ReadTransfer;
+use crate::remote::RemoteError;
+
+/// Bytes kept behind the stream position for out-of-order reads. Must exceed
+/// `SKIP_AHEAD` plus the largest kernel read (128 KiB), so that a request that skipped ahead
+/// still finds its own start in the window.
+pub const WINDOW: usize = 2 * 1024 * 1024;
+
+/// A read this far ahead of the stream position is served by reading (and keeping) the gap
+/// rather than restarting the transfer: a new data connection costs a round trip or two,
+/// which on most links is worth more than 1 MiB of transfer.
+pub const SKIP_AHEAD: u64 = 1024 * 1024;
+
+/// Size of one read from the data socket.
+const CHUNK: usize = 128 * 1024;
+
+/// How often a broken transfer is resumed within one read call.
+const RESUMES: u32 = 1;
+
+/// A download in progress, as the stream needs it. Implemented by the real
+/// [`ReadTransfer`]; unit tests use an in-memory one.
+pub trait Download {
+    /// Next bytes of the file; `Ok(0)` at its end.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, RemoteError>;
+    /// Completes the transfer after its last byte.
+    fn finish(self) -> Result<(), RemoteError>;
+}
+
+impl Download for ReadTransfer {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, RemoteError> {
+        ReadTransfer::read(self, buf)
+    }
+    fn finish(self) -> Result<(), RemoteError> {
+        ReadTransfer::finish(self)
+    }
+}
+
+/// Opens a transfer of the file starting at the given offset.
+pub type Opener<'a, D> = dyn Fn(u64) -> Result<D, RemoteError> + 'a;
+
+pub struct ReadStream<D: Download = ReadTransfer> {
+    /// `None` once the transfer reached the end of the file (or broke).
+    transfer: Option<D>,
+    /// Offset of the next byte the transfer will deliver.
+    pos: u64,
+    /// The bytes `[pos - window.len(), pos)`.
+    window: VecDeque<u8>,
+    /// Transfers started so far (the first one included), for tests and stats.
+    pub restarts: u64,
+}
+
+impl<D: Download> ReadStream<D> {
+    pub fn new() -> ReadStream<D> {
+        ReadStream {
+            transfer: None,
+            pos: 0,
+            window: VecDeque::new(),
+            restarts: 0,
+        }
+    }
+
+    fn window_start(&self) -> u64 {
+        self.pos - self.window.len() as u64
+    }
+
+    /// Whether a read at `offset` can be served without a new transfer.
+    fn reachable(&self, offset: u64) -> bool {
+        offset >= self.window_start()
+            && (offset < self.pos || (self.transfer.is_some() && offset <= self.pos + SKIP_AHEAD))
+    }
+
+    /// Whether a transfer (and so a session) is held.
+    pub fn has_transfer(&self) -> bool {
+        self.transfer.is_some()
+    }
+
+    /// Reads up to `size` bytes at `offset` of a file of `file_size` bytes.
+    pub fn read(
+        &mut self,
+        open: &Opener<'_, D>,
+        offset: u64,
+        size: usize,
+        file_size: u64,
+    ) -> Result<Vec<u8>, RemoteError> {
+        let end = offset.saturating_add(size as u64).min(file_size);
+        if offset >= end {
+            return Ok(Vec::new());
+        }
+        if !(self.reachable(offset) && (end <= self.pos || self.transfer.is_some())) {
+            self.restart(open, offset)?;
+        }
+        let mut resumes = 0;
+        let mut chunk = vec![0u8; CHUNK];
+        while self.pos < end {
+            let Some(transfer) = self.transfer.as_mut() else {
+                // Broken or ended early: resume at the first byte we lack.
+                if resumes >= RESUMES {
+                    break;
+                }
+                resumes += 1;
+                self.resume(open)?;
+                continue;
+            };
+            let want = CHUNK
+                .min((file_size - self.pos).min(CHUNK as u64) as usize)
+                .max(1);
+            match transfer.read(&mut chunk[..want]) {
+                Ok(0) => {
+                    // The server ended the file before the size we knew: it shrank.
+                    self.finish();
+                    break;
+                }
+                Ok(n) => {
+                    self.window.extend(&chunk[..n]);
+                    self.pos += n as u64;
+                    self.trim(offset);
+                }
+                Err(e) => {
+                    self.transfer = None;
+                    if resumes >= RESUMES {
+                        return Err(e);
+                    }
+                    log::info!("read stream broke at offset {} ({e}); resuming", self.pos);
+                    resumes += 1;
+                    self.resume(open)?;
+                }
+            }
+        }
+        if self.pos >= file_size {
+            self.finish();
+        }
+        let start = (offset - self.window_start()) as usize;
+        let stop = (end.min(self.pos) - self.window_start()) as usize;
+        Ok(self.window.range(start..stop.max(start)).copied().collect())
+    }
+
+    /// Drops bytes from the front of the window beyond its bound, keeping `[keep_from, pos)`.
+    fn trim(&mut self, keep_from: u64) {
+        let excess = self.window.len().saturating_sub(WINDOW);
+        let removable = keep_from.saturating_sub(self.window_start()) as usize;
+        self.window.drain(..excess.min(removable));
+    }
+
+    /// Ends the current transfer and starts a new one at `offset`, emptying the window.
+    fn restart(&mut self, open: &Opener<'_, D>, offset: u64) -> Result<(), RemoteError> {
+        // Drop the old transfer first: it gives its session back to the pool.
+        self.transfer = None;
+        self.window.clear();
+        self.pos = offset;
+        self.transfer = Some(open(offset)?);
+        self.restarts += 1;
+        Ok(())
+    }
+
+    /// Starts a new transfer at the current position, keeping the window.
+    fn resume(&mut self, open: &Opener<'_, D>) -> Result<(), RemoteError> {
+        self.transfer = None;
+        self.transfer = Some(open(self.pos)?);
+        self.restarts += 1;
+        Ok(())
+    }
+
+    /// Completes the transfer after its last byte, returning the session to the pool.
+    fn finish(&mut self) {
+        if let Some(t) = self.transfer.take() {
+            if let Err(e) = t.finish() {
+                log::debug!("completing a download: {e}");
+            }
+        }
+    }
+
+    /// Gives up the transfer (and its session) but keeps the window.
+    pub fn release_transfer(&mut self) {
+        self.transfer = None;
+    }
+}
+
+impl<D: Download> Default for ReadStream<D> {
+    fn default() -> Self {
+        ReadStream::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::RemoteErrorKind;
+    use std::cell::{Cell, RefCell};
+
+    /// An in-memory download of `data` from `pos`, which breaks after `fail_after` bytes.
+    struct Fake {
+        data: std::rc::Rc<Vec<u8>>,
+        pos: usize,
+        fail_after: Option<usize>,
+    }
+
+    impl Download for Fake {
+        fn read(&mut self, buf: &mut [u8]) -> Result<usize, RemoteError> {
+            if let Some(left) = self.fail_after.as_mut() {
+                if *left == 0 {
+                    return Err(RemoteError::new(RemoteErrorKind::Connection, "cut"));
+                }
+                let n = buf.len().min(*left);
+                *left -= n.min(*left);
+                return self.copy(&mut buf[..n]);
+            }
+            self.copy(buf)
+        }
+        fn finish(self) -> Result<(), RemoteError> {
+            Ok(())
+        }
+    }
+
+    impl Fake {
+        fn copy(&mut self, buf: &mut [u8]) -> Result<usize, RemoteError> {
+            let n = buf.len().min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    fn data(len: usize) -> std::rc::Rc<Vec<u8>> {
+        std::rc::Rc::new((0..len).map(|i| (i * 7 % 251) as u8).collect())
+    }
+
+    #[test]
+    fn sequential_and_out_of_order_reads_share_one_transfer() {
+        let d = data(3 * 1024 * 1024);
+        let opens = RefCell::new(Vec::new());
+        let open = |off: u64| {
+            opens.borrow_mut().push(off);
+            Ok(Fake {
+                data: d.clone(),
+                pos: off as usize,
+                fail_after: None,
+            })
+        };
+        let mut s = ReadStream::new();
+        let size = d.len() as u64;
+        let k = 128 * 1024;
+        // Readahead delivers chunk 2 before chunk 1, then 4 before 3.
+        for idx in [0u64, 2, 1, 4, 3, 5] {
+            let got = s.read(&open, idx * k, k as usize, size).unwrap();
+            assert_eq!(got, d[(idx * k) as usize..((idx + 1) * k) as usize]);
+        }
+        assert_eq!(
+            *opens.borrow(),
+            vec![0],
+            "one transfer for reordered sequential reads"
+        );
+        // A far seek forward and a seek back past the window restart the transfer.
+        let far = 2 * 1024 * 1024 + 4096;
+        assert_eq!(
+            s.read(&open, far, 100, size).unwrap(),
+            d[far as usize..far as usize + 100]
+        );
+        assert_eq!(s.read(&open, 0, 10, size).unwrap(), d[..10]);
+        assert_eq!(*opens.borrow(), vec![0, far, 0]);
+        // Reads past the end are short, then empty.
+        assert_eq!(
+            s.read(&open, size - 5, 100, size).unwrap(),
+            d[d.len() - 5..]
+        );
+        assert!(s.read(&open, size, 100, size).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_broken_transfer_resumes_at_the_first_missing_byte() {
+        let d = data(1024 * 1024);
+        let opens = RefCell::new(Vec::new());
+        let first = Cell::new(true);
+        let open = |off: u64| {
+            opens.borrow_mut().push(off);
+            let fail_after = first.replace(false).then_some(300_000);
+            Ok(Fake {
+                data: d.clone(),
+                pos: off as usize,
+                fail_after,
+            })
+        };
+        let mut s = ReadStream::new();
+        let got = s.read(&open, 0, d.len(), d.len() as u64).unwrap();
+        assert_eq!(got, *d);
+        assert_eq!(*opens.borrow(), vec![0, 300_000]);
+        assert!(
+            !s.has_transfer(),
+            "the transfer is completed at end of file"
+        );
+    }
+
+    #[test]
+    fn window_memory_is_bounded() {
+        let d = data(8 * 1024 * 1024);
+        let open = |off: u64| {
+            Ok(Fake {
+                data: d.clone(),
+                pos: off as usize,
+                fail_after: None,
+            })
+        };
+        let mut s = ReadStream::new();
+        let k = 128 * 1024;
+        for i in 0..(d.len() / k) {
+            s.read(&open, (i * k) as u64, k, d.len() as u64).unwrap();
+            assert!(s.window.len() <= WINDOW + CHUNK);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The `ftpfs` binary: parse the arguments, validate them, mount. Errors are one line.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = match ftpfs::cli::parse(std::env::args_os()) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
+    ftpfs::logging::init(args.debug);
+    let result = ftpfs::Config::from_args(args).and_then(ftpfs::run);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("ftpfs: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}

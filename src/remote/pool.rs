@@ -1,0 +1,277 @@
+//! A bounded pool of FTP sessions.
+//!
+//! FTP runs one transfer per control connection, so parallel filesystem operations need
+//! several sessions. [`Pool::checkout`] hands out a [`SessionGuard`]; dropping the guard returns
+//! the session. At most `max_conns` sessions exist at once; callers beyond that wait, with a
+//! deadline, for one to come back.
+//!
+//! Health rules:
+//! - a guard whose operation failed with a session-breaking error ([`RemoteError::breaks_session`])
+//!   drops its session instead of returning it;
+//! - a session that saw any other error, or had a transfer cancelled, is checked with NOOP
+//!   before it is handed out again;
+//! - sessions idle longer than `idle_timeout` are closed (servers drop idle clients anyway);
+//! - new sessions are opened on demand, so a dropped connection is replaced by the next call.
+//!
+//! Locking: `state` is the only lock. It is never held across a network call.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::session::{Features, Session, SessionConfig};
+use super::{RemoteError, RemoteErrorKind};
+
+struct Idle {
+    session: Session,
+    since: Instant,
+    /// Needs a NOOP check before reuse.
+    suspect: bool,
+}
+
+struct PoolState {
+    idle: Vec<Idle>,
+    /// Sessions that exist: idle, checked out, or being connected.
+    live: usize,
+}
+
+/// The pool. Shared as `Arc<Pool>` so guards can outlive a single call (a read stream keeps
+/// its session between reads).
+pub struct Pool {
+    cfg: SessionConfig,
+    max: usize,
+    idle_timeout: Duration,
+    /// How long a caller may wait for a free session.
+    wait_timeout: Duration,
+    state: Mutex<PoolState>,
+    returned: Condvar,
+    features: Mutex<Option<Features>>,
+}
+
+/// A checked-out session. Use it through [`SessionGuard::run`], which tells the pool whether
+/// the session can be reused after an error.
+pub struct SessionGuard {
+    pool: Arc<Pool>,
+    session: Option<Session>,
+    suspect: bool,
+}
+
+impl Pool {
+    pub fn new(
+        cfg: SessionConfig,
+        max: usize,
+        idle_timeout: Duration,
+        wait_timeout: Duration,
+    ) -> Arc<Pool> {
+        Arc::new(Pool {
+            cfg,
+            max: max.max(1),
+            idle_timeout,
+            wait_timeout,
+            state: Mutex::new(PoolState {
+                idle: Vec::new(),
+                live: 0,
+            }),
+            returned: Condvar::new(),
+            features: Mutex::new(None),
+        })
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
+    pub fn max_sessions(&self) -> usize {
+        self.max
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What the server supports, as seen by the first session (connecting one if needed).
+    pub fn features(self: &Arc<Self>) -> Result<Features, RemoteError> {
+        if let Some(f) = self
+            .features
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Ok(f);
+        }
+        let mut guard = self.checkout()?;
+        guard.run(|s| Ok(s.features().clone()))
+    }
+
+    /// Returns an idle session, or opens a new one if fewer than `max` exist, or waits for one
+    /// to be returned, up to the wait deadline.
+    pub fn checkout(self: &Arc<Self>) -> Result<SessionGuard, RemoteError> {
+        let deadline = Instant::now() + self.wait_timeout;
+        loop {
+            match self.try_checkout()? {
+                Some(guard) => return Ok(guard),
+                None => {
+                    let state = self.lock();
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(RemoteError::new(
+                            RemoteErrorKind::Timeout,
+                            format!("no free FTP session after {:?}", self.wait_timeout),
+                        ));
+                    }
+                    if state.idle.is_empty() && state.live >= self.max {
+                        let _ = self
+                            .returned
+                            .wait_timeout(state, deadline - now)
+                            .unwrap_or_else(|p| p.into_inner());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Like [`Pool::checkout`] but never waits: `Ok(None)` when every session is busy.
+    pub fn try_checkout(self: &Arc<Self>) -> Result<Option<SessionGuard>, RemoteError> {
+        loop {
+            let mut state = self.lock();
+            // Most recently used first: its connection is the least likely to have timed out.
+            if let Some(idle) = state.idle.pop() {
+                drop(state);
+                let Idle {
+                    mut session,
+                    since,
+                    suspect,
+                } = idle;
+                if since.elapsed() > self.idle_timeout {
+                    log::debug!("closing a session idle for {:?}", since.elapsed());
+                    self.forget_one();
+                    session.quit();
+                    continue;
+                }
+                if suspect {
+                    if let Err(e) = session.noop() {
+                        log::debug!("pooled session failed its NOOP check ({e}); reconnecting");
+                        self.forget_one();
+                        continue;
+                    }
+                }
+                return Ok(Some(self.guard(session)));
+            }
+            if state.live >= self.max {
+                return Ok(None);
+            }
+            state.live += 1;
+            drop(state);
+            return match Session::connect(&self.cfg) {
+                Ok(session) => {
+                    let mut f = self.features.lock().unwrap_or_else(|p| p.into_inner());
+                    if f.is_none() {
+                        *f = Some(session.features().clone());
+                    }
+                    Ok(Some(self.guard(session)))
+                }
+                Err(e) => {
+                    self.forget_one();
+                    Err(e)
+                }
+            };
+        }
+    }
+
+    fn guard(self: &Arc<Self>, session: Session) -> SessionGuard {
+        SessionGuard {
+            pool: Arc::clone(self),
+            session: Some(session),
+            suspect: false,
+        }
+    }
+
+    /// One session stopped existing; wake a waiter so it can open a new one.
+    fn forget_one(&self) {
+        let mut state = self.lock();
+        state.live = state.live.saturating_sub(1);
+        drop(state);
+        self.returned.notify_one();
+    }
+
+    fn put_back(&self, session: Session, suspect: bool) {
+        let mut state = self.lock();
+        state.idle.push(Idle {
+            session,
+            since: Instant::now(),
+            suspect,
+        });
+        drop(state);
+        self.returned.notify_one();
+    }
+
+    /// Closes sessions that have been idle longer than the idle timeout. Called periodically.
+    pub fn reap_idle(&self) {
+        let mut stale = Vec::new();
+        {
+            let mut state = self.lock();
+            let mut i = 0;
+            while i < state.idle.len() {
+                if state.idle[i].since.elapsed() > self.idle_timeout {
+                    stale.push(state.idle.swap_remove(i).session);
+                } else {
+                    i += 1;
+                }
+            }
+            state.live -= stale.len();
+        }
+        if !stale.is_empty() {
+            log::debug!("closing {} idle session(s)", stale.len());
+            self.returned.notify_all();
+        }
+        for s in stale {
+            s.quit();
+        }
+    }
+
+    /// Number of sessions that exist right now (idle or in use).
+    pub fn live(&self) -> usize {
+        self.lock().live
+    }
+}
+
+impl SessionGuard {
+    /// Records that an operation on this session failed. Session-breaking errors make the
+    /// pool drop the session; others make it check the session with NOOP before reuse.
+    pub fn failed(&mut self, err: &RemoteError) {
+        if err.breaks_session() {
+            if self.session.take().is_some() {
+                self.pool.forget_one();
+            }
+        } else {
+            self.suspect = true;
+        }
+    }
+
+    /// Marks the session as needing a NOOP check (e.g. after a cancelled transfer).
+    pub fn mark_suspect(&mut self) {
+        self.suspect = true;
+    }
+
+    /// Runs `op` on the session, recording a failure with [`SessionGuard::failed`].
+    pub fn run<T>(
+        &mut self,
+        op: impl FnOnce(&mut Session) -> Result<T, RemoteError>,
+    ) -> Result<T, RemoteError> {
+        let session = self.session.as_mut().ok_or_else(|| {
+            RemoteError::new(RemoteErrorKind::Connection, "the FTP session was closed")
+        })?;
+        let result = op(session);
+        if let Err(e) = &result {
+            self.failed(e);
+        }
+        result
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            self.pool.put_back(session, self.suspect);
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Classification of FTP failures into a small set of kinds the filesystem can act on.
+//!
+//! suppaftp reports failures as `FtpError`: socket errors, TLS errors, malformed replies and
+//! unexpected reply codes. [`RemoteError::from_ftp`] turns each into a [`RemoteErrorKind`], and
+//! decides whether the control connection is still usable ([`RemoteError::breaks_session`]).
+//! The reply text of a 550 is inspected to tell "not found" from "permission denied" and
+//! friends, because servers use 550 for all of them.
+
+use std::fmt;
+use std::io;
+
+use suppaftp::FtpError;
+
+/// What went wrong, as far as the filesystem cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteErrorKind {
+    /// 550 (or 450) saying the file or directory does not exist.
+    NotFound,
+    /// 550/553 saying permission denied, or a read-only area.
+    PermissionDenied,
+    /// 550/553/521 saying the target already exists.
+    Exists,
+    /// 550 on RMD saying the directory is not empty.
+    NotEmpty,
+    /// 550 saying the target is (or is not) a directory where the other was needed.
+    NotADirectory,
+    IsADirectory,
+    /// 530: login refused or not logged in.
+    Auth,
+    /// 452 / 552: storage full or quota exceeded.
+    NoSpace,
+    /// 553: the server refuses the file name.
+    BadName,
+    /// 500/502/504: command not implemented or parameter not supported.
+    NotSupported,
+    /// 421/425/426/450/451: transient failure; the operation may succeed if retried.
+    Transient,
+    /// A socket or reply deadline expired.
+    Timeout,
+    /// The connection failed or was closed.
+    Connection,
+    /// The TLS layer failed (handshake, certificate, session reuse).
+    Tls,
+    /// The server's reply could not be understood, or was too long.
+    Protocol,
+    /// Any other reply code.
+    Other,
+}
+
+/// One failed FTP operation: the kind plus the server's reply (or the local cause) as text.
+#[derive(Debug, Clone)]
+pub struct RemoteError {
+    pub kind: RemoteErrorKind,
+    /// The reply code, when the server sent one.
+    pub code: Option<u32>,
+    pub message: String,
+}
+
+impl RemoteError {
+    pub fn new(kind: RemoteErrorKind, message: impl Into<String>) -> RemoteError {
+        RemoteError {
+            kind,
+            code: None,
+            message: message.into(),
+        }
+    }
+
+    /// Classifies an `io::Error` from one of our sockets.
+    pub fn from_io(err: &io::Error) -> RemoteError {
+        let kind = match err.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => RemoteErrorKind::Timeout,
+            io::ErrorKind::InvalidData => RemoteErrorKind::Protocol,
+            _ => RemoteErrorKind::Connection,
+        };
+        let message = match kind {
+            RemoteErrorKind::Timeout => "timed out waiting for the server".to_string(),
+            _ => err.to_string(),
+        };
+        RemoteError::new(kind, message)
+    }
+
+    /// Classifies a suppaftp error.
+    pub fn from_ftp(err: FtpError) -> RemoteError {
+        match err {
+            FtpError::ConnectionError(io) => RemoteError::from_io(&io),
+            FtpError::SecureError(msg) => RemoteError::new(RemoteErrorKind::Tls, msg),
+            FtpError::UnexpectedResponse(resp) => {
+                let code = resp.status.code();
+                let text = String::from_utf8_lossy(&resp.body).trim().to_string();
+                RemoteError::from_reply(code, text)
+            }
+            FtpError::BadResponse => {
+                RemoteError::new(RemoteErrorKind::Protocol, "malformed reply from server")
+            }
+            FtpError::InvalidAddress(e) => RemoteError::new(
+                RemoteErrorKind::Protocol,
+                format!("bad address in passive reply: {e}"),
+            ),
+            FtpError::DataConnectionAlreadyOpen => RemoteError::new(
+                RemoteErrorKind::Protocol,
+                "internal: data connection already open",
+            ),
+        }
+    }
+
+    /// Classifies a reply by code and text.
+    pub fn from_reply(code: u32, text: String) -> RemoteError {
+        let kind = classify_reply(code, &text);
+        RemoteError {
+            kind,
+            code: Some(code),
+            message: text,
+        }
+    }
+
+    /// Whether the control connection must be thrown away after this error. A reply error
+    /// leaves the session in sync; socket, TLS and protocol errors, and 421, do not.
+    pub fn breaks_session(&self) -> bool {
+        matches!(
+            self.kind,
+            RemoteErrorKind::Timeout
+                | RemoteErrorKind::Connection
+                | RemoteErrorKind::Tls
+                | RemoteErrorKind::Protocol
+        ) || self.code == Some(421)
+    }
+
+    /// Whether an idempotent operation that failed this way is worth retrying on a fresh
+    /// session.
+    pub fn is_retryable(&self) -> bool {
+        self.breaks_session() || self.kind == RemoteErrorKind::Transient
+    }
+}
+
+impl fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code {
+            Some(code) if !self.message.starts_with(&code.to_string()) => {
+                write!(f, "{code} {}", self.message)
+            }
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for RemoteError {}
+
+/// Maps a reply code and its text to a kind. 550 and 553 are split by their text, because
+/// servers use one code for several conditions.
+pub fn classify_reply(code: u32, text: &str) -> RemoteErrorKind {
+    let lower = text.to_ascii_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| lower.contains(n));
+    match code {
+        530 | 332 => RemoteErrorKind::Auth,
+        452 | 552 => RemoteErrorKind::NoSpace,
+        500 | 501 | 502 | 504 => RemoteErrorKind::NotSupported,
+        421 | 425 | 426 | 451 => RemoteErrorKind::Transient,
+        450 | 550 | 553 | 521 => {
+            if has(&["not empty"]) {
+                RemoteErrorKind::NotEmpty
+            } else if has(&[
+                "permission denied",
+                "access denied",
+                "not allowed",
+                "forbidden",
+                "read-only",
+                "read only",
+            ]) {
+                RemoteErrorKind::PermissionDenied
+            } else if has(&["exists"]) {
+                RemoteErrorKind::Exists
+            } else if has(&["not a directory"]) {
+                RemoteErrorKind::NotADirectory
+            } else if has(&["is a directory"]) {
+                RemoteErrorKind::IsADirectory
+            } else if code == 553 {
+                RemoteErrorKind::BadName
+            } else if code == 450
+                && !has(&["no such", "not found", "doesn't exist", "does not exist"])
+            {
+                RemoteErrorKind::Transient
+            } else {
+                RemoteErrorKind::NotFound
+            }
+        }
+        _ => RemoteErrorKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RemoteErrorKind::*;
+
+    #[test]
+    fn replies_from_real_servers_are_classified() {
+        let cases: &[(u32, &str, RemoteErrorKind)] = &[
+            (550, "Failed to open file.", NotFound), // vsftpd RETR of a missing file
+            (550, "/nope: No such file or directory", NotFound), // proftpd
+            (550, "Can't open nope: No such file or directory", NotFound), // pure-ftpd
+            (550, "/x: Permission denied", PermissionDenied),
+            (553, "Could not create file.", BadName),
+            (550, "Create directory operation failed.", NotFound),
+            (550, "/d: Directory not empty", NotEmpty),
+            (550, "/d: File exists", Exists),
+            (550, "/f: Not a directory", NotADirectory),
+            (530, "Login incorrect.", Auth),
+            (452, "Insufficient storage space", NoSpace),
+            (552, "Quota exceeded", NoSpace),
+            (421, "Timeout.", Transient),
+            (426, "Failure writing network stream.", Transient),
+            (500, "Unknown command.", NotSupported),
+            (502, "Command not implemented", NotSupported),
+            (450, "Temporarily busy", Transient),
+            (450, "No such file", NotFound),
+            (331, "Please specify the password.", Other),
+        ];
+        for (code, text, kind) in cases {
+            assert_eq!(classify_reply(*code, text), *kind, "{code} {text}");
+        }
+    }
+
+    #[test]
+    fn session_breaking_errors() {
+        let timeout = RemoteError::from_io(&io::Error::from(io::ErrorKind::WouldBlock));
+        assert_eq!(timeout.kind, Timeout);
+        assert!(timeout.breaks_session());
+        assert!(RemoteError::from_reply(421, "bye".into()).breaks_session());
+        assert!(!RemoteError::from_reply(550, "No such file".into()).breaks_session());
+        assert!(RemoteError::from_reply(426, "aborted".into()).is_retryable());
+    }
+}

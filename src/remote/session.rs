@@ -1,0 +1,454 @@
+//! One logged-in FTP control connection and the commands ftpfs sends on it.
+//!
+//! A [`Session`] wraps suppaftp's sync client. Connecting does the whole set-up: TCP connect
+//! with a deadline, socket timeouts, login, `TYPE I`, `FEAT`, `OPTS UTF8 ON` when offered, and
+//! the choice of data-connection mode. Every method takes and returns remote paths and
+//! [`Entry`] values; nothing here knows about inodes.
+//!
+//! Rules this file follows (see docs/ARCHITECTURE.md):
+//! - never call suppaftp's `abort()` (it desynchronises the control channel); a transfer is
+//!   cancelled by dropping its stream, which closes the data socket and reads one reply;
+//! - listings are read as raw bytes from the data stream and parsed by `listing.rs`, so
+//!   non-UTF-8 names survive; commands use a byte-transparent encoding for the same reason;
+//! - every socket has a deadline, so no call can block forever.
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant, SystemTime};
+
+use suppaftp::types::FileType;
+use suppaftp::{Encoding, FtpError, FtpStream, Mode, Status, TlsStream, TransferStream};
+
+use super::listing::{parse_listing, ListingFormat};
+use super::{Entry, RemoteError, RemoteErrorKind, RemotePath};
+
+/// How data connections are opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataMode {
+    /// EPSV, falling back to PASV when the server does not offer it (the default).
+    ExtendedPassive,
+    /// PASV only.
+    Passive,
+    /// PORT/EPRT: the server connects back to us.
+    Active,
+}
+
+/// Everything needed to open a session. Built once from the validated `Config`.
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub data_mode: DataMode,
+    /// Honour the address in a PASV reply instead of reusing the control connection's peer.
+    pub use_pasv_address: bool,
+    /// Deadline for establishing a TCP connection (control, passive data, active accept).
+    pub connect_timeout: Duration,
+    /// Deadline for each control-channel reply.
+    pub reply_timeout: Duration,
+    /// Deadline for each read or write on a data connection.
+    pub data_timeout: Duration,
+}
+
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password is never printed, not even in debug output.
+        f.debug_struct("SessionConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("data_mode", &self.data_mode)
+            .field("use_pasv_address", &self.use_pasv_address)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the server said it supports in its FEAT reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Features {
+    pub mlsd: bool,
+    pub size: bool,
+    pub mdtm: bool,
+    pub utf8: bool,
+    pub epsv: bool,
+    pub rest_stream: bool,
+    pub mfmt: bool,
+    pub tvfs: bool,
+}
+
+impl Features {
+    fn from_feat(feat: &std::collections::HashMap<String, Option<String>>) -> Features {
+        let has = |key: &str| feat.keys().any(|k| k.eq_ignore_ascii_case(key));
+        let rest_stream = feat.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("REST")
+                && v.as_deref()
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("STREAM"))
+        });
+        Features {
+            mlsd: has("MLST") || has("MLSD"),
+            size: has("SIZE"),
+            mdtm: has("MDTM"),
+            utf8: has("UTF8"),
+            epsv: has("EPSV"),
+            rest_stream,
+            mfmt: has("MFMT"),
+            tvfs: has("TVFS"),
+        }
+    }
+}
+
+/// Longest listing accepted from one MLSD/LIST, in bytes. A hostile or broken server cannot
+/// make us buffer more than this (about a million entries).
+const MAX_LISTING_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Byte-transparent encoding: each byte is the char of the same value. Paths are converted
+/// with `RemotePath::wire`, so every byte of a name reaches the server unchanged.
+#[derive(Debug)]
+struct ByteEncoding;
+
+impl Encoding for ByteEncoding {
+    fn decode(&self, bytes: &[u8]) -> String {
+        bytes.iter().map(|&b| char::from(b)).collect()
+    }
+
+    fn encode(&self, text: &str) -> io::Result<Vec<u8>> {
+        text.chars()
+            .map(|c| {
+                u8::try_from(u32::from(c)).map_err(|_| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "character outside one byte")
+                })
+            })
+            .collect()
+    }
+}
+
+/// An open data transfer (a RETR in progress). Reading it yields file bytes. Dropping it
+/// closes the data connection and reads the completion reply, so the session can be reused.
+pub struct Transfer {
+    stream: Box<dyn DataTransfer>,
+}
+
+/// A suppaftp transfer stream with its TLS type erased.
+trait DataTransfer: Read + Send {
+    fn finish_boxed(self: Box<Self>) -> Result<(), FtpError>;
+}
+
+impl<T: TlsStream + Send> DataTransfer for TransferStream<T> {
+    fn finish_boxed(self: Box<Self>) -> Result<(), FtpError> {
+        (*self).finish()
+    }
+}
+
+/// A logged-in control connection.
+pub struct Session {
+    ftp: FtpStream,
+    features: Features,
+    mode: DataMode,
+    /// The directory we last changed into, to skip redundant CWDs.
+    cwd: Option<RemotePath>,
+    pub created: Instant,
+}
+
+fn ftp_err(err: FtpError) -> RemoteError {
+    RemoteError::from_ftp(err)
+}
+
+impl Session {
+    /// Connects, logs in and prepares the session. Fails within `connect_timeout` (plus one
+    /// reply deadline per command) when the server is unreachable or refuses the login.
+    pub fn connect(cfg: &SessionConfig) -> Result<Session, RemoteError> {
+        let tcp = connect_tcp(&cfg.host, cfg.port, cfg.connect_timeout)?;
+        let io_err = |e: io::Error| RemoteError::from_io(&e);
+        tcp.set_read_timeout(Some(cfg.reply_timeout))
+            .map_err(io_err)?;
+        tcp.set_write_timeout(Some(cfg.reply_timeout))
+            .map_err(io_err)?;
+        tcp.set_nodelay(true).map_err(io_err)?;
+        let connect_timeout = cfg.connect_timeout;
+        let data_timeout = cfg.data_timeout;
+        let mut ftp = FtpStream::connect_with_stream(tcp)
+            .map_err(ftp_err)?
+            .passive_stream_builder(move |addr: SocketAddr| {
+                let s = TcpStream::connect_timeout(&addr, connect_timeout)
+                    .map_err(FtpError::ConnectionError)?;
+                s.set_read_timeout(Some(data_timeout))
+                    .map_err(FtpError::ConnectionError)?;
+                s.set_write_timeout(Some(data_timeout))
+                    .map_err(FtpError::ConnectionError)?;
+                Ok(s)
+            });
+        if cfg.data_mode == DataMode::Active {
+            ftp = ftp.active_mode(cfg.connect_timeout);
+        }
+        ftp.set_encoding(ByteEncoding);
+        ftp.set_passive_nat_workaround(!cfg.use_pasv_address);
+        ftp.login(cfg.user.as_str(), cfg.password.as_str())
+            .map_err(|e| {
+                let mut err = ftp_err(e);
+                if err.code == Some(530) || err.kind == RemoteErrorKind::Auth {
+                    err.kind = RemoteErrorKind::Auth;
+                    err.message = format!("login refused for user '{}': {}", cfg.user, err.message);
+                }
+                err
+            })?;
+        ftp.transfer_type(FileType::Binary).map_err(ftp_err)?;
+        let features = match ftp.feat() {
+            Ok(feat) => Features::from_feat(&feat),
+            Err(FtpError::UnexpectedResponse(_)) => Features::default(),
+            Err(e) => return Err(ftp_err(e)),
+        };
+        if features.utf8 {
+            // Some servers answer 451 or 501; names are bytes to us either way.
+            if let Err(e) = ftp.opts("UTF8", Some("ON")) {
+                let err = ftp_err(e);
+                if err.breaks_session() {
+                    return Err(err);
+                }
+                log::debug!("OPTS UTF8 ON refused: {err}");
+            }
+        }
+        let mode = match cfg.data_mode {
+            DataMode::ExtendedPassive if !features.epsv => DataMode::Passive,
+            m => m,
+        };
+        let mut session = Session {
+            ftp,
+            features,
+            mode,
+            cwd: None,
+            created: Instant::now(),
+        };
+        session.apply_mode();
+        log::debug!(
+            "session to {}:{} ready: {:?}, mode {:?}",
+            cfg.host,
+            cfg.port,
+            session.features,
+            mode
+        );
+        Ok(session)
+    }
+
+    fn apply_mode(&mut self) {
+        match self.mode {
+            DataMode::ExtendedPassive => self.ftp.set_mode(Mode::ExtendedPassive),
+            DataMode::Passive => self.ftp.set_mode(Mode::Passive),
+            DataMode::Active => self.ftp.set_mode(Mode::Active),
+        }
+    }
+
+    pub fn features(&self) -> &Features {
+        &self.features
+    }
+
+    /// Runs a data command; if EPSV turns out not to work, falls back to PASV once.
+    fn open_data<T>(
+        &mut self,
+        mut open: impl FnMut(&mut FtpStream) -> Result<T, FtpError>,
+    ) -> Result<T, RemoteError> {
+        match open(&mut self.ftp) {
+            Ok(t) => Ok(t),
+            Err(FtpError::UnexpectedResponse(r))
+                if self.mode == DataMode::ExtendedPassive
+                    && matches!(r.status.code(), 500 | 501 | 502) =>
+            {
+                log::info!("server refused EPSV ({}); using PASV", r.status.code());
+                self.mode = DataMode::Passive;
+                self.apply_mode();
+                open(&mut self.ftp).map_err(ftp_err)
+            }
+            Err(e) => Err(ftp_err(e)),
+        }
+    }
+
+    /// Changes into `dir` unless already there.
+    fn cwd(&mut self, dir: &RemotePath) -> Result<(), RemoteError> {
+        if self.cwd.as_ref() == Some(dir) {
+            return Ok(());
+        }
+        self.cwd = None;
+        self.ftp.cwd(dir.wire()).map_err(|e| {
+            let mut err = ftp_err(e);
+            // A CWD 550 on an existing path means "not a directory" as often as "missing";
+            // the caller decides from its cache.
+            if err.kind == RemoteErrorKind::Other {
+                err.kind = RemoteErrorKind::NotFound;
+            }
+            err
+        })?;
+        self.cwd = Some(dir.clone());
+        Ok(())
+    }
+
+    /// Lists `dir`: MLSD when the server offers it, otherwise `LIST -a`. The listing is run
+    /// from inside the directory, so no path argument is subject to the server's globbing or
+    /// option parsing. Lines that do not parse are logged and skipped.
+    pub fn list(&mut self, dir: &RemotePath) -> Result<Vec<Entry>, RemoteError> {
+        self.cwd(dir)?;
+        let (cmd, format) = if self.features.mlsd {
+            ("MLSD", ListingFormat::Mlsd)
+        } else {
+            ("LIST -a", ListingFormat::List)
+        };
+        let expected = [Status::AboutToSend, Status::AlreadyOpen];
+        let (_, mut stream) = self.open_data(|ftp| ftp.custom_data_command(cmd, &expected))?;
+        let mut data = Vec::new();
+        let read = (&mut stream)
+            .take(MAX_LISTING_BYTES + 1)
+            .read_to_end(&mut data);
+        if let Err(e) = read {
+            drop(stream);
+            return Err(RemoteError::from_io(&e));
+        }
+        if data.len() as u64 > MAX_LISTING_BYTES {
+            drop(stream);
+            return Err(RemoteError::new(
+                RemoteErrorKind::Protocol,
+                format!("listing of {dir} exceeds {MAX_LISTING_BYTES} bytes"),
+            ));
+        }
+        stream.finish().map_err(ftp_err)?;
+        let (entries, bad) = parse_listing(&data, format, SystemTime::now());
+        for err in bad {
+            log::warn!("listing of {dir}: skipped a line that does not parse: {err}");
+        }
+        Ok(entries)
+    }
+
+    /// Starts downloading `path` from byte `offset` (RETR, preceded by REST when non-zero).
+    pub fn retr(
+        &mut self,
+        path: &RemotePath,
+        offset: u64,
+        data_timeout: Duration,
+    ) -> Result<Transfer, RemoteError> {
+        let wire = path.wire();
+        let offset = usize::try_from(offset).map_err(|_| {
+            RemoteError::new(RemoteErrorKind::Other, "offset does not fit this platform")
+        })?;
+        let stream = self.open_data(|ftp| {
+            if offset > 0 {
+                ftp.resume_transfer(offset)?;
+            }
+            ftp.retr_as_stream(&wire)
+        })?;
+        // Passive sockets got their deadlines from the stream builder; an accepted active
+        // socket did not.
+        let sock = stream.get_ref().get_ref();
+        let io_err = |e: io::Error| RemoteError::from_io(&e);
+        sock.set_read_timeout(Some(data_timeout)).map_err(io_err)?;
+        sock.set_write_timeout(Some(data_timeout)).map_err(io_err)?;
+        Ok(Transfer {
+            stream: Box::new(stream),
+        })
+    }
+
+    /// The exact size of `path` in bytes (SIZE).
+    pub fn size(&mut self, path: &RemotePath) -> Result<u64, RemoteError> {
+        self.ftp
+            .size(path.wire())
+            .map(|s| s as u64)
+            .map_err(ftp_err)
+    }
+
+    /// The modification time of `path` (MDTM, UTC, second precision).
+    pub fn mdtm(&mut self, path: &RemotePath) -> Result<SystemTime, RemoteError> {
+        let t = self.ftp.mdtm(path.wire()).map_err(ftp_err)?;
+        let secs = t.and_utc().timestamp();
+        Ok(if secs >= 0 {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)
+        } else {
+            SystemTime::UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+        })
+    }
+
+    /// Checks that the session is alive and in sync.
+    pub fn noop(&mut self) -> Result<(), RemoteError> {
+        self.ftp.noop().map_err(ftp_err)
+    }
+
+    /// Says goodbye, best effort (used when closing idle sessions).
+    pub fn quit(mut self) {
+        let _ = self.ftp.quit();
+    }
+}
+
+impl Read for Transfer {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
+
+impl Transfer {
+    /// Ends the transfer after the last byte and checks the server's completion reply.
+    pub fn finish(self) -> Result<(), RemoteError> {
+        self.stream.finish_boxed().map_err(ftp_err)
+    }
+}
+
+/// Resolves `host` and connects to the first address that answers within `timeout`.
+fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, RemoteError> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            RemoteError::new(
+                RemoteErrorKind::Connection,
+                format!("cannot resolve {host}: {e}"),
+            )
+        })?
+        .collect();
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    let err = last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"));
+    let mut remote = RemoteError::from_io(&err);
+    remote.message = format!(
+        "cannot connect to {host}:{port}: {}",
+        match err.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".to_string(),
+            _ => err.to_string(),
+        }
+    );
+    Err(remote)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_from_feat_reply() {
+        let mut feat = std::collections::HashMap::new();
+        for (k, v) in [
+            ("MLST", Some("type*;size*;modify*;")),
+            ("SIZE", None),
+            ("MDTM", None),
+            ("UTF8", None),
+            ("EPSV", None),
+            ("REST", Some("STREAM")),
+            ("TVFS", None),
+        ] {
+            feat.insert(k.to_string(), v.map(str::to_string));
+        }
+        let f = Features::from_feat(&feat);
+        assert!(f.mlsd && f.size && f.mdtm && f.utf8 && f.epsv && f.rest_stream && f.tvfs);
+        assert!(!f.mfmt);
+        assert_eq!(
+            Features::from_feat(&Default::default()),
+            Features::default()
+        );
+    }
+
+    #[test]
+    fn byte_encoding_round_trips_every_byte() {
+        let all: Vec<u8> = (0u8..=255).collect();
+        let text = ByteEncoding.decode(&all);
+        assert_eq!(ByteEncoding.encode(&text).unwrap(), all);
+        assert!(ByteEncoding.encode("实").is_err());
+    }
+}

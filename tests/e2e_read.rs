@@ -1,0 +1,299 @@
+//! End-to-end read path: a real ftpfs mount of real vsftpd (LIST only), proftpd and pure-ftpd
+//! (MLSD), in passive and active mode. Listings, names, sizes, times and bytes are compared
+//! with the server's own directory.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rand::{Rng, SeedableRng};
+
+/// Names every server must show exactly: spaces, a leading space, UTF-8 from the seed
+/// document, a Latin-1 byte, a dot file.
+fn awkward_names() -> Vec<Vec<u8>> {
+    vec![
+        b"hello.txt".to_vec(),
+        b"two  spaces  inside.txt".to_vec(),
+        b" leading space.txt".to_vec(),
+        "实验.doc".as_bytes().to_vec(),
+        b"caf\xe9.txt".to_vec(),
+        b".hidden".to_vec(),
+        b"arrow -> not a link".to_vec(),
+    ]
+}
+
+/// Sets a file's mtime to a fixed second (2021-03-04 05:06:07 UTC).
+fn set_old_mtime(path: &Path) -> i64 {
+    const T: i64 = 1_614_834_367;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let times = [
+        libc::timespec {
+            tv_sec: T as libc::time_t,
+            tv_nsec: 0,
+        },
+        libc::timespec {
+            tv_sec: T as libc::time_t,
+            tv_nsec: 0,
+        },
+    ];
+    // SAFETY: valid path and two timespecs.
+    let rc = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) };
+    assert_eq!(rc, 0, "utimensat {}", path.display());
+    T
+}
+
+/// name → (is_dir, size) for a local directory.
+fn snapshot(dir: &Path) -> BTreeMap<Vec<u8>, (bool, u64)> {
+    fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()))
+        .map(|e| {
+            let e = e.unwrap();
+            let md = fs::symlink_metadata(e.path()).unwrap();
+            (
+                e.file_name().as_bytes().to_vec(),
+                (md.is_dir(), if md.is_dir() { 0 } else { md.len() }),
+            )
+        })
+        .collect()
+}
+
+fn populate_tree(server: &Server) -> i64 {
+    server.populate(|dir| {
+        for (i, name) in awkward_names().iter().enumerate() {
+            let path = dir.join(OsStr::from_bytes(name));
+            fs::write(
+                &path,
+                format!("file {i}: {}\n", name.escape_ascii()).repeat(i + 1),
+            )
+            .unwrap();
+        }
+        let sub = dir.join("sub dir");
+        fs::create_dir(&sub).unwrap();
+        fs::write(sub.join("inner.bin"), random_bytes(70_001, 7)).unwrap();
+        fs::create_dir(sub.join("deeper")).unwrap();
+        fs::write(sub.join("deeper").join("实验.doc"), b"deep\n").unwrap();
+        fs::write(dir.join("empty"), b"").unwrap();
+        set_old_mtime(&dir.join("hello.txt"))
+    })
+}
+
+fn listing_and_bytes(server: &Server, mode_opts: &[&str]) {
+    let old = populate_tree(server);
+    let m = mount_for(server, mode_opts);
+    // Listings match the server's directory, name for name (bytes), kind and size.
+    for rel in ["", "sub dir", "sub dir/deeper"] {
+        let want = snapshot(&server.dir().join(rel));
+        let got = snapshot(&m.join(rel));
+        assert_eq!(got, want, "listing of '{rel}' differs\n{}", m.log());
+    }
+    // Every file reads back with the same bytes, by name.
+    for name in awkward_names() {
+        let rel = OsStr::from_bytes(&name);
+        let got =
+            fs::read(m.join(rel)).unwrap_or_else(|e| panic!("read {:?}: {e}\n{}", rel, m.log()));
+        assert_eq!(got, fs::read(server.dir().join(rel)).unwrap(), "{rel:?}");
+    }
+    assert_same_file(
+        m.join("sub dir/inner.bin"),
+        server.dir().join("sub dir/inner.bin"),
+    );
+    assert_eq!(
+        fs::read(m.join("sub dir/deeper/实验.doc")).unwrap(),
+        b"deep\n"
+    );
+    assert_eq!(fs::read(m.join("empty")).unwrap(), b"");
+    // Exact mtime to the second: from MLSD, or from MDTM on LIST-only vsftpd.
+    let md = fs::metadata(m.join("hello.txt")).unwrap();
+    assert_eq!(md.mtime(), old, "mtime of hello.txt");
+    // Owned by the mounting user.
+    // SAFETY: getuid has no preconditions.
+    assert_eq!(md.uid(), unsafe { libc::getuid() });
+    // Misses are ENOENT, and bad names EINVAL before reaching the server.
+    let err = fs::metadata(m.join("no such file")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+    let err = fs::metadata(m.join("evil\r\nDELE hello.txt")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+    assert!(server.dir().join("hello.txt").exists());
+    // Shell tools: find, grep, tar.
+    let find = std::process::Command::new("find")
+        .arg(".")
+        .current_dir(m.path())
+        .output()
+        .unwrap();
+    assert!(find.status.success());
+    let found = find
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    assert_eq!(
+        found,
+        1 + awkward_names().len() + 1 + 1 + 1 + 1 + 1,
+        "{}",
+        String::from_utf8_lossy(&find.stdout)
+    );
+    let grep = std::process::Command::new("grep")
+        .args(["-rl", "deep"])
+        .arg(m.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&grep.stdout).contains("deeper/实验.doc"));
+    let tar_of = |dir: &Path| {
+        let out = std::process::Command::new("tar")
+            .args([
+                "c",
+                "--sort=name",
+                "--mtime=@0",
+                "--owner=0",
+                "--group=0",
+                "--numeric-owner",
+                "--mode=644",
+                "-f",
+                "-",
+                ".",
+            ])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tar in {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        sha256_bytes(out.stdout)
+    };
+    assert_eq!(
+        tar_of(m.path()),
+        tar_of(server.dir()),
+        "tar of the mount differs"
+    );
+}
+e2e_matrix!(listings_names_and_bytes, listing_and_bytes);
+
+fn large_file_and_random_offsets(server: &Server, mode_opts: &[&str]) {
+    const SIZE: u64 = 100 * 1024 * 1024 + 12345;
+    let want = server.populate(|dir| write_random_file(dir.join("big.bin"), SIZE, 42));
+    let m = mount_for(server, mode_opts);
+    assert_eq!(fs::metadata(m.join("big.bin")).unwrap().len(), SIZE);
+    assert_eq!(
+        sha256_file(m.join("big.bin")),
+        want,
+        "sha256 of a 100 MiB file\n{}",
+        m.log()
+    );
+    // Random offsets: compare each chunk with the server's copy.
+    let local = fs::read(server.dir().join("big.bin")).unwrap();
+    let mut f = fs::File::open(m.join("big.bin")).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for i in 0..150 {
+        let off = if i % 10 == 0 {
+            SIZE - rng.gen_range(1..5000)
+        } else {
+            rng.gen_range(0..SIZE)
+        };
+        let len = rng.gen_range(1..300_000usize);
+        f.seek(SeekFrom::Start(off)).unwrap();
+        let mut buf = vec![0u8; len];
+        let mut got = 0;
+        while got < len {
+            let n = f.read(&mut buf[got..]).unwrap();
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        let end = (off as usize + len).min(local.len());
+        assert_eq!(
+            &buf[..got],
+            &local[off as usize..end],
+            "read of {len} at {off}"
+        );
+    }
+}
+e2e_matrix!(large_file_and_random_offsets, large_file_and_random_offsets);
+
+/// A long read holds one session; `ls` and `stat` in parallel must still answer quickly.
+fn listing_during_long_read(server: &Server) {
+    const SIZE: u64 = 64 * 1024 * 1024;
+    server.populate(|dir| {
+        write_random_file(dir.join("big.bin"), SIZE, 3);
+        for i in 0..20 {
+            fs::write(dir.join(format!("f{i}")), b"x").unwrap();
+        }
+    });
+    let m = mount_for(server, &["max_conns=2", "dir_cache_ttl=1"]);
+    let mut f = fs::File::open(m.join("big.bin")).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    f.read_exact(&mut buf).unwrap(); // the stream is now open and parked
+    let reader = std::thread::spawn(move || {
+        let mut total = buf.len() as u64;
+        loop {
+            let n = f.read(&mut buf).unwrap();
+            if n == 0 {
+                break total;
+            }
+            total += n as u64;
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    for _ in 0..5 {
+        let t = Instant::now();
+        let names = dir_names(m.path());
+        assert_eq!(names.len(), 21, "{names:?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "ls took {:?} during a read",
+            t.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(1100)); // let the listing expire
+    }
+    assert_eq!(reader.join().unwrap(), SIZE);
+}
+for_each_server_kind!(listing_during_long_read, listing_during_long_read);
+
+/// The server restarts under the mount: the next calls reconnect by themselves.
+fn reconnects_after_server_restart(server: &mut Server) {
+    server.populate(|dir| fs::write(dir.join("a.txt"), b"before\n").unwrap());
+    let m = mount_for(server, &["dir_cache_ttl=1"]);
+    assert_eq!(fs::read(m.join("a.txt")).unwrap(), b"before\n");
+    server.restart();
+    server.populate(|dir| fs::write(dir.join("b.txt"), b"after\n").unwrap());
+    let ok = wait_until(Duration::from_secs(20), || {
+        fs::read(m.join("b.txt")).ok().as_deref() == Some(b"after\n")
+    });
+    assert!(ok, "no recovery after a server restart\n{}", m.log());
+    assert_eq!(fs::read(m.join("a.txt")).unwrap(), b"before\n");
+}
+
+#[test]
+fn reconnects_after_restart_vsftpd() {
+    reconnects_after_server_restart(&mut Server::start(
+        ServerKind::Vsftpd,
+        ServerOptions::default(),
+    ));
+}
+
+#[test]
+fn reconnects_after_restart_proftpd() {
+    reconnects_after_server_restart(&mut Server::start(
+        ServerKind::Proftpd,
+        ServerOptions::default(),
+    ));
+}
+
+#[test]
+fn reconnects_after_restart_pure_ftpd() {
+    reconnects_after_server_restart(&mut Server::start(
+        ServerKind::PureFtpd,
+        ServerOptions::default(),
+    ));
+}

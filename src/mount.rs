@@ -28,6 +28,7 @@ use std::time::Duration;
 use fuser::{MountOption, SessionACL};
 
 use crate::config::Config;
+use crate::error::FsError;
 use crate::fs::FtpFs;
 use crate::fuse::FuseAdapter;
 use crate::remote::client::Remote;
@@ -56,11 +57,7 @@ pub fn run(config: Config) -> Result<(), String> {
     } else {
         Some(daemonize()?)
     };
-    let result = serve(&config, &mountpoint, report);
-    if let Err(msg) = &result {
-        log::error!("{msg}");
-    }
-    result
+    serve(&config, &mountpoint, report)
 }
 
 /// Forks; the parent waits for the child's report and exits. Returns the child's end of the
@@ -104,6 +101,7 @@ fn daemonize() -> Result<File, String> {
 }
 
 /// Sends the background parent its answer, then detaches from the terminal.
+/// On failure the child exits here: the parent prints the message, once.
 fn report_to_parent(report: Option<File>, result: &Result<(), String>) {
     let Some(mut pipe) = report else { return };
     let msg = match result {
@@ -112,7 +110,10 @@ fn report_to_parent(report: Option<File>, result: &Result<(), String>) {
     };
     let _ = pipe.write_all(msg.as_bytes());
     drop(pipe);
-    if result.is_ok() {
+    if result.is_err() {
+        std::process::exit(1);
+    }
+    {
         // SAFETY: plain descriptor operations on descriptors this process owns.
         unsafe {
             let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
@@ -202,10 +203,19 @@ fn start(
     );
     let remote = Remote::new(pool);
     let server = format!("{}:{}", config.session.host, config.session.port);
-    let features = remote.probe().map_err(|e| format!("{server}: {e}"))?;
+    let features = remote.probe().map_err(|e| {
+        let msg = e.to_string();
+        if msg.contains(&server) {
+            msg
+        } else {
+            format!("{server}: {msg}")
+        }
+    })?;
     let fs = Arc::new(FtpFs::new(remote, features, config.fs.clone()));
-    fs.check_root()
-        .map_err(|e| format!("{}: {e}", config.source))?;
+    fs.check_root().map_err(|e| match e {
+        FsError::NotFound => format!("{}: no such directory on the server", config.source),
+        e => format!("{}: {e}", config.source),
+    })?;
 
     let mut cfg = fuser::Config::default();
     cfg.mount_options = vec![

@@ -38,7 +38,7 @@ pub struct Reader {
 }
 
 pub enum Handle {
-    Reader(Mutex<Reader>),
+    Reader(Box<Mutex<Reader>>),
     Dir(Vec<DirItem>),
 }
 
@@ -84,7 +84,7 @@ impl HandleTable {
         lock(&self.map).remove(&fh)
     }
 
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         lock(&self.map).len()
     }
 }

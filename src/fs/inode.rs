@@ -134,7 +134,7 @@ impl InodeTable {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.by_ino.len()
     }
 }

@@ -208,12 +208,7 @@ impl FtpFs {
 
     /// Lists the mount root once, so a wrong path in the URL fails the mount.
     pub fn check_root(&self) -> Result<(), FsError> {
-        self.listing(&self.cfg.root)
-            .map(|_| ())
-            .map_err(|e| match e {
-                FsError::NotFound => FsError::Local("no such directory on the server".into()),
-                e => e,
-            })
+        self.listing(&self.cfg.root).map(|_| ())
     }
 
     fn root_attr(&self) -> Attr {
@@ -357,7 +352,7 @@ impl FtpFs {
             size: entry.size,
             stream: ReadStream::new(),
         };
-        Ok(self.handles.insert(Handle::Reader(Mutex::new(reader))))
+        Ok(self.handles.insert(Handle::Reader(Box::new(Mutex::new(reader)))))
     }
 
     /// Reads up to `size` bytes at `offset` from an open file.
@@ -420,8 +415,8 @@ impl FtpFs {
             (c.hits, c.misses)
         };
         (
-            lock(&self.inodes).len(),
-            self.handles.len(),
+            lock(&self.inodes).count(),
+            self.handles.count(),
             self.remote.pool().live(),
             hits,
             misses,

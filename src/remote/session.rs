@@ -251,7 +251,7 @@ impl Session {
             Ok(t) => Ok(t),
             Err(FtpError::UnexpectedResponse(r))
                 if self.mode == DataMode::ExtendedPassive
-                    && matches!(r.status.code(), 500 | 501 | 502) =>
+                    && matches!(r.status.code(), 500..=502) =>
             {
                 log::info!("server refused EPSV ({}); using PASV", r.status.code());
                 self.mode = DataMode::Passive;

@@ -121,6 +121,19 @@ pub struct Args {
     #[arg(long, help_heading = "Cache")]
     pub no_mdtm: bool,
 
+    /// Directory for spool files of files being written [default: ~/.cache/ftpfs]
+    #[arg(long, value_name = "PATH", help_heading = "Cache")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Most MiB that spool files may use together; writes beyond fail with ENOSPC
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 10240,
+        help_heading = "Cache"
+    )]
+    pub cache_max_mb: u64,
+
     /// Owner of every file (default: the mounting user)
     #[arg(long, value_name = "UID", help_heading = "Permissions")]
     pub uid: Option<u32>,

@@ -102,6 +102,23 @@ impl ServerUrl {
     }
 }
 
+/// `$XDG_CACHE_HOME/ftpfs`, else `~/.cache/ftpfs`, else `/var/tmp/ftpfs-UID`.
+fn default_cache_dir() -> PathBuf {
+    let from_env = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(dir) = from_env("XDG_CACHE_HOME") {
+        return dir.join("ftpfs");
+    }
+    if let Some(home) = from_env("HOME") {
+        return home.join(".cache").join("ftpfs");
+    }
+    // SAFETY: getuid has no preconditions.
+    PathBuf::from(format!("/var/tmp/ftpfs-{}", unsafe { libc::getuid() }))
+}
+
 fn secs(n: u64, what: &str) -> Result<Duration, String> {
     if n == 0 {
         return Err(format!("{what} must be at least 1 second"));
@@ -161,6 +178,12 @@ impl Config {
                 },
                 data_timeout,
                 refine_mtime: !args.no_mdtm,
+                spool_dir: args
+                    .cache_dir
+                    .clone()
+                    .unwrap_or_else(default_cache_dir)
+                    .join("spool"),
+                spool_max: args.cache_max_mb.saturating_mul(1024 * 1024),
             },
             mountpoint,
             source: url.display(),

@@ -23,6 +23,12 @@ pub enum FsError {
     IsADirectory,
     /// The mount or the operation is read-only.
     ReadOnly,
+    /// The operation is not permitted (chown to another owner, chmod refused, symlink).
+    NotPermitted,
+    /// The name already exists (O_EXCL, RENAME_NOREPLACE).
+    Exists,
+    /// The directory is not empty.
+    NotEmpty,
     /// ftpfs does not implement this (e.g. hard links).
     NotSupported(&'static str),
     /// A local I/O problem (spool file, cache directory).
@@ -44,6 +50,9 @@ impl FsError {
             FsError::NotADirectory => libc::ENOTDIR,
             FsError::IsADirectory => libc::EISDIR,
             FsError::ReadOnly => libc::EROFS,
+            FsError::NotPermitted => libc::EPERM,
+            FsError::Exists => libc::EEXIST,
+            FsError::NotEmpty => libc::ENOTEMPTY,
             FsError::NotSupported(_) => libc::EOPNOTSUPP,
             FsError::Local(_) => libc::EIO,
             FsError::Remote(e) => match e.kind {
@@ -95,6 +104,9 @@ impl fmt::Display for FsError {
             FsError::NotADirectory => f.write_str("not a directory"),
             FsError::IsADirectory => f.write_str("is a directory"),
             FsError::ReadOnly => f.write_str("read-only"),
+            FsError::NotPermitted => f.write_str("operation not permitted"),
+            FsError::Exists => f.write_str("file exists"),
+            FsError::NotEmpty => f.write_str("directory not empty"),
             FsError::NotSupported(what) => write!(f, "not supported: {what}"),
             FsError::Local(msg) => write!(f, "local I/O error: {msg}"),
             FsError::Remote(e) => write!(f, "server: {e}"),

@@ -13,15 +13,16 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
-    KernelConfig, LockOwner, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
-    ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
-    ReplyWrite, Request, TimeOrNow, WriteFlags,
+    AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
+    INodeNo, InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr,
+    ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen,
+    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 
 use crate::error::FsError;
 use crate::fs::attr::{Attr, BLOCK_SIZE};
-use crate::fs::FtpFs;
+use crate::fs::write::{SetAttr, TimeSet};
+use crate::fs::{FtpFs, OpenMode};
 use crate::remote::EntryKind;
 
 /// The filesystem as fuser sees it.
@@ -90,8 +91,12 @@ fn show(name: &OsStr) -> String {
     name.as_bytes().escape_ascii().to_string()
 }
 
-fn is_write(flags: OpenFlags) -> bool {
-    flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0
+fn open_mode(flags: OpenFlags) -> OpenMode {
+    OpenMode {
+        write: flags.acc_mode() != OpenAccMode::O_RDONLY,
+        truncate: flags.0 & libc::O_TRUNC != 0,
+        append: flags.0 & libc::O_APPEND != 0,
+    }
 }
 
 impl Filesystem for FuseAdapter {
@@ -132,12 +137,12 @@ impl Filesystem for FuseAdapter {
         &self,
         _req: &Request,
         ino: INodeNo,
-        _mode: Option<u32>,
-        _uid: Option<u32>,
-        _gid: Option<u32>,
-        _size: Option<u64>,
+        mode: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
+        size: Option<u64>,
         _atime: Option<TimeOrNow>,
-        _mtime: Option<TimeOrNow>,
+        mtime: Option<TimeOrNow>,
         _ctime: Option<SystemTime>,
         _fh: Option<FileHandle>,
         _crtime: Option<SystemTime>,
@@ -146,7 +151,20 @@ impl Filesystem for FuseAdapter {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        reply_error!(reply, "setattr", ino.0, FsError::ReadOnly);
+        let change = SetAttr {
+            size,
+            mode,
+            uid,
+            gid,
+            mtime: mtime.map(|t| match t {
+                TimeOrNow::Now => TimeSet::Now,
+                TimeOrNow::SpecificTime(t) => TimeSet::At(t),
+            }),
+        };
+        match self.fs.setattr(ino.0, &change) {
+            Ok(attr) => reply.attr(&self.ttl, &file_attr(&attr)),
+            Err(e) => reply_error!(reply, "setattr", ino.0, e),
+        }
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
@@ -159,38 +177,65 @@ impl Filesystem for FuseAdapter {
     fn mkdir(
         &self,
         _req: &Request,
-        _p: INodeNo,
+        parent: INodeNo,
         name: &OsStr,
-        _m: u32,
-        _u: u32,
+        mode: u32,
+        umask: u32,
         reply: ReplyEntry,
     ) {
-        reply_error!(reply, "mkdir", show(name), FsError::ReadOnly);
+        match self.fs.mkdir(parent.0, name.as_bytes(), mode & !umask) {
+            Ok(attr) => reply.entry(&self.ttl, &file_attr(&attr), Generation(0)),
+            Err(e) => reply_error!(reply, "mkdir", show(name), e),
+        }
     }
 
-    fn unlink(&self, _req: &Request, _parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        reply_error!(reply, "unlink", show(name), FsError::ReadOnly);
+    fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.fs.unlink(parent.0, name.as_bytes()) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply_error!(reply, "unlink", show(name), e),
+        }
     }
 
-    fn rmdir(&self, _req: &Request, _parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        reply_error!(reply, "rmdir", show(name), FsError::ReadOnly);
+    fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        match self.fs.rmdir(parent.0, name.as_bytes()) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply_error!(reply, "rmdir", show(name), e),
+        }
     }
 
     fn rename(
         &self,
         _req: &Request,
-        _parent: INodeNo,
+        parent: INodeNo,
         name: &OsStr,
-        _newparent: INodeNo,
-        _newname: &OsStr,
-        _flags: RenameFlags,
+        newparent: INodeNo,
+        newname: &OsStr,
+        flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        reply_error!(reply, "rename", show(name), FsError::ReadOnly);
+        if flags.intersects(RenameFlags::RENAME_EXCHANGE | RenameFlags::RENAME_WHITEOUT) {
+            return reply_error!(
+                reply,
+                "rename",
+                show(name),
+                FsError::NotSupported("rename flags")
+            );
+        }
+        let noreplace = flags.contains(RenameFlags::RENAME_NOREPLACE);
+        match self.fs.rename(
+            parent.0,
+            name.as_bytes(),
+            newparent.0,
+            newname.as_bytes(),
+            noreplace,
+        ) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply_error!(reply, "rename", show(name), e),
+        }
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        match self.fs.open(ino.0, is_write(flags)) {
+        match self.fs.open(ino.0, open_mode(flags)) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply_error!(reply, "open", ino.0, e),
         }
@@ -217,15 +262,46 @@ impl Filesystem for FuseAdapter {
         &self,
         _req: &Request,
         ino: INodeNo,
-        _fh: FileHandle,
-        _offset: u64,
-        _data: &[u8],
+        fh: FileHandle,
+        offset: u64,
+        data: &[u8],
         _write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        reply_error!(reply, "write", ino.0, FsError::ReadOnly);
+        match self.fs.write(fh.0, offset, data) {
+            Ok(n) => reply.written(n),
+            Err(e) => reply_error!(reply, "write", format_args!("{} at {offset}", ino.0), e),
+        }
+    }
+
+    fn flush(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _lo: LockOwner,
+        reply: ReplyEmpty,
+    ) {
+        match self.fs.fsync(fh.0) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply_error!(reply, "flush", ino.0, e),
+        }
+    }
+
+    fn fsync(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        fh: FileHandle,
+        _datasync: bool,
+        reply: ReplyEmpty,
+    ) {
+        match self.fs.fsync(fh.0) {
+            Ok(()) => reply.ok(),
+            Err(e) => reply_error!(reply, "fsync", ino.0, e),
+        }
     }
 
     fn release(
@@ -318,16 +394,54 @@ impl Filesystem for FuseAdapter {
         );
     }
 
+    fn getxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _size: u32,
+        reply: ReplyXattr,
+    ) {
+        // FTP has no extended attributes.
+        reply.error(Errno::NO_XATTR);
+    }
+
+    fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {
+        if size == 0 {
+            reply.size(0);
+        } else {
+            reply.data(&[]);
+        }
+    }
+
+    fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
+        // The server decides what this login may do; `default_permissions` adds local checks.
+        reply.ok();
+    }
+
     fn create(
         &self,
         _req: &Request,
-        _parent: INodeNo,
+        parent: INodeNo,
         name: &OsStr,
-        _mode: u32,
-        _umask: u32,
-        _flags: i32,
+        mode: u32,
+        umask: u32,
+        flags: i32,
         reply: ReplyCreate,
     ) {
-        reply_error!(reply, "create", show(name), FsError::ReadOnly);
+        let exclusive = flags & libc::O_EXCL != 0;
+        match self
+            .fs
+            .create(parent.0, name.as_bytes(), mode & !umask, exclusive)
+        {
+            Ok((attr, fh)) => reply.created(
+                &self.ttl,
+                &file_attr(&attr),
+                Generation(0),
+                FileHandle(fh),
+                FopenFlags::empty(),
+            ),
+            Err(e) => reply_error!(reply, "create", show(name), e),
+        }
     }
 }

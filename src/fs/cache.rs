@@ -29,6 +29,12 @@ pub struct Listing {
     by_name: HashMap<Vec<u8>, usize>,
 }
 
+impl Default for Listing {
+    fn default() -> Listing {
+        Listing::new(Vec::new())
+    }
+}
+
 impl Listing {
     pub fn new(mut entries: Vec<Entry>) -> Listing {
         // A server may list a name twice (e.g. a racing upload); the last one wins.

@@ -2,10 +2,9 @@
 //!
 //! Handle numbers are monotonic and never reused. A handle is one of:
 //! - `Reader`: a file opened for reading, with its [`ReadStream`];
+//! - `Writer`: a file open for writing (see `write.rs`), sharing one state per inode;
 //! - `Dir`: a directory opened for readdir, with a snapshot of its entries so that readdir
 //!   offsets stay valid while the directory changes.
-//!
-//! (The write path adds a spool variant here.)
 //!
 //! An open file's read stream holds an FTP session between reads. So that open files cannot
 //! starve the pool, at most `cap` streams stay parked at once, and the pool can reclaim the
@@ -20,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::attr::Attr;
 use super::reader::ReadStream;
+use super::write::WriterHandle;
 use crate::remote::{EntryKind, RemotePath};
 
 /// One directory entry as readdir returns it.
@@ -39,6 +39,8 @@ pub struct Reader {
 
 pub enum Handle {
     Reader(Box<Mutex<Reader>>),
+    /// A file open for writing, or opened while another handle writes it.
+    Writer(WriterHandle),
     Dir(Vec<DirItem>),
 }
 
@@ -52,7 +54,7 @@ impl Handle {
     pub fn reader(&self) -> Option<MutexGuard<'_, Reader>> {
         match self {
             Handle::Reader(m) => Some(lock(m)),
-            Handle::Dir(_) => None,
+            Handle::Writer(_) | Handle::Dir(_) => None,
         }
     }
 }

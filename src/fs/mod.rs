@@ -5,17 +5,22 @@
 //! type (`fuse.rs` adapts), and never parses an FTP reply (`remote` does). It can therefore
 //! be driven directly in tests.
 //!
-//! Locks, in the order they may be taken: a handle's `Mutex<Reader>`, then `inodes`, then
-//! `cache`, then `mtimes` (each of the last three is held only for map operations, never
-//! across a network call).
+//! Locks, in the order they may be taken: a handle's `Mutex<Reader>` or a `WriteFile`, then
+//! `inodes`, then `cache`, then `mtimes`, then `open_files` (each of the last four is held
+//! only for map operations, never across a network call).
 
 pub mod attr;
 pub mod cache;
 pub mod handles;
 pub mod inode;
+pub mod namespace;
 pub mod reader;
+pub mod spool;
+pub mod write;
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -31,6 +36,8 @@ use cache::{Cached, DirCache, Listing};
 use handles::{DirItem, Handle, HandleTable, Reader, StreamLot};
 use inode::{InodeTable, ROOT_INO};
 use reader::ReadStream;
+use spool::SpoolBudget;
+use write::{WriteFile, WriterHandle};
 
 /// How many MDTM-refined modification times are remembered.
 const MAX_REFINED_MTIMES: usize = 65536;
@@ -49,6 +56,10 @@ pub struct FsConfig {
     pub data_timeout: Duration,
     /// Refine LIST's minute- or day-precision times with MDTM on lookup.
     pub refine_mtime: bool,
+    /// Where spool files live (`cache_dir`/spool).
+    pub spool_dir: PathBuf,
+    /// Most bytes all spools together may hold.
+    pub spool_max: u64,
 }
 
 /// Counters exposed for tests and diagnostics.
@@ -58,6 +69,14 @@ pub struct Stats {
     pub mdtm: AtomicU64,
     pub bytes_read: AtomicU64,
     pub transfers: AtomicU64,
+}
+
+/// How a file is opened, from the open flags.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenMode {
+    pub write: bool,
+    pub truncate: bool,
+    pub append: bool,
 }
 
 /// Values for statfs. FTP has no way to ask for free space, so these are fixed, large and
@@ -91,6 +110,9 @@ pub struct FtpFs {
     mtimes: Mutex<LruCache<RemotePath, Refined>>,
     handles: HandleTable,
     lot: Arc<StreamLot>,
+    /// Shared write state of every inode open for writing.
+    open_files: Mutex<HashMap<u64, Arc<Mutex<WriteFile>>>>,
+    budget: Arc<SpoolBudget>,
     mounted_at: SystemTime,
     pub stats: Stats,
 }
@@ -118,6 +140,8 @@ impl FtpFs {
             )),
             handles: HandleTable::new(),
             lot,
+            open_files: Mutex::new(HashMap::new()),
+            budget: SpoolBudget::new(cfg.spool_max),
             mounted_at: SystemTime::now(),
             cfg,
             stats: Stats::default(),
@@ -136,6 +160,38 @@ impl FtpFs {
         lock(&self.inodes).path(ino).cloned().ok_or(FsError::Stale)
     }
 
+    fn inodes_lock(&self) -> MutexGuard<'_, InodeTable> {
+        lock(&self.inodes)
+    }
+
+    fn cache_lock(&self) -> MutexGuard<'_, DirCache> {
+        lock(&self.cache)
+    }
+
+    /// The inode of `path`, with one more kernel reference.
+    fn inodes_lookup(&self, path: &RemotePath) -> u64 {
+        lock(&self.inodes).lookup(path)
+    }
+
+    /// Adds or replaces `entry` in the cached listing of `dir` after our own change.
+    fn cache_upsert(&self, dir: &RemotePath, entry: Entry) {
+        lock(&self.cache).upsert(dir, entry);
+    }
+
+    /// Changes the cached entry of `path`, if its directory is cached.
+    fn update_entry(&self, path: &RemotePath, change: impl FnOnce(&mut Entry)) {
+        let Some((dir, name)) = path.split() else {
+            return;
+        };
+        let mut cache = lock(&self.cache);
+        if let Some(Cached::Present(listing)) = cache.get(&dir) {
+            if let Some(mut entry) = listing.get(name.as_bytes()).cloned() {
+                change(&mut entry);
+                cache.upsert(&dir, entry);
+            }
+        }
+    }
+
     /// The listing of `dir`, from the cache or from the server.
     fn listing(&self, dir: &RemotePath) -> Result<Arc<Listing>, FsError> {
         if let Some(cached) = lock(&self.cache).get(dir) {
@@ -146,7 +202,9 @@ impl FtpFs {
         }
         self.stats.listings.fetch_add(1, Ordering::Relaxed);
         match self.remote.list(dir) {
-            Ok(entries) => {
+            Ok(mut entries) => {
+                // Our own uploads in progress are not shown.
+                entries.retain(|e| !write::is_temp_name(&e.name));
                 let listing = Arc::new(Listing::new(entries));
                 lock(&self.cache).insert(dir.clone(), Cached::Present(Arc::clone(&listing)));
                 Ok(listing)
@@ -195,7 +253,18 @@ impl FtpFs {
                 _ => {}
             }
         }
-        Attr::from_entry(ino, entry, &self.cfg.owner, mtime)
+        let attr = Attr::from_entry(ino, entry, &self.cfg.owner, mtime);
+        self.with_open_state(attr)
+    }
+
+    /// Size and time of a file open for writing come from its local state, not the listing.
+    fn with_open_state(&self, mut attr: Attr) -> Attr {
+        if let Some(file) = self.open_file(attr.ino) {
+            let wf = write::lock_file(&file);
+            attr.size = wf.size();
+            attr.mtime = wf.mtime();
+        }
+        attr
     }
 
     /// Whether a listing alone gives final attributes. When it does not (LIST-only servers,
@@ -331,12 +400,9 @@ impl FtpFs {
         self.handles.remove(fh);
     }
 
-    /// Opens a file for reading. Writing is not supported yet: any write access is refused
-    /// with EROFS.
-    pub fn open(&self, ino: u64, write: bool) -> Result<u64, FsError> {
-        if write {
-            return Err(FsError::ReadOnly);
-        }
+    /// Opens a file. Writers (and readers of a file being written) share the inode's write
+    /// state; plain readers get a read stream.
+    pub fn open(&self, ino: u64, mode: OpenMode) -> Result<u64, FsError> {
         let path = self.path_of(ino)?;
         if ino == ROOT_INO {
             return Err(FsError::IsADirectory);
@@ -347,17 +413,25 @@ impl FtpFs {
             EntryKind::File => {}
             _ => return Err(FsError::NotSupported("only regular files can be opened")),
         }
+        if mode.write || self.open_file(ino).is_some() {
+            return self.open_writer(ino, &entry, mode.truncate && mode.write, mode.append);
+        }
         let reader = Reader {
             path,
             size: entry.size,
             stream: ReadStream::new(),
         };
-        Ok(self.handles.insert(Handle::Reader(Box::new(Mutex::new(reader)))))
+        Ok(self
+            .handles
+            .insert(Handle::Reader(Box::new(Mutex::new(reader)))))
     }
 
     /// Reads up to `size` bytes at `offset` from an open file.
     pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
         let handle = self.handles.get(fh).ok_or(FsError::Stale)?;
+        if let Handle::Writer(w) = &*handle {
+            return self.read_writer(&w.file, offset, size);
+        }
         let mut reader = handle.reader().ok_or(FsError::IsADirectory)?;
         self.lot.unpark(fh);
         let Reader {
@@ -386,11 +460,26 @@ impl FtpFs {
         Ok(data)
     }
 
-    /// Closes an open file, ending its transfer.
+    /// Closes an open file: ends its transfer, or uploads what is dirty (errors are logged
+    /// and the spool kept; close() got them from flush already).
     pub fn release(&self, fh: u64) -> Result<(), FsError> {
         self.lot.unpark(fh);
-        self.handles.remove(fh);
+        if let Some(handle) = self.handles.remove(fh) {
+            if let Handle::Writer(WriterHandle { file, .. }) = &*handle {
+                self.release_writer(file);
+            }
+        }
         Ok(())
+    }
+
+    /// fsync and flush (each close()): upload now if dirty and report the result. Read-only
+    /// handles have nothing to do.
+    pub fn fsync(&self, fh: u64) -> Result<(), FsError> {
+        match self.handles.get(fh).as_deref() {
+            Some(Handle::Writer(_)) => self.flush(fh),
+            Some(_) => Ok(()),
+            None => Err(FsError::Stale),
+        }
     }
 
     pub fn statfs(&self) -> StatFs {

@@ -5,13 +5,19 @@
 //! backoff, when they fail in a way that may be transient (a dropped connection, a timeout,
 //! 421/425/426). Anything that changes the server is never retried blindly.
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use super::pool::{Pool, SessionGuard};
 use super::session::{Features, Session, Transfer};
-use super::{Entry, RemoteError, RemotePath};
+use super::{Entry, RemoteError, RemoteErrorKind, RemotePath};
+
+const MTIME_UNKNOWN: u8 = 0;
+const MTIME_MFMT: u8 = 1;
+const MTIME_MDTM: u8 = 2;
+const MTIME_NONE: u8 = 3;
 
 /// How many times an idempotent operation is retried after a transient failure.
 const RETRIES: u32 = 2;
@@ -21,6 +27,8 @@ const BACKOFF: Duration = Duration::from_millis(100);
 /// The filesystem's handle on the server.
 pub struct Remote {
     pool: Arc<Pool>,
+    /// How modification times are set: one of the `MTIME_*` values, learned on first use.
+    mtime_method: AtomicU8,
     /// Called when the pool has no free session: frees one held by an idle reader, if any.
     reclaimer: OnceLock<Reclaimer>,
 }
@@ -40,6 +48,7 @@ impl Remote {
     pub fn new(pool: Arc<Pool>) -> Remote {
         Remote {
             pool,
+            mtime_method: AtomicU8::new(MTIME_UNKNOWN),
             reclaimer: OnceLock::new(),
         }
     }
@@ -106,6 +115,81 @@ impl Remote {
         self.idempotent(&format_args!("MDTM {path}"), |s| s.mdtm(path))
     }
 
+    /// Runs one command that changes the server. Never retried: the first attempt may have
+    /// taken effect even if its reply was lost.
+    fn mutate<T>(
+        &self,
+        op: impl FnOnce(&mut Session) -> Result<T, RemoteError>,
+    ) -> Result<T, RemoteError> {
+        self.checkout()?.run(op)
+    }
+
+    pub fn mkdir(&self, path: &RemotePath) -> Result<(), RemoteError> {
+        self.mutate(|s| s.mkdir(path))
+    }
+
+    pub fn rmdir(&self, path: &RemotePath) -> Result<(), RemoteError> {
+        self.mutate(|s| s.rmdir(path))
+    }
+
+    pub fn delete(&self, path: &RemotePath) -> Result<(), RemoteError> {
+        self.mutate(|s| s.delete(path))
+    }
+
+    pub fn rename(&self, from: &RemotePath, to: &RemotePath) -> Result<(), RemoteError> {
+        self.mutate(|s| s.rename(from, to))
+    }
+
+    pub fn chmod(&self, path: &RemotePath, mode: u32) -> Result<(), RemoteError> {
+        self.mutate(|s| s.chmod(path, mode))
+    }
+
+    /// Sets a modification time: MFMT when FEAT offers it, otherwise vsftpd's two-argument
+    /// MDTM, which is tried once and remembered. `NotSupported` when the server has neither.
+    pub fn set_mtime(&self, path: &RemotePath, mtime: SystemTime) -> Result<(), RemoteError> {
+        let method = self.mtime_method.load(Ordering::Relaxed);
+        let verb = match method {
+            MTIME_MFMT => "MFMT",
+            MTIME_MDTM => "MDTM",
+            MTIME_NONE => {
+                return Err(RemoteError::new(
+                    RemoteErrorKind::NotSupported,
+                    "the server cannot set modification times (no MFMT or MDTM-write)",
+                ))
+            }
+            _ if self.features()?.mfmt => {
+                self.mtime_method.store(MTIME_MFMT, Ordering::Relaxed);
+                "MFMT"
+            }
+            _ => "MDTM",
+        };
+        let result = self.mutate(|s| s.set_mtime(verb, path, mtime));
+        if method == MTIME_UNKNOWN && verb == "MDTM" {
+            match &result {
+                Ok(()) => self.mtime_method.store(MTIME_MDTM, Ordering::Relaxed),
+                Err(e) if e.kind == RemoteErrorKind::NotSupported => {
+                    self.mtime_method.store(MTIME_NONE, Ordering::Relaxed)
+                }
+                Err(_) => {}
+            }
+        }
+        result
+    }
+
+    /// Starts an upload to `path` (STOR). Not retried.
+    pub fn open_write(
+        &self,
+        path: &RemotePath,
+        data_timeout: Duration,
+    ) -> Result<WriteTransfer, RemoteError> {
+        let mut guard = self.checkout()?;
+        let transfer = guard.run(|s| s.stor(path, data_timeout))?;
+        Ok(WriteTransfer {
+            transfer: Some(transfer),
+            guard,
+        })
+    }
+
     /// Checks that a session can be opened (used at mount time to report a bad host,
     /// port or password at once).
     pub fn probe(&self) -> Result<Features, RemoteError> {
@@ -137,6 +221,53 @@ impl Remote {
                 }
                 other => return other,
             }
+        }
+    }
+}
+
+/// An upload in progress (STOR). Write the bytes, then [`WriteTransfer::finish`] to learn
+/// whether the server stored them. Dropping it unfinished ends the transfer; the server
+/// keeps whatever arrived, so callers upload to a temporary name.
+pub struct WriteTransfer {
+    transfer: Option<Transfer>,
+    guard: SessionGuard,
+}
+
+impl WriteTransfer {
+    pub fn write_all(&mut self, data: &[u8]) -> Result<(), RemoteError> {
+        let Some(t) = self.transfer.as_mut() else {
+            return Err(RemoteError::new(
+                RemoteErrorKind::Connection,
+                "upload already failed",
+            ));
+        };
+        t.write_all(data).map_err(|e| {
+            let err = RemoteError::from_io(&e);
+            self.transfer = None;
+            self.guard.failed(&err);
+            err
+        })
+    }
+
+    pub fn finish(mut self) -> Result<(), RemoteError> {
+        let Some(t) = self.transfer.take() else {
+            return Err(RemoteError::new(
+                RemoteErrorKind::Connection,
+                "upload already failed",
+            ));
+        };
+        let result = t.finish();
+        if let Err(e) = &result {
+            self.guard.failed(e);
+        }
+        result
+    }
+}
+
+impl Drop for WriteTransfer {
+    fn drop(&mut self) {
+        if self.transfer.take().is_some() {
+            self.guard.mark_suspect();
         }
     }
 }

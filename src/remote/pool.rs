@@ -8,8 +8,8 @@
 //! Health rules:
 //! - a guard whose operation failed with a session-breaking error ([`RemoteError::breaks_session`])
 //!   drops its session instead of returning it;
-//! - a session that saw any other error, or had a transfer cancelled, is checked with NOOP
-//!   before it is handed out again;
+//! - a session that saw any other error, or had a transfer cancelled, or sat idle for more
+//!   than a few seconds, is checked with NOOP before it is handed out again;
 //! - sessions idle longer than `idle_timeout` are closed (servers drop idle clients anyway);
 //! - new sessions are opened on demand, so a dropped connection is replaced by the next call.
 //!
@@ -20,6 +20,11 @@ use std::time::{Duration, Instant};
 
 use super::session::{Features, Session, SessionConfig};
 use super::{RemoteError, RemoteErrorKind};
+
+/// A session idle for longer than this is checked with NOOP before use: the server may have
+/// closed it (idle timeout, restart), and a command that changes the server must not be the
+/// one to find out, because it cannot be retried blindly.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(3);
 
 struct Idle {
     session: Session,
@@ -147,7 +152,7 @@ impl Pool {
                     session.quit();
                     continue;
                 }
-                if suspect {
+                if suspect || since.elapsed() > CHECK_AFTER_IDLE {
                     if let Err(e) = session.noop() {
                         log::debug!("pooled session failed its NOOP check ({e}); reconnecting");
                         self.forget_one();

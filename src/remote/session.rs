@@ -12,7 +12,7 @@
 //!   non-UTF-8 names survive; commands use a byte-transparent encoding for the same reason;
 //! - every socket has a deadline, so no call can block forever.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -123,14 +123,14 @@ impl Encoding for ByteEncoding {
     }
 }
 
-/// An open data transfer (a RETR in progress). Reading it yields file bytes. Dropping it
+/// An open data transfer: a RETR (read it) or a STOR (write it). Dropping it
 /// closes the data connection and reads the completion reply, so the session can be reused.
 pub struct Transfer {
     stream: Box<dyn DataTransfer>,
 }
 
 /// A suppaftp transfer stream with its TLS type erased.
-trait DataTransfer: Read + Send {
+trait DataTransfer: Read + Write + Send {
     fn finish_boxed(self: Box<Self>) -> Result<(), FtpError>;
 }
 
@@ -333,15 +333,74 @@ impl Session {
             }
             ftp.retr_as_stream(&wire)
         })?;
-        // Passive sockets got their deadlines from the stream builder; an accepted active
-        // socket did not.
-        let sock = stream.get_ref().get_ref();
-        let io_err = |e: io::Error| RemoteError::from_io(&e);
-        sock.set_read_timeout(Some(data_timeout)).map_err(io_err)?;
-        sock.set_write_timeout(Some(data_timeout)).map_err(io_err)?;
-        Ok(Transfer {
-            stream: Box::new(stream),
-        })
+        Transfer::new(stream, data_timeout)
+    }
+
+    /// Starts uploading to `path` (STOR), replacing what is there.
+    pub fn stor(
+        &mut self,
+        path: &RemotePath,
+        data_timeout: Duration,
+    ) -> Result<Transfer, RemoteError> {
+        let wire = path.wire();
+        let stream = self.open_data(|ftp| ftp.put_with_stream(&wire))?;
+        Transfer::new(stream, data_timeout)
+    }
+
+    /// Creates a directory (MKD).
+    pub fn mkdir(&mut self, path: &RemotePath) -> Result<(), RemoteError> {
+        self.ftp.mkdir(path.wire()).map_err(ftp_err)
+    }
+
+    /// Removes an empty directory (RMD).
+    pub fn rmdir(&mut self, path: &RemotePath) -> Result<(), RemoteError> {
+        if self.cwd.as_ref().is_some_and(|c| c.starts_with(path)) {
+            // Some servers refuse to remove the current directory.
+            self.cwd = None;
+            let _ = self.ftp.cwd("/");
+        }
+        self.ftp.rmdir(path.wire()).map_err(ftp_err)
+    }
+
+    /// Deletes a file (DELE).
+    pub fn delete(&mut self, path: &RemotePath) -> Result<(), RemoteError> {
+        self.ftp.rm(path.wire()).map_err(ftp_err)
+    }
+
+    /// Renames (RNFR + RNTO).
+    pub fn rename(&mut self, from: &RemotePath, to: &RemotePath) -> Result<(), RemoteError> {
+        if self.cwd.as_ref().is_some_and(|c| c.starts_with(from)) {
+            self.cwd = None;
+        }
+        self.ftp.rename(from.wire(), to.wire()).map_err(ftp_err)
+    }
+
+    /// Sets the modification time with `verb` (`MFMT`, or vsftpd's `MDTM` with two arguments).
+    pub fn set_mtime(
+        &mut self,
+        verb: &str,
+        path: &RemotePath,
+        mtime: SystemTime,
+    ) -> Result<(), RemoteError> {
+        let secs = match mtime.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as i64,
+            Err(e) => -(e.duration().as_secs() as i64),
+        };
+        let stamp = chrono::DateTime::from_timestamp(secs, 0)
+            .ok_or_else(|| RemoteError::new(RemoteErrorKind::Other, "time out of range"))?
+            .format("%Y%m%d%H%M%S");
+        self.ftp
+            .custom_command(format!("{verb} {stamp} {}", path.wire()), &[Status::File])
+            .map(|_| ())
+            .map_err(ftp_err)
+    }
+
+    /// Changes permission bits with `SITE CHMOD`.
+    pub fn chmod(&mut self, path: &RemotePath, mode: u32) -> Result<(), RemoteError> {
+        self.ftp
+            .site(format!("CHMOD {:o} {}", mode & 0o7777, path.wire()))
+            .map(|_| ())
+            .map_err(ftp_err)
     }
 
     /// The exact size of `path` in bytes (SIZE).
@@ -380,7 +439,32 @@ impl Read for Transfer {
     }
 }
 
+impl Write for Transfer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
 impl Transfer {
+    fn new<T: TlsStream + Send + 'static>(
+        stream: TransferStream<T>,
+        data_timeout: Duration,
+    ) -> Result<Transfer, RemoteError> {
+        // Passive sockets got their deadlines from the stream builder; an accepted active
+        // socket did not.
+        let sock = stream.get_ref().get_ref();
+        let io_err = |e: io::Error| RemoteError::from_io(&e);
+        sock.set_read_timeout(Some(data_timeout)).map_err(io_err)?;
+        sock.set_write_timeout(Some(data_timeout)).map_err(io_err)?;
+        Ok(Transfer {
+            stream: Box::new(stream),
+        })
+    }
+
     /// Ends the transfer after the last byte and checks the server's completion reply.
     pub fn finish(self) -> Result<(), RemoteError> {
         self.stream.finish_boxed().map_err(ftp_err)

@@ -1,0 +1,703 @@
+//! Files open for writing: the shared per-inode state, the sequential fast path, the spool,
+//! and uploads that either reach the server or fail loudly.
+//!
+//! Every handle that writes an inode (and every handle opened on it while it is being written)
+//! shares one [`WriteFile`]. Its content is one of:
+//! - `Remote`: nothing local; the content is the server's file of `size` bytes;
+//! - `Streaming`: the sequential fast path. A new or truncated file written strictly in order
+//!   streams straight into a STOR of a temporary name, with no local copy;
+//! - `Spool`: a local spool file (see `spool.rs`), for any other access pattern. A stream
+//!   that sees a seek, a read or a truncate turns into a spool by finishing its upload and
+//!   fetching it back, so nothing written is lost.
+//!
+//! Uploads happen on flush, fsync and release, only when something is dirty. An upload goes
+//! to a temporary name in the same directory, then RNFR/RNTO over the target, so a failed
+//! upload never leaves a half-written file and never loses the old content. Where the
+//! server refuses to rename over an existing file, the target is deleted first and the
+//! rename retried (the temporary file holds the complete new content meanwhile). Upload
+//! errors are returned to that flush/fsync (and so to `close()`); the spool is kept on disk
+//! and its path logged.
+//!
+//! Lock order: a `WriteFile` mutex is taken before `inodes`, `cache` and `open_files`
+//! (which are held only briefly, never across a network call).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use super::attr::Attr;
+use super::handles::Handle;
+use super::spool::Spool;
+use super::FtpFs;
+use crate::error::FsError;
+use crate::remote::client::WriteTransfer;
+use crate::remote::{
+    Entry, EntryKind, Name, RemoteError, RemoteErrorKind, RemotePath, TimePrecision,
+};
+
+/// Temporary upload names start with this, and listings hide them.
+pub const TEMP_PREFIX: &[u8] = b".~ftpfs-";
+
+/// Size of one chunk when uploading a spool.
+const UPLOAD_CHUNK: usize = 1024 * 1024;
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Whether a listed name is one of our temporary upload names.
+pub fn is_temp_name(name: &[u8]) -> bool {
+    name.starts_with(TEMP_PREFIX)
+}
+
+/// A temporary name next to `path` for uploading it: `.~ftpfs-<pid>-<n>-<name>`, cut to fit
+/// the 255-byte name limit.
+fn temp_path(path: &RemotePath) -> Result<RemotePath, FsError> {
+    let (dir, name) = path.split().ok_or(FsError::IsADirectory)?;
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut bytes = TEMP_PREFIX.to_vec();
+    bytes.extend_from_slice(format!("{}-{n}-", std::process::id()).as_bytes());
+    let room = crate::remote::path::MAX_NAME_LEN.saturating_sub(bytes.len());
+    bytes.extend_from_slice(&name.as_bytes()[..name.as_bytes().len().min(room)]);
+    Ok(dir.join(&Name::new(&bytes)?))
+}
+
+pub enum Body {
+    Remote {
+        size: u64,
+    },
+    Streaming {
+        upload: WriteTransfer,
+        temp: RemotePath,
+        pos: u64,
+    },
+    Spool(Spool),
+}
+
+pub struct WriteFile {
+    pub ino: u64,
+    body: Body,
+    /// Local content differs from the server's.
+    dirty: bool,
+    /// A failure to report at the next flush or fsync.
+    error: Option<FsError>,
+    /// A modification time set while dirty; applied after the upload.
+    pending_mtime: Option<SystemTime>,
+    /// Time of the last local change (shown until the upload tells the real one).
+    mtime: SystemTime,
+    /// Handles sharing this state.
+    opens: usize,
+    /// A temporary file on the server that a converted stream left behind.
+    stale_temp: Option<RemotePath>,
+    /// Permission bits of the file before it was replaced, restored after upload.
+    old_mode: Option<u32>,
+    /// The last upload failed: the server still has the old content, which is what the
+    /// mount shows again; handles that are still open keep this state and may retry.
+    failed: bool,
+}
+
+impl WriteFile {
+    pub fn size(&self) -> u64 {
+        match &self.body {
+            Body::Remote { size } => *size,
+            Body::Streaming { pos, .. } => *pos,
+            Body::Spool(s) => s.size(),
+        }
+    }
+
+    pub fn mtime(&self) -> SystemTime {
+        self.pending_mtime.unwrap_or(self.mtime)
+    }
+}
+
+/// The per-handle part: which shared file, and how it was opened.
+pub struct WriterHandle {
+    pub file: Arc<Mutex<WriteFile>>,
+    pub append: bool,
+}
+
+pub fn lock_file(f: &Mutex<WriteFile>) -> MutexGuard<'_, WriteFile> {
+    f.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn local(e: std::io::Error) -> FsError {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC) => FsError::Remote(RemoteError::new(
+            RemoteErrorKind::NoSpace,
+            "the spool cache is full (cache_max_mb)",
+        )),
+        _ => FsError::Local(e.to_string()),
+    }
+}
+
+impl FtpFs {
+    /// The shared write state of `ino`, creating it (with `size` bytes on the server) if
+    /// no handle has it yet. Counts one more open.
+    fn attach(&self, ino: u64, size: u64, old_mode: Option<u32>) -> Arc<Mutex<WriteFile>> {
+        let mut files = self.open_files.lock().unwrap_or_else(|p| p.into_inner());
+        let file = files.entry(ino).or_insert_with(|| {
+            Arc::new(Mutex::new(WriteFile {
+                ino,
+                body: Body::Remote { size },
+                dirty: false,
+                error: None,
+                pending_mtime: None,
+                mtime: SystemTime::now(),
+                opens: 0,
+                stale_temp: None,
+                old_mode,
+                failed: false,
+            }))
+        });
+        if lock_file(file).failed {
+            // A failed upload's state is not inherited: start again from the server's file.
+            *file = Arc::new(Mutex::new(WriteFile {
+                ino,
+                body: Body::Remote { size },
+                dirty: false,
+                error: None,
+                pending_mtime: None,
+                mtime: SystemTime::now(),
+                opens: 0,
+                stale_temp: None,
+                old_mode,
+                failed: false,
+            }));
+        }
+        let file = Arc::clone(file);
+        drop(files);
+        lock_file(&file).opens += 1;
+        file
+    }
+
+    /// The write state of `ino` if some handle has it open.
+    pub(super) fn open_file(&self, ino: u64) -> Option<Arc<Mutex<WriteFile>>> {
+        let file = self
+            .open_files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&ino)
+            .cloned()?;
+        let failed = lock_file(&file).failed;
+        (!failed).then_some(file)
+    }
+
+    /// Opens `ino` (a regular file whose listing entry is `entry`) for writing, or for
+    /// reading while it is being written.
+    pub(super) fn open_writer(
+        &self,
+        ino: u64,
+        entry: &Entry,
+        truncate: bool,
+        append: bool,
+    ) -> Result<u64, FsError> {
+        let file = self.attach(ino, entry.size, entry.mode);
+        if truncate {
+            let mut wf = lock_file(&file);
+            if let Err(e) = self.truncate_locked(&mut wf, 0) {
+                wf.opens -= 1;
+                return Err(e);
+            }
+        }
+        Ok(self
+            .handles
+            .insert(Handle::Writer(WriterHandle { file, append })))
+    }
+
+    /// Creates `name` in `parent`: an empty file is stored on the server at once, so it
+    /// exists even if nothing is ever written. Returns its attributes and an open handle.
+    pub fn create(
+        &self,
+        parent: u64,
+        name: &[u8],
+        mode: u32,
+        exclusive: bool,
+    ) -> Result<(Attr, u64), FsError> {
+        let name = Name::new(name)?;
+        let dir = self.path_of(parent)?;
+        let path = dir.join(&name);
+        if let Some(existing) = self.listing(&dir)?.get(name.as_bytes()).cloned() {
+            if exclusive {
+                return Err(FsError::Exists);
+            }
+            if existing.kind == EntryKind::Dir {
+                return Err(FsError::IsADirectory);
+            }
+            let ino = self.inodes_lookup(&path);
+            let fh = self.open_writer(ino, &existing, true, false)?;
+            return Ok((self.getattr(ino)?, fh));
+        }
+        let upload = self.remote.open_write(&path, self.cfg.data_timeout)?;
+        upload.finish()?;
+        // The server picks the new file's mode (its umask). Ask for the requested one when it
+        // is not the usual 0644; if the server will not, the mode is shown as unknown.
+        let mode = mode & 0o7777;
+        let mode = if mode == 0o644 || self.remote.chmod(&path, mode).is_err() {
+            None
+        } else {
+            Some(mode)
+        };
+        let entry = Entry {
+            name: name.as_bytes().to_vec(),
+            kind: EntryKind::File,
+            size: 0,
+            mtime: Some(SystemTime::now()),
+            precision: TimePrecision::Exact,
+            mode,
+            link_target: None,
+        };
+        self.cache_upsert(&dir, entry.clone());
+        let ino = self.inodes_lookup(&path);
+        let fh = self.open_writer(ino, &entry, false, false)?;
+        Ok((self.getattr(ino)?, fh))
+    }
+
+    /// The shared state behind a writer handle, and whether it was opened O_APPEND.
+    fn writer(&self, fh: u64) -> Result<(Arc<Mutex<WriteFile>>, bool), FsError> {
+        match self.handles.get(fh).as_deref() {
+            Some(Handle::Writer(w)) => Ok((Arc::clone(&w.file), w.append)),
+            _ => Err(FsError::Stale),
+        }
+    }
+
+    /// Writes `data` at `offset` (at the end for O_APPEND handles). Returns bytes written.
+    pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<u32, FsError> {
+        let (file, append) = self.writer(fh)?;
+        let mut wf = lock_file(&file);
+        if let Some(e) = &wf.error {
+            return Err(e.clone());
+        }
+        let offset = if append { wf.size() } else { offset };
+        let result = self.write_locked(&mut wf, offset, data);
+        if let Err(e) = &result {
+            wf.error.get_or_insert_with(|| e.clone());
+        }
+        result.map(|()| data.len() as u32)
+    }
+
+    fn write_locked(&self, wf: &mut WriteFile, offset: u64, data: &[u8]) -> Result<(), FsError> {
+        wf.mtime = SystemTime::now();
+        match &mut wf.body {
+            Body::Streaming { upload, pos, .. } if *pos == offset => {
+                upload.write_all(data)?;
+                *pos += data.len() as u64;
+                wf.dirty = true;
+                return Ok(());
+            }
+            Body::Remote { size: 0 } if offset == 0 && wf.opens == 1 => {
+                let path = self.path_of(wf.ino)?;
+                let temp = temp_path(&path)?;
+                let mut upload = self.remote.open_write(&temp, self.cfg.data_timeout)?;
+                if let Err(e) = upload.write_all(data) {
+                    drop(upload);
+                    let _ = self.remote.delete(&temp);
+                    return Err(e.into());
+                }
+                wf.body = Body::Streaming {
+                    upload,
+                    temp,
+                    pos: data.len() as u64,
+                };
+                wf.dirty = true;
+                return Ok(());
+            }
+            _ => {}
+        }
+        let spool = self.spool_of(wf)?;
+        spool.write(offset, data).map_err(local)?;
+        wf.dirty = true;
+        Ok(())
+    }
+
+    /// Makes sure `wf` has a spool (converting a stream or a remote body) and returns it.
+    fn spool_of<'a>(&self, wf: &'a mut WriteFile) -> Result<&'a mut Spool, FsError> {
+        if !matches!(wf.body, Body::Spool(_)) {
+            let path = self.path_of(wf.ino)?;
+            let name = path
+                .split()
+                .map(|(_, n)| n.as_bytes().to_vec())
+                .unwrap_or_default();
+            let source = match std::mem::replace(&mut wf.body, Body::Remote { size: 0 }) {
+                Body::Remote { size } => Some((path, size)),
+                Body::Streaming { upload, temp, pos } => {
+                    // Finish what was streamed; the spool fetches it back when needed.
+                    if let Err(e) = upload.finish() {
+                        let _ = self.remote.delete(&temp);
+                        return Err(e.into());
+                    }
+                    wf.stale_temp = Some(temp.clone());
+                    Some((temp, pos))
+                }
+                Body::Spool(_) => unreachable!("checked above"),
+            };
+            let spool = Spool::create(&self.cfg.spool_dir, &name, source, Arc::clone(&self.budget))
+                .map_err(local)?;
+            wf.body = Body::Spool(spool);
+        }
+        match &mut wf.body {
+            Body::Spool(s) => Ok(s),
+            _ => Err(FsError::Local("spool missing".into())),
+        }
+    }
+
+    /// Fetches the old content the spool still owes for `[start, end)`.
+    fn fetch(&self, spool: &mut Spool, start: u64, end: u64) -> Result<(), FsError> {
+        let Some(source) = spool.missing(start, end).cloned() else {
+            return Ok(());
+        };
+        let mut download = self.remote.open_read(&source, 0, self.cfg.data_timeout)?;
+        let mut buf = vec![0u8; UPLOAD_CHUNK];
+        let mut at = 0u64;
+        loop {
+            let n = download.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            spool.fill(at, &buf[..n]).map_err(local)?;
+            at += n as u64;
+        }
+        download.finish()?;
+        spool.filled();
+        Ok(())
+    }
+
+    /// Reads from a file open for writing (or read while written): from the spool, fetching
+    /// the old content first if needed.
+    pub(super) fn read_writer(
+        &self,
+        file: &Mutex<WriteFile>,
+        offset: u64,
+        size: u32,
+    ) -> Result<Vec<u8>, FsError> {
+        let mut wf = lock_file(file);
+        if let Body::Remote { size: len } = wf.body {
+            if offset >= len {
+                return Ok(Vec::new());
+            }
+        }
+        let spool = self.spool_of(&mut wf)?;
+        let end = offset.saturating_add(u64::from(size));
+        self.fetch(spool, offset, end)?;
+        spool.read(offset, size as usize).map_err(local)
+    }
+
+    /// Sets the size of an open file.
+    fn truncate_locked(&self, wf: &mut WriteFile, size: u64) -> Result<(), FsError> {
+        if wf.size() == size && !matches!(wf.body, Body::Streaming { .. }) {
+            return Ok(());
+        }
+        if size == 0 && !matches!(wf.body, Body::Streaming { .. }) {
+            // Nothing of the old content matters: no fetch, and the fast path stays open.
+            wf.body = Body::Remote { size: 0 };
+        } else {
+            self.spool_of(wf)?.truncate(size).map_err(local)?;
+        }
+        wf.dirty = true;
+        wf.mtime = SystemTime::now();
+        Ok(())
+    }
+
+    /// Uploads the file if dirty (flush, fsync, release). Reports a pending error once.
+    pub fn flush(&self, fh: u64) -> Result<(), FsError> {
+        let (file, _) = self.writer(fh)?;
+        let mut wf = lock_file(&file);
+        self.sync_locked(&mut wf)
+    }
+
+    fn sync_locked(&self, wf: &mut WriteFile) -> Result<(), FsError> {
+        if let Some(e) = wf.error.take() {
+            return Err(e);
+        }
+        if !wf.dirty {
+            return Ok(());
+        }
+        match self.upload(wf) {
+            Ok(()) => {
+                wf.failed = false;
+                Ok(())
+            }
+            Err(e) => {
+                wf.failed = true;
+                let path = self
+                    .path_of(wf.ino)
+                    .map(|p| p.to_string())
+                    .unwrap_or_default();
+                if let Body::Spool(spool) = &mut wf.body {
+                    let _ = spool.sync();
+                    let partial = spool.missing(0, spool.size()).is_some();
+                    let kept = spool.keep().to_path_buf();
+                    if partial {
+                        log::error!(
+                            "upload of {path} failed ({e}); the bytes written to it are kept in {} (the parts never written there are unchanged on the server)",
+                            kept.display()
+                        );
+                    } else {
+                        log::error!(
+                            "upload of {path} failed ({e}); its content is kept in {}",
+                            kept.display()
+                        );
+                    }
+                } else {
+                    log::error!("upload of {path} failed ({e})");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends the content to the server under a temporary name and renames it over the target.
+    fn upload(&self, wf: &mut WriteFile) -> Result<(), FsError> {
+        let Ok(path) = self.path_of(wf.ino) else {
+            // Unlinked while open: like a local filesystem, the data goes with the name.
+            wf.dirty = false;
+            return Ok(());
+        };
+        let size = wf.size();
+        let temp = match std::mem::replace(&mut wf.body, Body::Remote { size }) {
+            Body::Streaming { upload, temp, .. } => {
+                if let Err(e) = upload.finish() {
+                    let _ = self.remote.delete(&temp);
+                    return Err(e.into());
+                }
+                temp
+            }
+            Body::Remote { size } => {
+                debug_assert_eq!(
+                    size, 0,
+                    "only a truncation to zero is dirty without a spool"
+                );
+                let temp = temp_path(&path)?;
+                self.remote
+                    .open_write(&temp, self.cfg.data_timeout)?
+                    .finish()?;
+                temp
+            }
+            Body::Spool(mut spool) => {
+                let result = self.upload_spool(&mut spool, &path);
+                wf.body = Body::Spool(spool);
+                result?
+            }
+        };
+        self.rename_over(&temp, &path)?;
+        wf.dirty = false;
+        if let Some(stale) = wf.stale_temp.take() {
+            let _ = self.remote.delete(&stale);
+        }
+        self.after_upload(wf, &path, size);
+        Ok(())
+    }
+
+    fn upload_spool(&self, spool: &mut Spool, path: &RemotePath) -> Result<RemotePath, FsError> {
+        self.fetch(spool, 0, spool.size())?;
+        let temp = temp_path(path)?;
+        let mut upload = self.remote.open_write(&temp, self.cfg.data_timeout)?;
+        let mut at = 0;
+        let result = (|| {
+            while at < spool.size() {
+                let chunk = spool.read(at, UPLOAD_CHUNK).map_err(local)?;
+                upload.write_all(&chunk)?;
+                at += chunk.len() as u64;
+            }
+            upload.finish().map_err(FsError::from)
+        })();
+        if let Err(e) = result {
+            let _ = self.remote.delete(&temp);
+            return Err(e);
+        }
+        Ok(temp)
+    }
+
+    /// RNFR/RNTO `temp` over `target`; if the server will not replace an existing file that
+    /// way, deletes the target and renames again.
+    fn rename_over(&self, temp: &RemotePath, target: &RemotePath) -> Result<(), FsError> {
+        let first = match self.remote.rename(temp, target) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.breaks_session() => return Err(e.into()),
+            Err(e) => e,
+        };
+        log::debug!("rename over {target} refused ({first}); deleting it first");
+        match self.remote.delete(target) {
+            Ok(()) => {}
+            Err(e) if e.kind == RemoteErrorKind::NotFound => {}
+            Err(_) => {
+                let _ = self.remote.delete(temp);
+                return Err(first.into());
+            }
+        }
+        self.remote.rename(temp, target).map_err(|e| {
+            log::error!("{target} was deleted for replacement but the rename failed ({e}); the new content is on the server as {temp}");
+            e.into()
+        })
+    }
+
+    /// Updates the cache after a successful upload, and applies a pending mtime and the old
+    /// permission bits.
+    fn after_upload(&self, wf: &mut WriteFile, path: &RemotePath, size: u64) {
+        if let Some(mode) = wf.old_mode.filter(|m| *m != 0o644) {
+            if let Err(e) = self.remote.chmod(path, mode) {
+                log::debug!("restoring mode {mode:o} on {path}: {e}");
+            }
+        }
+        let mut mtime = None;
+        if let Some(t) = wf.pending_mtime.take() {
+            match self.remote.set_mtime(path, t) {
+                Ok(()) => mtime = Some(t),
+                Err(e) => log::warn!("setting the modification time of {path}: {e}"),
+            }
+        }
+        if mtime.is_none() && self.features.mdtm {
+            mtime = self.remote.mdtm(path).ok();
+        }
+        let mtime = mtime.unwrap_or_else(SystemTime::now);
+        wf.mtime = mtime;
+        if let Some((dir, name)) = path.split() {
+            self.cache_upsert(
+                &dir,
+                Entry {
+                    name: name.as_bytes().to_vec(),
+                    kind: EntryKind::File,
+                    size,
+                    mtime: Some(mtime),
+                    precision: TimePrecision::Exact,
+                    mode: wf.old_mode,
+                    link_target: None,
+                },
+            );
+        }
+    }
+
+    /// Closes a writer handle: uploads if dirty (the error is logged; the spool is kept),
+    /// and drops the shared state with the last handle.
+    pub(super) fn release_writer(&self, file: &Arc<Mutex<WriteFile>>) {
+        let mut wf = lock_file(file);
+        if wf.dirty || wf.error.is_some() {
+            if let Err(e) = self.sync_locked(&mut wf) {
+                log::warn!("closing {}: {e}", wf.ino);
+            }
+        }
+        wf.opens -= 1;
+        if wf.opens == 0 {
+            let ino = wf.ino;
+            drop(wf);
+            let mut files = self.open_files.lock().unwrap_or_else(|p| p.into_inner());
+            if files.get(&ino).is_some_and(|f| Arc::ptr_eq(f, file)) {
+                files.remove(&ino);
+            }
+        }
+    }
+
+    /// Changes size, times and permissions (truncate, utimens, chmod, chown).
+    pub fn setattr(&self, ino: u64, change: &SetAttr) -> Result<Attr, FsError> {
+        let path = self.path_of(ino)?;
+        if change.uid.is_some_and(|u| u != self.cfg.owner.uid)
+            || change.gid.is_some_and(|g| g != self.cfg.owner.gid)
+        {
+            // FTP has no way to give a file away.
+            return Err(FsError::NotPermitted);
+        }
+        if let Some(size) = change.size {
+            self.truncate(ino, size)?;
+        }
+        if let Some(mode) = change
+            .mode
+            .filter(|m| m & 0o7777 != u32::from(self.getattr(ino).map(|a| a.perm).unwrap_or(0)))
+        {
+            self.remote.chmod(&path, mode).map_err(|e| {
+                log::debug!("SITE CHMOD {path}: {e}");
+                FsError::NotPermitted
+            })?;
+            self.update_entry(&path, |e| e.mode = Some(mode & 0o7777));
+        }
+        if let Some(t) = change.mtime {
+            self.set_mtime(ino, &path, t)?;
+        }
+        self.getattr(ino)
+    }
+
+    fn truncate(&self, ino: u64, size: u64) -> Result<(), FsError> {
+        if let Some(file) = self.open_file(ino) {
+            let mut wf = lock_file(&file);
+            return self.truncate_locked(&mut wf, size);
+        }
+        // Not open: open, truncate and upload at once (truncate(1), `> file` without O_TRUNC).
+        let path = self.path_of(ino)?;
+        let entry = self.entry(&path)?;
+        if entry.kind != EntryKind::File {
+            return Err(FsError::IsADirectory);
+        }
+        let file = self.attach(ino, entry.size, entry.mode);
+        let result = {
+            let mut wf = lock_file(&file);
+            self.truncate_locked(&mut wf, size)
+                .and_then(|()| self.sync_locked(&mut wf))
+        };
+        self.release_writer(&file);
+        result
+    }
+
+    fn set_mtime(&self, ino: u64, path: &RemotePath, t: TimeSet) -> Result<(), FsError> {
+        let when = match t {
+            TimeSet::Now => SystemTime::now(),
+            TimeSet::At(t) => t,
+        };
+        let open = self.open_file(ino);
+        if let Some(file) = &open {
+            let mut wf = lock_file(file);
+            if wf.dirty {
+                // Applied after the upload, which would otherwise reset it.
+                wf.pending_mtime = Some(when);
+                return Ok(());
+            }
+        }
+        match self.remote.set_mtime(path, when) {
+            Ok(()) => {
+                if let Some(file) = &open {
+                    lock_file(file).mtime = when;
+                }
+                self.update_entry(path, |e| {
+                    e.mtime = Some(when);
+                    e.precision = TimePrecision::Exact;
+                });
+                Ok(())
+            }
+            // "Now" is what the server records on its own after our last change.
+            Err(e) if e.kind == RemoteErrorKind::NotSupported && matches!(t, TimeSet::Now) => {
+                Ok(())
+            }
+            Err(e) if e.breaks_session() => Err(e.into()),
+            Err(e) => {
+                let is_dir = self
+                    .entry(path)
+                    .map(|en| en.kind == EntryKind::Dir)
+                    .unwrap_or(false);
+                if is_dir {
+                    // Servers such as vsftpd cannot set a directory's time, which changes with
+                    // every entry anyway; refusing would fail every `tar x` and `rsync -t`.
+                    // Documented in SEMANTICS.md.
+                    log::info!("the server cannot set the time of directory {path} ({e}); ignored");
+                    Ok(())
+                } else if e.kind == RemoteErrorKind::NotFound {
+                    // The file exists (we just resolved it): the refusal means "not allowed".
+                    Err(FsError::NotPermitted)
+                } else {
+                    Err(e.into())
+                }
+            }
+        }
+    }
+}
+
+/// A requested modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSet {
+    Now,
+    At(SystemTime),
+}
+
+/// What setattr asks to change.
+#[derive(Debug, Clone, Default)]
+pub struct SetAttr {
+    pub size: Option<u64>,
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub mtime: Option<TimeSet>,
+}

@@ -1,0 +1,486 @@
+//! End-to-end write path: shell workflows through a real mount of vsftpd, proftpd (with
+//! AllowOverwrite, and with its defaults, which refuse APPE and overwriting) and pure-ftpd,
+//! each compared byte for byte with the server's directory.
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+fn sh(dir: &Path, script: &str) -> String {
+    let out = Command::new("bash")
+        .arg("-euo")
+        .arg("pipefail")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "script failed: {script}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn diff_r(a: &Path, b: &Path) {
+    let out = Command::new("diff")
+        .arg("-r")
+        .arg(a)
+        .arg(b)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "diff -r {} {}:\n{}{}",
+        a.display(),
+        b.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// No temporary upload names may be left on the server.
+fn assert_no_temp_files(dir: &Path) {
+    let out = Command::new("find")
+        .arg(dir)
+        .arg("-name")
+        .arg(".~ftpfs-*")
+        .output()
+        .unwrap();
+    assert!(
+        out.stdout.is_empty(),
+        "temporary files left: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// A tree of `n` files in nested directories, with awkward names and sizes.
+fn make_tree(root: &Path, n: usize) {
+    for i in 0..n {
+        let dir = root
+            .join(format!("d{}", i % 7))
+            .join(format!("sub {}", i % 3));
+        fs::create_dir_all(&dir).unwrap();
+        let name = match i % 5 {
+            0 => format!("file {i}.txt"),
+            1 => format!("实验 {i}.doc"),
+            2 => format!(" lead{i}"),
+            _ => format!("f{i}.bin"),
+        };
+        let len = (i * 7919) % 20000;
+        fs::write(dir.join(name), random_bytes(len, i as u64)).unwrap();
+    }
+}
+
+fn workflows(server: &Server) {
+    let m = mount_for(server, &[]);
+    let mnt = m.path();
+    let srv = server.dir();
+    // > and >>
+    sh(
+        mnt,
+        "echo one > log.txt; echo two >> log.txt; echo three >> log.txt",
+    );
+    assert_eq!(
+        fs::read(srv.join("log.txt")).unwrap(),
+        b"one\ntwo\nthree\n",
+        "{}",
+        m.log()
+    );
+    assert_eq!(fs::read(mnt.join("log.txt")).unwrap(), b"one\ntwo\nthree\n");
+    // touch: an empty file exists on the server at once.
+    sh(mnt, "touch empty");
+    assert_eq!(fs::metadata(srv.join("empty")).unwrap().len(), 0);
+    // O_EXCL on an existing name.
+    let err = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(mnt.join("log.txt"))
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EEXIST));
+    // cp -r in and out.
+    let src = tempfile::tempdir().unwrap();
+    make_tree(src.path(), 60);
+    sh(mnt, &format!("cp -r '{}' tree", src.path().display()));
+    diff_r(src.path(), &srv.join("tree"));
+    diff_r(src.path(), &mnt.join("tree"));
+    let out = tempfile::tempdir().unwrap();
+    sh(mnt, &format!("cp -r tree '{}/back'", out.path().display()));
+    diff_r(src.path(), &out.path().join("back"));
+    // tar x of a 300-file tree.
+    let tsrc = tempfile::tempdir().unwrap();
+    make_tree(tsrc.path(), 300);
+    let tarball = out.path().join("t.tar");
+    sh(tsrc.path(), &format!("tar cf '{}' .", tarball.display()));
+    fs::create_dir(mnt.join("untar")).unwrap();
+    sh(
+        &mnt.join("untar"),
+        &format!("tar xf '{}' -m", tarball.display()),
+    );
+    diff_r(tsrc.path(), &srv.join("untar"));
+    // Editor-style save: temp file, fsync, rename over the target.
+    fs::write(mnt.join("doc.txt"), b"version 1\n").unwrap();
+    {
+        let mut f = fs::File::create(mnt.join(".doc.txt.swp")).unwrap();
+        f.write_all(b"version 2, longer\n").unwrap();
+        f.sync_all().unwrap();
+    }
+    fs::rename(mnt.join(".doc.txt.swp"), mnt.join("doc.txt")).unwrap();
+    assert_eq!(
+        fs::read(srv.join("doc.txt")).unwrap(),
+        b"version 2, longer\n"
+    );
+    assert!(!srv.join(".doc.txt.swp").exists());
+    assert_eq!(
+        fs::read(mnt.join("doc.txt")).unwrap(),
+        b"version 2, longer\n"
+    );
+    // dd conv=notrunc seek=
+    fs::write(mnt.join("dd.bin"), vec![b'a'; 10000]).unwrap();
+    sh(
+        mnt,
+        "printf XYZ | dd of=dd.bin bs=1 seek=5000 conv=notrunc status=none",
+    );
+    let mut want = vec![b'a'; 10000];
+    want[5000..5003].copy_from_slice(b"XYZ");
+    assert_eq!(fs::read(srv.join("dd.bin")).unwrap(), want);
+    // split into the mount.
+    let big = out.path().join("big");
+    write_random_file(&big, 3_000_000, 5);
+    sh(mnt, &format!("split -b 1000000 '{}' part.", big.display()));
+    let joined = sh(
+        mnt,
+        "cat part.aa part.ab part.ac | sha256sum | cut -d' ' -f1",
+    );
+    assert_eq!(joined.trim(), sha256_file(&big));
+    // truncate, both ways.
+    sh(mnt, "truncate -s 3 log.txt && truncate -s 6 log.txt");
+    assert_eq!(fs::read(srv.join("log.txt")).unwrap(), b"one\0\0\0");
+    // mkdir, rename, rmdir, unlink.
+    fs::create_dir(mnt.join("a dir")).unwrap();
+    fs::write(mnt.join("a dir/x"), b"x").unwrap();
+    assert_eq!(
+        fs::remove_dir(mnt.join("a dir"))
+            .unwrap_err()
+            .raw_os_error(),
+        Some(libc::ENOTEMPTY)
+    );
+    fs::rename(mnt.join("a dir"), mnt.join("b dir")).unwrap();
+    assert_eq!(fs::read(mnt.join("b dir/x")).unwrap(), b"x");
+    assert_eq!(fs::read(srv.join("b dir/x")).unwrap(), b"x");
+    fs::remove_file(mnt.join("b dir/x")).unwrap();
+    fs::remove_dir(mnt.join("b dir")).unwrap();
+    assert!(!srv.join("b dir").exists());
+    assert!(!mnt.join("b dir").exists());
+    // rename over an existing file.
+    fs::write(mnt.join("r1"), b"first").unwrap();
+    fs::write(mnt.join("r2"), b"second").unwrap();
+    fs::rename(mnt.join("r1"), mnt.join("r2")).unwrap();
+    assert_eq!(fs::read(srv.join("r2")).unwrap(), b"first");
+    assert!(!srv.join("r1").exists());
+    // O_RDWR with reads and writes interleaved, and O_APPEND.
+    {
+        let mut f = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(mnt.join("dd.bin"))
+            .unwrap();
+        f.seek(SeekFrom::Start(4998)).unwrap();
+        let mut b = [0u8; 5];
+        f.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"aaXYZ");
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.write_all(b"HEAD").unwrap();
+        let mut a = fs::OpenOptions::new()
+            .append(true)
+            .open(mnt.join("dd.bin"))
+            .unwrap();
+        a.write_all(b"TAIL").unwrap();
+    }
+    let got = fs::read(srv.join("dd.bin")).unwrap();
+    assert_eq!(&got[..4], b"HEAD");
+    assert_eq!(&got[got.len() - 4..], b"TAIL");
+    assert_eq!(got.len(), 10004);
+    // chown to someone else is refused.
+    let err = std::os::unix::fs::chown(mnt.join("doc.txt"), Some(12345), None).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+    assert_no_temp_files(srv);
+}
+for_each_server_kind!(workflows, workflows);
+
+/// proftpd's defaults refuse APPE and overwriting; ftpfs must still replace files.
+#[test]
+fn workflows_proftpd_default_config() {
+    let server = Server::start(
+        ServerKind::Proftpd,
+        ServerOptions {
+            proftpd_allow_overwrite: false,
+            ..Default::default()
+        },
+    );
+    workflows(&server);
+}
+
+/// touch -d, cp -p, rsync -t keep times, so a second rsync transfers nothing.
+fn times(server: &Server) {
+    let m = mount_for(server, &[]);
+    let mnt = m.path();
+    sh(
+        mnt,
+        "echo hi > t.txt && touch -d '2020-02-03 04:05:06 UTC' t.txt",
+    );
+    let want = 1_580_702_706;
+    assert_eq!(
+        fs::metadata(mnt.join("t.txt")).unwrap().mtime(),
+        want,
+        "{}",
+        m.log()
+    );
+    assert_eq!(
+        fs::metadata(server.dir().join("t.txt")).unwrap().mtime(),
+        want
+    );
+    // touch with the current time on a just-written file succeeds.
+    sh(mnt, "echo x > now.txt && touch now.txt");
+    let src = tempfile::tempdir().unwrap();
+    make_tree(src.path(), 40);
+    sh(
+        src.path(),
+        "find . -exec touch -h -d '2019-05-06 07:08:09 UTC' {} +",
+    );
+    let rsync = |extra: &str| {
+        sh(
+            mnt,
+            &format!(
+                "rsync -rt --itemize-changes {extra} '{}/' copy/",
+                src.path().display()
+            ),
+        )
+    };
+    rsync("");
+    diff_r(src.path(), &mnt.join("copy"));
+    let second = rsync("");
+    let changed: Vec<&str> = second
+        .lines()
+        .filter(|l| l.starts_with('>') || l.starts_with('<'))
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "second rsync transferred files:\n{second}\n{}",
+        m.log()
+    );
+    // cp -p keeps the time too.
+    sh(
+        mnt,
+        &format!(
+            "cp -p '{}/d0/sub 0/file 0.txt' cp-p.txt",
+            src.path().display()
+        ),
+    );
+    assert_eq!(
+        fs::metadata(mnt.join("cp-p.txt")).unwrap().mtime(),
+        1_557_126_489
+    );
+    // chmod goes through SITE CHMOD; vsftpd never lets anonymous users chmod, and ftpfs
+    // says so instead of pretending.
+    let chmod = fs::set_permissions(mnt.join("t.txt"), fs::Permissions::from_mode(0o600));
+    if server.kind() == ServerKind::Vsftpd {
+        assert_eq!(chmod.unwrap_err().raw_os_error(), Some(libc::EPERM));
+        assert_eq!(
+            fs::metadata(server.dir().join("t.txt")).unwrap().mode() & 0o777,
+            0o644
+        );
+    } else {
+        chmod.unwrap();
+        assert_eq!(
+            fs::metadata(server.dir().join("t.txt")).unwrap().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            fs::metadata(mnt.join("t.txt")).unwrap().mode() & 0o777,
+            0o600
+        );
+    }
+}
+for_each_server_kind!(times, times);
+
+/// Writes through a shared mmap reach the server.
+fn mmap_write(server: &Server) {
+    let m = mount_for(server, &[]);
+    let path = m.join("mapped.bin");
+    fs::write(&path, vec![0u8; 8192]).unwrap();
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    use std::os::fd::AsRawFd;
+    // SAFETY: maps 8192 bytes of a file of that size, writes inside, unmaps.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            8192,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        );
+        assert_ne!(
+            p,
+            libc::MAP_FAILED,
+            "mmap: {}",
+            std::io::Error::last_os_error()
+        );
+        std::ptr::copy_nonoverlapping(b"mapped!".as_ptr(), (p as *mut u8).add(4000), 7);
+        assert_eq!(libc::msync(p, 8192, libc::MS_SYNC), 0);
+        libc::munmap(p, 8192);
+    }
+    drop(f);
+    let got = fs::read(server.dir().join("mapped.bin")).unwrap();
+    assert_eq!(&got[4000..4007], b"mapped!");
+    assert_eq!(got.len(), 8192);
+}
+for_each_server_kind!(mmap_write, mmap_write);
+
+/// A server-side read-only directory: cp fails, and nothing half-written is left.
+fn read_only_directory(server: &Server) {
+    server.populate(|d| {
+        fs::create_dir(d.join("ro")).unwrap();
+        fs::write(d.join("ro/old.txt"), b"old content\n").unwrap();
+    });
+    fs::set_permissions(server.dir().join("ro"), fs::Permissions::from_mode(0o555)).unwrap();
+    fs::set_permissions(
+        server.dir().join("ro/old.txt"),
+        fs::Permissions::from_mode(0o444),
+    )
+    .unwrap();
+    let m = mount_for(server, &[]);
+    let src = tempfile::tempdir().unwrap();
+    write_random_file(src.path().join("new.bin"), 300_000, 9);
+    let cp = Command::new("cp")
+        .arg(src.path().join("new.bin"))
+        .arg(m.join("ro/new.bin"))
+        .output()
+        .unwrap();
+    assert!(
+        !cp.status.success(),
+        "cp into a read-only directory succeeded"
+    );
+    let cp = Command::new("cp")
+        .arg(src.path().join("new.bin"))
+        .arg(m.join("ro/old.txt"))
+        .output()
+        .unwrap();
+    assert!(!cp.status.success(), "cp over a read-only file succeeded");
+    assert_eq!(
+        fs::read(server.dir().join("ro/old.txt")).unwrap(),
+        b"old content\n"
+    );
+    let names = dir_names(server.dir().join("ro"));
+    assert_eq!(
+        names,
+        vec!["old.txt".to_string()],
+        "half-written files left"
+    );
+    assert_eq!(fs::read(m.join("ro/old.txt")).unwrap(), b"old content\n");
+}
+for_each_server_kind!(read_only_directory, read_only_directory);
+
+/// The server dies during an upload: fsync and close fail, and the spool keeps the right
+/// bytes, at a path the log names.
+fn server_killed_during_upload(server: &mut Server) {
+    const SIZE: usize = 128 << 20;
+    let cache = tempfile::tempdir().unwrap();
+    let cache_opt = format!("cache_dir={}", cache.path().display());
+    let m = mount_for(
+        server,
+        &[
+            &cache_opt,
+            "reply_timeout=3",
+            "data_timeout=3",
+            "connect_timeout=2",
+        ],
+    );
+    let data = random_bytes(SIZE, 11);
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(m.join("big.bin"))
+        .unwrap();
+    // Second half first: not sequential, so this goes through the spool.
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(&data[SIZE / 2..], (SIZE / 2) as u64)
+        .unwrap();
+    f.write_all_at(&data[..SIZE / 2], 0).unwrap();
+    let syncer = std::thread::spawn(move || {
+        let r = f.sync_all();
+        (r, f)
+    });
+    let dir = server.dir().to_path_buf();
+    let uploading = wait_until(Duration::from_secs(30), || {
+        fs::read_dir(&dir).unwrap().any(|e| {
+            let e = e.unwrap();
+            e.file_name().to_string_lossy().starts_with(".~ftpfs-")
+                && e.metadata().map(|m| m.len() > 0).unwrap_or(false)
+        })
+    });
+    assert!(uploading, "the upload never started\n{}", m.log());
+    server.stop();
+    server.kill();
+    let (result, f) = syncer.join().unwrap();
+    let err = result.expect_err("fsync succeeded although the server died during the upload");
+    assert!(
+        matches!(err.raw_os_error(), Some(libc::EIO) | Some(libc::ETIMEDOUT)),
+        "{err}"
+    );
+    drop(f);
+    let spools: Vec<_> = fs::read_dir(cache.path().join("spool"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(spools.len(), 1, "{spools:?}\n{}", m.log());
+    assert_eq!(
+        sha256_file(&spools[0]),
+        sha256_bytes(&data),
+        "the kept spool has the wrong bytes"
+    );
+    assert!(
+        m.log().contains(&spools[0].display().to_string()),
+        "the spool path is not logged"
+    );
+}
+
+#[test]
+fn server_killed_during_upload_pure_ftpd() {
+    server_killed_during_upload(&mut Server::start(
+        ServerKind::PureFtpd,
+        ServerOptions::default(),
+    ));
+}
+
+#[test]
+fn server_killed_during_upload_vsftpd() {
+    server_killed_during_upload(&mut Server::start(
+        ServerKind::Vsftpd,
+        ServerOptions::default(),
+    ));
+}
+
+#[test]
+fn server_killed_during_upload_proftpd() {
+    server_killed_during_upload(&mut Server::start(
+        ServerKind::Proftpd,
+        ServerOptions::default(),
+    ));
+}

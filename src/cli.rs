@@ -51,6 +51,10 @@ pub struct Args {
     #[arg(long, help_heading = "Mount")]
     pub default_permissions: bool,
 
+    /// Mount read-only: every change fails with EROFS
+    #[arg(long = "ro", visible_alias = "read-only", help_heading = "Mount")]
+    pub read_only: bool,
+
     /// Use active mode (PORT/EPRT): the server connects back to this machine for data
     #[arg(long, help_heading = "Connection")]
     pub active: bool,
@@ -279,6 +283,8 @@ mod tests {
         .unwrap();
         assert!(a.allow_other);
         assert_eq!(a.umask, Some(0o22));
+        let ro = parse(os(&["ftpfs", "ftp://h/", "/mnt", "-o", "ro,auto"])).unwrap();
+        assert!(ro.read_only);
     }
 
     #[test]

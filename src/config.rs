@@ -184,6 +184,7 @@ impl Config {
                     .unwrap_or_else(default_cache_dir)
                     .join("spool"),
                 spool_max: args.cache_max_mb.saturating_mul(1024 * 1024),
+                read_only: args.read_only,
             },
             mountpoint,
             source: url.display(),

@@ -224,6 +224,9 @@ fn start(
         MountOption::NoDev,
         MountOption::NoSuid,
     ];
+    if config.fs.read_only {
+        cfg.mount_options.push(MountOption::RO);
+    }
     if config.default_permissions {
         cfg.mount_options.push(MountOption::DefaultPermissions);
     }

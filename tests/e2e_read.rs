@@ -297,3 +297,20 @@ fn reconnects_after_restart_pure_ftpd() {
         ServerOptions::default(),
     ));
 }
+
+/// `-o ro`: reads work, every change fails with EROFS and nothing reaches the server.
+#[test]
+fn read_only_mount_refuses_changes() {
+    let server = Server::start(ServerKind::PureFtpd, ServerOptions::default());
+    server.populate(|d| fs::write(d.join("a.txt"), b"keep\n").unwrap());
+    let m = mount_for(&server, &["ro"]);
+    assert_eq!(fs::read(m.join("a.txt")).unwrap(), b"keep\n");
+    let erofs = |r: std::io::Result<()>| assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EROFS));
+    erofs(fs::write(m.join("a.txt"), b"changed"));
+    erofs(fs::write(m.join("new.txt"), b"x"));
+    erofs(fs::create_dir(m.join("d")));
+    erofs(fs::remove_file(m.join("a.txt")));
+    erofs(fs::rename(m.join("a.txt"), m.join("b.txt")));
+    assert_eq!(fs::read(server.dir().join("a.txt")).unwrap(), b"keep\n");
+    assert_eq!(dir_names(server.dir()), vec!["a.txt".to_string()]);
+}

@@ -60,6 +60,8 @@ pub struct FsConfig {
     pub spool_dir: PathBuf,
     /// Most bytes all spools together may hold.
     pub spool_max: u64,
+    /// Refuse every change with EROFS (`-o ro`).
+    pub read_only: bool,
 }
 
 /// Counters exposed for tests and diagnostics.
@@ -154,6 +156,15 @@ impl FtpFs {
 
     pub fn remote(&self) -> &Remote {
         &self.remote
+    }
+
+    /// Fails with EROFS on a read-only mount.
+    fn writable(&self) -> Result<(), FsError> {
+        if self.cfg.read_only {
+            Err(FsError::ReadOnly)
+        } else {
+            Ok(())
+        }
     }
 
     fn path_of(&self, ino: u64) -> Result<RemotePath, FsError> {
@@ -412,6 +423,9 @@ impl FtpFs {
             EntryKind::Dir => return Err(FsError::IsADirectory),
             EntryKind::File => {}
             _ => return Err(FsError::NotSupported("only regular files can be opened")),
+        }
+        if mode.write {
+            self.writable()?;
         }
         if mode.write || self.open_file(ino).is_some() {
             return self.open_writer(ino, &entry, mode.truncate && mode.write, mode.append);

@@ -14,7 +14,9 @@ use crate::remote::{Entry, EntryKind, Name, RemoteErrorKind, RemotePath, TimePre
 
 impl FtpFs {
     /// Validates `name` and joins it to the directory `parent`.
+    /// Also refuses every change on a read-only mount.
     fn child(&self, parent: u64, name: &[u8]) -> Result<(RemotePath, Name, RemotePath), FsError> {
+        self.writable()?;
         let name = Name::new(name)?;
         let dir = self.path_of(parent)?;
         let path = dir.join(&name);

@@ -211,6 +211,7 @@ impl FtpFs {
         mode: u32,
         exclusive: bool,
     ) -> Result<(Attr, u64), FsError> {
+        self.writable()?;
         let name = Name::new(name)?;
         let dir = self.path_of(parent)?;
         let path = dir.join(&name);
@@ -586,6 +587,7 @@ impl FtpFs {
 
     /// Changes size, times and permissions (truncate, utimens, chmod, chown).
     pub fn setattr(&self, ino: u64, change: &SetAttr) -> Result<Attr, FsError> {
+        self.writable()?;
         let path = self.path_of(ino)?;
         if change.uid.is_some_and(|u| u != self.cfg.owner.uid)
             || change.gid.is_some_and(|g| g != self.cfg.owner.gid)

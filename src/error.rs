@@ -29,6 +29,9 @@ pub enum FsError {
     Exists,
     /// The directory is not empty.
     NotEmpty,
+    /// The request makes no sense for this object (readlink of a file, a directory moved
+    /// into itself).
+    InvalidArgument(&'static str),
     /// ftpfs does not implement this (e.g. hard links).
     NotSupported(&'static str),
     /// A local I/O problem (spool file, cache directory).
@@ -53,6 +56,7 @@ impl FsError {
             FsError::NotPermitted => libc::EPERM,
             FsError::Exists => libc::EEXIST,
             FsError::NotEmpty => libc::ENOTEMPTY,
+            FsError::InvalidArgument(_) => libc::EINVAL,
             FsError::NotSupported(_) => libc::EOPNOTSUPP,
             FsError::Local(_) => libc::EIO,
             FsError::Remote(e) => match e.kind {
@@ -107,6 +111,7 @@ impl fmt::Display for FsError {
             FsError::NotPermitted => f.write_str("operation not permitted"),
             FsError::Exists => f.write_str("file exists"),
             FsError::NotEmpty => f.write_str("directory not empty"),
+            FsError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
             FsError::NotSupported(what) => write!(f, "not supported: {what}"),
             FsError::Local(msg) => write!(f, "local I/O error: {msg}"),
             FsError::Remote(e) => write!(f, "server: {e}"),

@@ -305,7 +305,8 @@ fn read_only_mount_refuses_changes() {
     server.populate(|d| fs::write(d.join("a.txt"), b"keep\n").unwrap());
     let m = mount_for(&server, &["ro"]);
     assert_eq!(fs::read(m.join("a.txt")).unwrap(), b"keep\n");
-    let erofs = |r: std::io::Result<()>| assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EROFS));
+    let erofs =
+        |r: std::io::Result<()>| assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EROFS));
     erofs(fs::write(m.join("a.txt"), b"changed"));
     erofs(fs::write(m.join("new.txt"), b"x"));
     erofs(fs::create_dir(m.join("d")));
@@ -314,3 +315,63 @@ fn read_only_mount_refuses_changes() {
     assert_eq!(fs::read(server.dir().join("a.txt")).unwrap(), b"keep\n");
     assert_eq!(dir_names(server.dir()), vec!["a.txt".to_string()]);
 }
+
+/// Symlinks listed by the server answer readlink, from MLSD or, where MLSD leaves the target
+/// out (proftpd, pure-ftpd), from LIST.
+fn symlinks(server: &Server) {
+    server.populate(|d| {
+        fs::write(d.join("target.txt"), b"pointed at\n").unwrap();
+        std::os::unix::fs::symlink("target.txt", d.join("link")).unwrap();
+        // Not dangling: proftpd's MLSD leaves dangling links out altogether.
+        fs::create_dir(d.join("sub dir")).unwrap();
+        fs::write(d.join("sub dir/x y"), b"deep\n").unwrap();
+        std::os::unix::fs::symlink("sub dir/x y", d.join("spaced link")).unwrap();
+    });
+    let m = mount_for(server, &[]);
+    let md = fs::symlink_metadata(m.join("link")).unwrap();
+    assert!(
+        md.file_type().is_symlink(),
+        "not shown as a symlink\n{}",
+        m.log()
+    );
+    assert_eq!(
+        fs::read_link(m.join("link")).unwrap(),
+        Path::new("target.txt")
+    );
+    assert_eq!(
+        fs::read_link(m.join("spaced link")).unwrap(),
+        Path::new("sub dir/x y")
+    );
+    assert_eq!(fs::read(m.join("link")).unwrap(), b"pointed at\n");
+    let err = fs::read_link(m.join("target.txt")).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+}
+for_each_server_kind!(symlinks, symlinks);
+
+/// Offsets past 4 GiB: a sparse 5 GiB file with markers, read at REST offsets above 2^32.
+fn files_over_4_gib(server: &Server) {
+    const SIZE: u64 = 5 << 30;
+    let marks = [
+        (0u64, b"start"),
+        ((4 << 30) + 12345, b"above"),
+        (SIZE - 5, b"finis"),
+    ];
+    server.populate(|d| {
+        let f = fs::File::create(d.join("huge.bin")).unwrap();
+        f.set_len(SIZE).unwrap();
+        use std::os::unix::fs::FileExt;
+        for (off, mark) in marks {
+            f.write_all_at(mark, off).unwrap();
+        }
+    });
+    let m = mount_for(server, &[]);
+    assert_eq!(fs::metadata(m.join("huge.bin")).unwrap().len(), SIZE);
+    let mut f = fs::File::open(m.join("huge.bin")).unwrap();
+    for (off, mark) in marks.iter().rev() {
+        f.seek(SeekFrom::Start(*off)).unwrap();
+        let mut buf = [0u8; 5];
+        f.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, *mark, "at offset {off}\n{}", m.log());
+    }
+}
+for_each_server_kind!(files_over_4_gib, files_over_4_gib);

@@ -329,8 +329,19 @@ impl FtpFs {
         let entry = self.entry(&path)?;
         match (entry.kind, entry.link_target) {
             (EntryKind::Symlink, Some(target)) => Ok(target),
-            (EntryKind::Symlink, None) => Err(FsError::NotSupported("link target not listed")),
-            _ => Err(FsError::Local("not a symbolic link".into())),
+            (EntryKind::Symlink, None) => {
+                // proftpd and pure-ftpd leave link targets out of MLSD; LIST has them.
+                let (dir, name) = path.split().ok_or(FsError::Stale)?;
+                let entries = self.remote.list_unix(&dir)?;
+                entries
+                    .into_iter()
+                    .find(|e| e.name == name.as_bytes())
+                    .and_then(|e| e.link_target)
+                    .ok_or(FsError::NotSupported(
+                        "the server does not show this link's target",
+                    ))
+            }
+            _ => Err(FsError::InvalidArgument("not a symbolic link")),
         }
     }
 

@@ -126,7 +126,9 @@ impl FtpFs {
             return Ok(());
         }
         if to.starts_with(&from) {
-            return Err(FsError::InvalidName(crate::remote::path::NameError::Dot));
+            return Err(FsError::InvalidArgument(
+                "a directory cannot move into itself",
+            ));
         }
         if let Some(t) = &target {
             if noreplace {

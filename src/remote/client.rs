@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
+use super::listing::ListingFormat;
 use super::pool::{Pool, SessionGuard};
 use super::session::{Features, Session, Transfer};
 use super::{Entry, RemoteError, RemoteErrorKind, RemotePath};
@@ -105,6 +106,13 @@ impl Remote {
     /// Lists a directory (MLSD or LIST -a).
     pub fn list(&self, dir: &RemotePath) -> Result<Vec<Entry>, RemoteError> {
         self.idempotent(&format_args!("listing {dir}"), |s| s.list(dir))
+    }
+
+    /// Lists a directory with `LIST -a` whatever the server offers (for symlink targets).
+    pub fn list_unix(&self, dir: &RemotePath) -> Result<Vec<Entry>, RemoteError> {
+        self.idempotent(&format_args!("LIST {dir}"), |s| {
+            s.list_as(dir, ListingFormat::List)
+        })
     }
 
     pub fn size(&self, path: &RemotePath) -> Result<u64, RemoteError> {

@@ -285,11 +285,25 @@ impl Session {
     /// from inside the directory, so no path argument is subject to the server's globbing or
     /// option parsing. Lines that do not parse are logged and skipped.
     pub fn list(&mut self, dir: &RemotePath) -> Result<Vec<Entry>, RemoteError> {
-        self.cwd(dir)?;
-        let (cmd, format) = if self.features.mlsd {
-            ("MLSD", ListingFormat::Mlsd)
+        let format = if self.features.mlsd {
+            ListingFormat::Mlsd
         } else {
-            ("LIST -a", ListingFormat::List)
+            ListingFormat::List
+        };
+        self.list_as(dir, format)
+    }
+
+    /// Lists `dir` with the given command: `MLSD`, or `LIST -a` (which also carries symlink
+    /// targets that some servers leave out of MLSD).
+    pub fn list_as(
+        &mut self,
+        dir: &RemotePath,
+        format: ListingFormat,
+    ) -> Result<Vec<Entry>, RemoteError> {
+        self.cwd(dir)?;
+        let cmd = match format {
+            ListingFormat::Mlsd => "MLSD",
+            ListingFormat::List => "LIST -a",
         };
         let expected = [Status::AboutToSend, Status::AlreadyOpen];
         let (_, mut stream) = self.open_data(|ftp| ftp.custom_data_command(cmd, &expected))?;

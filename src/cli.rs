@@ -55,6 +55,35 @@ pub struct Args {
     #[arg(long = "ro", visible_alias = "read-only", help_heading = "Mount")]
     pub read_only: bool,
 
+    /// TLS: explicit (AUTH TLS, the default for ftps://), implicit (TLS from the first byte,
+    /// port 990) or none (the default for ftp://)
+    #[arg(long, value_name = "MODE", value_parser = ["explicit", "implicit", "none"], help_heading = "Security")]
+    pub tls: Option<String>,
+
+    /// Also trust the certificate authorities in this PEM file
+    #[arg(long, value_name = "PATH", help_heading = "Security")]
+    pub cafile: Option<PathBuf>,
+
+    /// Do not verify the server's certificate (dangerous: anyone in between can read everything)
+    #[arg(long, help_heading = "Security")]
+    pub no_verify: bool,
+
+    /// TLS versions: auto (1.3, switching to 1.2 for servers that need it), 1.2 or 1.3
+    #[arg(long, value_name = "VERSION", default_value = "auto", value_parser = ["auto", "1.2", "1.3"], help_heading = "Security")]
+    pub tls_version: String,
+
+    /// Read the password from the first line of this file (must not be readable by others)
+    #[arg(long, value_name = "PATH", help_heading = "Security")]
+    pub password_file: Option<PathBuf>,
+
+    /// Take the login from this netrc file instead of ~/.netrc (must not be readable by others)
+    #[arg(long, value_name = "PATH", help_heading = "Security")]
+    pub netrc: Option<PathBuf>,
+
+    /// Read the password from the first line of standard input (as sshfs; for pam_mount)
+    #[arg(long, help_heading = "Security")]
+    pub password_stdin: bool,
+
     /// Use active mode (PORT/EPRT): the server connects back to this machine for data
     #[arg(long, help_heading = "Connection")]
     pub active: bool,

@@ -6,20 +6,20 @@
 //! (the mounting user's uid/gid) are filled in. Nothing past this point sees clap.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
 
 use crate::cli::Args;
+use crate::credentials;
 use crate::fs::attr::Ownership;
 use crate::fs::FsConfig;
 use crate::remote::session::{DataMode, SessionConfig};
+use crate::remote::tls::{TlsContext, TlsMode, TlsSettings, TlsVersions};
 use crate::remote::RemotePath;
 
-/// User name sent when the URL names none.
-pub const ANONYMOUS_USER: &str = "anonymous";
-/// Password sent for anonymous logins (RFC 1635 asks for something mail-like).
-pub const ANONYMOUS_PASSWORD: &str = "ftpfs@";
+pub use crate::credentials::{ANONYMOUS_PASSWORD, ANONYMOUS_USER};
 
 /// How long "no such directory" is remembered, at most. Short, so that a directory created
 /// by another client shows up quickly.
@@ -40,13 +40,18 @@ pub struct Config {
     pub pool_wait: Duration,
     pub allow_other: bool,
     pub default_permissions: bool,
+    /// Certificate verification is off (warned about at mount time).
+    pub no_verify: bool,
 }
 
 /// The parts of a mount URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerUrl {
     pub host: String,
-    pub port: u16,
+    /// The port, when the URL names one.
+    pub port: Option<u16>,
+    /// `ftps://`.
+    pub secure: bool,
     pub user: Option<String>,
     pub password: Option<String>,
     pub path: RemotePath,
@@ -56,11 +61,15 @@ impl ServerUrl {
     /// Parses `ftp://[user[:password]@]host[:port][/path]`, percent-decoding each part.
     pub fn parse(text: &str) -> Result<ServerUrl, String> {
         let url = url::Url::parse(text).map_err(|e| format!("invalid URL '{text}': {e}"))?;
-        match url.scheme() {
-            "ftp" => {}
-            "ftps" => return Err("ftps:// is not supported yet; use ftp://".into()),
-            other => return Err(format!("unsupported URL scheme '{other}': use ftp://")),
-        }
+        let secure = match url.scheme() {
+            "ftp" => false,
+            "ftps" => true,
+            other => {
+                return Err(format!(
+                    "unsupported URL scheme '{other}': use ftp:// or ftps://"
+                ))
+            }
+        };
         let host = match url.host() {
             Some(url::Host::Ipv6(a)) => a.to_string(),
             Some(h) => h.to_string(),
@@ -79,10 +88,11 @@ impl ServerUrl {
         let path = RemotePath::parse(&raw_path).map_err(|e| format!("bad path in URL: {e}"))?;
         Ok(ServerUrl {
             host,
-            port: url.port().unwrap_or(21),
+            port: url.port(),
             user,
             password,
             path,
+            secure,
         })
     }
 
@@ -98,7 +108,9 @@ impl ServerUrl {
         } else {
             self.host.clone()
         };
-        format!("ftp://{user}{host}:{}{}", self.port, self.path)
+        let scheme = if self.secure { "ftps" } else { "ftp" };
+        let port = self.port.map(|p| format!(":{p}")).unwrap_or_default();
+        format!("{scheme}://{user}{host}{port}{}", self.path)
     }
 }
 
@@ -145,20 +157,58 @@ impl Config {
         let connect_timeout = secs(args.connect_timeout, "connect_timeout")?;
         let reply_timeout = secs(args.reply_timeout, "reply_timeout")?;
         let data_timeout = secs(args.data_timeout, "data_timeout")?;
-        let (user, password) = match (url.user.clone(), url.password.clone()) {
-            (None, _) => (ANONYMOUS_USER.to_string(), ANONYMOUS_PASSWORD.to_string()),
-            (Some(u), Some(p)) => (u, p),
-            (Some(u), None) if u == ANONYMOUS_USER || u == "ftp" => (u, ANONYMOUS_PASSWORD.into()),
-            (Some(u), None) => (u, String::new()),
+        let sources = credentials::Sources {
+            password_file: args.password_file.clone(),
+            netrc: args.netrc.clone(),
+            password_stdin: args.password_stdin,
         };
+        let creds = credentials::resolve(
+            &url.host,
+            url.user.as_deref(),
+            url.password.as_deref(),
+            &sources,
+        )?;
+        if creds.origin == credentials::Origin::Url {
+            log::warn!("{}", credentials::URL_PASSWORD_WARNING);
+        }
+        let (user, password) = (creds.user, creds.password);
         let dir_ttl = Duration::from_secs(args.dir_cache_ttl);
+        let tls_mode = match (args.tls.as_deref(), url.secure) {
+            (Some("explicit"), _) | (None, true) => TlsMode::Explicit,
+            (Some("implicit"), _) => TlsMode::Implicit,
+            (Some("none"), true) => return Err("ftps:// and tls=none contradict each other".into()),
+            _ => TlsMode::None,
+        };
+        if tls_mode == TlsMode::None && (args.cafile.is_some() || args.no_verify) {
+            return Err("cafile and no_verify need TLS (ftps:// or -o tls=explicit)".into());
+        }
+        let tls = match tls_mode {
+            TlsMode::None => None,
+            mode => {
+                let settings = TlsSettings {
+                    mode,
+                    cafile: args.cafile.clone(),
+                    no_verify: args.no_verify,
+                    versions: match args.tls_version.as_str() {
+                        "1.2" => TlsVersions::Tls12,
+                        "1.3" => TlsVersions::Tls13,
+                        _ => TlsVersions::Auto,
+                    },
+                };
+                Some(Arc::new(TlsContext::new(&settings, &url.host)?))
+            }
+        };
         // SAFETY: getuid/getgid cannot fail and have no preconditions.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
         let mountpoint = args.mountpoint.clone();
         Ok(Config {
             session: SessionConfig {
                 host: url.host.clone(),
-                port: url.port,
+                port: url.port.unwrap_or(if tls_mode == TlsMode::Implicit {
+                    990
+                } else {
+                    21
+                }),
                 user,
                 password,
                 data_mode,
@@ -166,6 +216,7 @@ impl Config {
                 connect_timeout,
                 reply_timeout,
                 data_timeout,
+                tls,
             },
             fs: FsConfig {
                 root: url.path.clone(),
@@ -195,6 +246,7 @@ impl Config {
             pool_wait: reply_timeout + connect_timeout,
             allow_other: args.allow_other,
             default_permissions: args.default_permissions,
+            no_verify: args.no_verify,
         })
     }
 }
@@ -207,14 +259,15 @@ mod tests {
     fn urls_are_parsed_and_decoded() {
         let u = ServerUrl::parse("ftp://us%40er:p%3Ass@example.org:2121/a%20b/%E5%AE%9E").unwrap();
         assert_eq!(u.host, "example.org");
-        assert_eq!(u.port, 2121);
+        assert_eq!(u.port, Some(2121));
         assert_eq!(u.user.as_deref(), Some("us@er"));
         assert_eq!(u.password.as_deref(), Some("p:ss"));
         assert_eq!(u.path.as_bytes(), "/a b/实".as_bytes());
         assert_eq!(u.display(), "ftp://us@er@example.org:2121/a b/实");
+        assert!(ServerUrl::parse("ftps://h/").unwrap().secure);
         assert!(!u.display().contains("p:ss"));
         let d = ServerUrl::parse("ftp://127.0.0.1").unwrap();
-        assert_eq!((d.port, d.user, d.path), (21, None, RemotePath::root()));
+        assert_eq!((d.port, d.user, d.path), (None, None, RemotePath::root()));
         assert_eq!(ServerUrl::parse("ftp://[::1]:21/").unwrap().host, "::1");
     }
 
@@ -248,6 +301,32 @@ mod tests {
         assert_eq!(c.fs.owner.uid, 7);
         assert_eq!(c.max_conns, 3);
         assert_eq!(c.fs.root.as_bytes(), b"/x");
+        assert_eq!(c.session.port, 21);
+        assert!(c.session.tls.is_none());
+        let implicit = crate::cli::parse(
+            [
+                "ftpfs",
+                "ftps://localhost/",
+                "/m",
+                "-o",
+                "tls=implicit,tls_version=1.2",
+            ]
+            .map(Into::into),
+        )
+        .unwrap();
+        let c = Config::from_args(implicit).unwrap();
+        assert_eq!(c.session.port, 990);
+        assert_eq!(
+            c.session.tls.as_ref().map(|t| t.mode),
+            Some(TlsMode::Implicit)
+        );
+        let plain_no_verify =
+            crate::cli::parse(["ftpfs", "ftp://h/", "/m", "-o", "no_verify"].map(Into::into))
+                .unwrap();
+        assert!(
+            Config::from_args(plain_no_verify).is_err(),
+            "no_verify without TLS"
+        );
         let zero =
             crate::cli::parse(["ftpfs", "ftp://h/", "/m", "-o", "max_conns=0"].map(Into::into));
         assert!(Config::from_args(zero.unwrap()).is_err());

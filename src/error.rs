@@ -74,6 +74,7 @@ impl FsError {
                 RemoteErrorKind::Transient => libc::EIO,
                 RemoteErrorKind::Connection => libc::EIO,
                 RemoteErrorKind::Tls => libc::EIO,
+                RemoteErrorKind::TlsReuse => libc::EIO,
                 RemoteErrorKind::Protocol => libc::EIO,
                 RemoteErrorKind::Other => libc::EIO,
             },

@@ -19,6 +19,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod fs;
 pub mod fuse;

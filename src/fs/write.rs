@@ -226,8 +226,7 @@ impl FtpFs {
             let fh = self.open_writer(ino, &existing, true, false)?;
             return Ok((self.getattr(ino)?, fh));
         }
-        let upload = self.remote.open_write(&path, self.cfg.data_timeout)?;
-        upload.finish()?;
+        self.remote.put(&path, b"", self.cfg.data_timeout)?;
         // The server picks the new file's mode (its umask). Ask for the requested one when it
         // is not the usual 0644; if the server will not, the mode is shown as unknown.
         let mode = mode & 0o7777;
@@ -283,7 +282,9 @@ impl FtpFs {
                 wf.dirty = true;
                 return Ok(());
             }
-            Body::Remote { size: 0 } if offset == 0 && wf.opens == 1 => {
+            Body::Remote { size: 0 }
+                if offset == 0 && wf.opens == 1 && self.remote.streaming_safe() =>
+            {
                 let path = self.path_of(wf.ino)?;
                 let temp = temp_path(&path)?;
                 let mut upload = self.remote.open_write(&temp, self.cfg.data_timeout)?;
@@ -466,13 +467,17 @@ impl FtpFs {
                     "only a truncation to zero is dirty without a spool"
                 );
                 let temp = temp_path(&path)?;
-                self.remote
-                    .open_write(&temp, self.cfg.data_timeout)?
-                    .finish()?;
+                self.remote.put(&temp, b"", self.cfg.data_timeout)?;
                 temp
             }
             Body::Spool(mut spool) => {
-                let result = self.upload_spool(&mut spool, &path);
+                let result = match self.upload_spool(&mut spool, &path) {
+                    // The bytes are in the spool: send them again over TLS 1.2.
+                    Err(FsError::Remote(e)) if e.kind == RemoteErrorKind::TlsReuse => {
+                        self.upload_spool(&mut spool, &path)
+                    }
+                    other => other,
+                };
                 wf.body = Body::Spool(spool);
                 result?
             }

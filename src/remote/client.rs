@@ -6,14 +6,20 @@
 //! 421/425/426). Anything that changes the server is never retried blindly.
 
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
+use super::ftp::Transfer;
 use super::listing::ListingFormat;
 use super::pool::{Pool, SessionGuard};
-use super::session::{Features, Session, Transfer};
+use super::session::{Features, Session};
+use super::tls::TlsVersions;
 use super::{Entry, RemoteError, RemoteErrorKind, RemotePath};
+
+/// Uploads that must succeed over TLS 1.3 before an upload may stream without a local copy.
+/// Servers that refuse TLS 1.3 data connections do so after two to four of them.
+const TLS13_PROOF: u32 = 8;
 
 const MTIME_UNKNOWN: u8 = 0;
 const MTIME_MFMT: u8 = 1;
@@ -28,6 +34,8 @@ const BACKOFF: Duration = Duration::from_millis(100);
 /// The filesystem's handle on the server.
 pub struct Remote {
     pool: Arc<Pool>,
+    /// Uploads completed over TLS 1.3 so far.
+    tls13_ok: Arc<AtomicU32>,
     /// How modification times are set: one of the `MTIME_*` values, learned on first use.
     mtime_method: AtomicU8,
     /// Called when the pool has no free session: frees one held by an idle reader, if any.
@@ -49,6 +57,7 @@ impl Remote {
     pub fn new(pool: Arc<Pool>) -> Remote {
         Remote {
             pool,
+            tls13_ok: Arc::new(AtomicU32::new(0)),
             mtime_method: AtomicU8::new(MTIME_UNKNOWN),
             reclaimer: OnceLock::new(),
         }
@@ -92,6 +101,7 @@ impl Remote {
         let mut attempt = 0;
         loop {
             let result = self.checkout().and_then(|mut guard| guard.run(&mut op));
+            self.note_tls(&result);
             match result {
                 Err(e) if e.is_retryable() && attempt < RETRIES => {
                     log::debug!("{what}: {e}; retrying");
@@ -185,17 +195,69 @@ impl Remote {
     }
 
     /// Starts an upload to `path` (STOR). Not retried.
+    /// Uploads `data` (small: an empty file) to `path`, once more if the server refused a
+    /// TLS 1.3 data connection (the bytes are at hand, so this is safe).
+    pub fn put(
+        &self,
+        path: &RemotePath,
+        data: &[u8],
+        data_timeout: Duration,
+    ) -> Result<(), RemoteError> {
+        let once = || {
+            let mut upload = self.open_write(path, data_timeout)?;
+            upload.write_all(data)?;
+            upload.finish()
+        };
+        match once() {
+            Err(e) if e.kind == RemoteErrorKind::TlsReuse => once(),
+            other => other,
+        }
+    }
+
+    /// Whether an upload may stream straight from the writer (no local copy to retry
+    /// from): always over plain FTP and TLS 1.2; over TLS 1.3 only once enough uploads went
+    /// through to show the server does not refuse TLS 1.3 data connections.
+    pub fn streaming_safe(&self) -> bool {
+        match self.pool.config().tls.as_ref() {
+            None => true,
+            Some(tls) => {
+                tls.versions != TlsVersions::Auto
+                    || self.pool.is_tls12_only()
+                    || self.tls13_ok.load(Ordering::Relaxed) >= TLS13_PROOF
+            }
+        }
+    }
+
+    /// Switches the pool to TLS 1.2 when the server refused a TLS 1.3 data connection.
+    fn note_tls<T>(&self, result: &Result<T, RemoteError>) {
+        if matches!(result, Err(e) if e.kind == RemoteErrorKind::TlsReuse) {
+            self.pool.downgrade_tls();
+        }
+    }
+
     pub fn open_write(
         &self,
         path: &RemotePath,
         data_timeout: Duration,
     ) -> Result<WriteTransfer, RemoteError> {
-        let mut guard = self.checkout()?;
-        let transfer = guard.run(|s| s.stor(path, data_timeout))?;
-        Ok(WriteTransfer {
-            transfer: Some(transfer),
-            guard,
-        })
+        loop {
+            let mut guard = self.checkout()?;
+            match guard.run(|s| s.stor(path, data_timeout)) {
+                Ok(transfer) => {
+                    return Ok(WriteTransfer {
+                        transfer: Some(transfer),
+                        guard,
+                        tls13_ok: Arc::clone(&self.tls13_ok),
+                    })
+                }
+                // Refused before any byte was sent: safe to try again over TLS 1.2.
+                Err(e) if e.kind == RemoteErrorKind::TlsReuse => {
+                    drop(guard);
+                    self.pool.downgrade_tls();
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Checks that a session can be opened (used at mount time to report a bad host,
@@ -221,6 +283,7 @@ impl Remote {
                     guard,
                 })
             });
+            self.note_tls(&result);
             match result {
                 Err(e) if e.is_retryable() && attempt < RETRIES => {
                     log::debug!("RETR {path} at {offset}: {e}; retrying");
@@ -239,6 +302,8 @@ impl Remote {
 pub struct WriteTransfer {
     transfer: Option<Transfer>,
     guard: SessionGuard,
+    /// Counts uploads that completed over TLS 1.3 (see [`Remote::streaming_safe`]).
+    tls13_ok: Arc<AtomicU32>,
 }
 
 impl WriteTransfer {
@@ -264,9 +329,19 @@ impl WriteTransfer {
                 "upload already failed",
             ));
         };
+        let tls13 = t.is_tls13();
         let result = t.finish();
-        if let Err(e) = &result {
-            self.guard.failed(e);
+        match &result {
+            Ok(()) if tls13 => {
+                self.tls13_ok.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(()) => {}
+            Err(e) => {
+                if e.kind == RemoteErrorKind::TlsReuse {
+                    self.guard.pool().downgrade_tls();
+                }
+                self.guard.failed(e);
+            }
         }
         result
     }

@@ -6,11 +6,13 @@
 //! [`Entry`] values and [`RemoteError`]s. The filesystem layer (`crate::fs`) builds on it.
 
 pub mod client;
+pub mod ftp;
 pub mod listing;
 pub mod path;
 pub mod pool;
 pub mod reply;
 pub mod session;
+pub mod tls;
 
 use std::time::SystemTime;
 

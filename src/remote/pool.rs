@@ -15,6 +15,7 @@
 //!
 //! Locking: `state` is the only lock. It is never held across a network call.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,8 @@ pub struct Pool {
     state: Mutex<PoolState>,
     returned: Condvar,
     features: Mutex<Option<Features>>,
+    /// Set once the server refused TLS 1.3 data connections: new sessions use TLS 1.2.
+    tls12_only: AtomicBool,
 }
 
 /// A checked-out session. Use it through [`SessionGuard::run`], which tells the pool whether
@@ -78,6 +81,7 @@ impl Pool {
             }),
             returned: Condvar::new(),
             features: Mutex::new(None),
+            tls12_only: AtomicBool::new(false),
         })
     }
 
@@ -166,7 +170,7 @@ impl Pool {
             }
             state.live += 1;
             drop(state);
-            return match Session::connect(&self.cfg) {
+            return match Session::connect(&self.cfg, self.tls12_only.load(Ordering::Relaxed)) {
                 Ok(session) => {
                     let mut f = self.features.lock().unwrap_or_else(|p| p.into_inner());
                     if f.is_none() {
@@ -199,6 +203,11 @@ impl Pool {
     }
 
     fn put_back(&self, session: Session, suspect: bool) {
+        if session.is_tls13() && self.tls12_only.load(Ordering::Relaxed) {
+            self.forget_one();
+            session.quit();
+            return;
+        }
         let mut state = self.lock();
         state.idle.push(Idle {
             session,
@@ -233,6 +242,29 @@ impl Pool {
         }
     }
 
+    /// Switches the pool to TLS 1.2 for the rest of the mount and closes the idle TLS 1.3
+    /// sessions (the server refused a TLS 1.3 data connection; see tls.rs).
+    pub fn downgrade_tls(&self) {
+        if self.tls12_only.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        log::info!("the server requires TLS session reuse on data connections, which fails with TLS 1.3; using TLS 1.2 from now on");
+        let idle: Vec<Idle> = {
+            let mut state = self.lock();
+            let idle: Vec<Idle> = state.idle.drain(..).collect();
+            state.live -= idle.len();
+            idle
+        };
+        self.returned.notify_all();
+        for i in idle {
+            i.session.quit();
+        }
+    }
+
+    pub fn is_tls12_only(&self) -> bool {
+        self.tls12_only.load(Ordering::Relaxed)
+    }
+
     /// Number of sessions that exist right now (idle or in use).
     pub fn live(&self) -> usize {
         self.lock().live
@@ -250,6 +282,10 @@ impl SessionGuard {
         } else {
             self.suspect = true;
         }
+    }
+
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
     }
 
     /// Marks the session as needing a NOOP check (e.g. after a cancelled transfer).

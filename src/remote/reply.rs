@@ -39,8 +39,11 @@ pub enum RemoteErrorKind {
     Timeout,
     /// The connection failed or was closed.
     Connection,
-    /// The TLS layer failed (handshake, certificate, session reuse).
+    /// The TLS layer failed (handshake, certificate).
     Tls,
+    /// The server refused a TLS 1.3 data connection that did not reuse the control
+    /// connection's session (vsftpd 522, proftpd 425): switch to TLS 1.2 and retry.
+    TlsReuse,
     /// The server's reply could not be understood, or was too long.
     Protocol,
     /// Any other reply code.
@@ -85,8 +88,18 @@ impl RemoteError {
             FtpError::ConnectionError(io) => RemoteError::from_io(&io),
             FtpError::SecureError(msg) => RemoteError::new(RemoteErrorKind::Tls, msg),
             FtpError::UnexpectedResponse(resp) => {
-                let code = resp.status.code();
                 let text = String::from_utf8_lossy(&resp.body).trim().to_string();
+                // suppaftp reports codes it does not know (522, 534...) as 0; the reply text
+                // still starts with them.
+                let code = match resp.status.code() {
+                    0 => text.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0),
+                    c => c,
+                };
+                let text = text
+                    .strip_prefix(&code.to_string())
+                    .map_or(text.clone(), |t| {
+                        t.trim_start_matches(['-', ' ']).to_string()
+                    });
                 RemoteError::from_reply(code, text)
             }
             FtpError::BadResponse => {
@@ -121,6 +134,7 @@ impl RemoteError {
             RemoteErrorKind::Timeout
                 | RemoteErrorKind::Connection
                 | RemoteErrorKind::Tls
+                | RemoteErrorKind::TlsReuse
                 | RemoteErrorKind::Protocol
         ) || self.code == Some(421)
     }
@@ -155,6 +169,8 @@ pub fn classify_reply(code: u32, text: &str) -> RemoteErrorKind {
         452 | 552 => RemoteErrorKind::NoSpace,
         500 | 501 | 502 | 504 => RemoteErrorKind::NotSupported,
         421 | 425 | 426 | 451 => RemoteErrorKind::Transient,
+        // vsftpd: "522 SSL connection failed: session reuse required".
+        522 => RemoteErrorKind::TlsReuse,
         450 | 550 | 553 | 521 => {
             if has(&["not empty"]) {
                 RemoteErrorKind::NotEmpty

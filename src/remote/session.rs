@@ -12,14 +12,15 @@
 //!   non-UTF-8 names survive; commands use a byte-transparent encoding for the same reason;
 //! - every socket has a deadline, so no call can block forever.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::io::Read;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use suppaftp::types::FileType;
-use suppaftp::{Encoding, FtpError, FtpStream, Mode, Status, TlsStream, TransferStream};
+use suppaftp::{FtpError, Mode, Status};
 
+use super::ftp::{Client, Transfer};
 use super::listing::{parse_listing, ListingFormat};
+use super::tls::TlsContext;
 use super::{Entry, RemoteError, RemoteErrorKind, RemotePath};
 
 /// How data connections are opened.
@@ -49,6 +50,8 @@ pub struct SessionConfig {
     pub reply_timeout: Duration,
     /// Deadline for each read or write on a data connection.
     pub data_timeout: Duration,
+    /// FTPS settings; `None` for plain FTP.
+    pub tls: Option<Arc<TlsContext>>,
 }
 
 impl std::fmt::Debug for SessionConfig {
@@ -60,6 +63,7 @@ impl std::fmt::Debug for SessionConfig {
             .field("user", &self.user)
             .field("data_mode", &self.data_mode)
             .field("use_pasv_address", &self.use_pasv_address)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -102,47 +106,11 @@ impl Features {
 /// make us buffer more than this (about a million entries).
 const MAX_LISTING_BYTES: u64 = 128 * 1024 * 1024;
 
-/// Byte-transparent encoding: each byte is the char of the same value. Paths are converted
-/// with `RemotePath::wire`, so every byte of a name reaches the server unchanged.
-#[derive(Debug)]
-struct ByteEncoding;
-
-impl Encoding for ByteEncoding {
-    fn decode(&self, bytes: &[u8]) -> String {
-        bytes.iter().map(|&b| char::from(b)).collect()
-    }
-
-    fn encode(&self, text: &str) -> io::Result<Vec<u8>> {
-        text.chars()
-            .map(|c| {
-                u8::try_from(u32::from(c)).map_err(|_| {
-                    io::Error::new(io::ErrorKind::InvalidInput, "character outside one byte")
-                })
-            })
-            .collect()
-    }
-}
-
-/// An open data transfer: a RETR (read it) or a STOR (write it). Dropping it
-/// closes the data connection and reads the completion reply, so the session can be reused.
-pub struct Transfer {
-    stream: Box<dyn DataTransfer>,
-}
-
-/// A suppaftp transfer stream with its TLS type erased.
-trait DataTransfer: Read + Write + Send {
-    fn finish_boxed(self: Box<Self>) -> Result<(), FtpError>;
-}
-
-impl<T: TlsStream + Send> DataTransfer for TransferStream<T> {
-    fn finish_boxed(self: Box<Self>) -> Result<(), FtpError> {
-        (*self).finish()
-    }
-}
-
 /// A logged-in control connection.
 pub struct Session {
-    ftp: FtpStream,
+    ftp: Box<dyn Client>,
+    /// TLS is on and TLS 1.3 was allowed for this session.
+    tls13: bool,
     features: Features,
     mode: DataMode,
     /// The directory we last changed into, to skip redundant CWDs.
@@ -157,42 +125,21 @@ fn ftp_err(err: FtpError) -> RemoteError {
 impl Session {
     /// Connects, logs in and prepares the session. Fails within `connect_timeout` (plus one
     /// reply deadline per command) when the server is unreachable or refuses the login.
-    pub fn connect(cfg: &SessionConfig) -> Result<Session, RemoteError> {
-        let tcp = connect_tcp(&cfg.host, cfg.port, cfg.connect_timeout)?;
-        let io_err = |e: io::Error| RemoteError::from_io(&e);
-        tcp.set_read_timeout(Some(cfg.reply_timeout))
-            .map_err(io_err)?;
-        tcp.set_write_timeout(Some(cfg.reply_timeout))
-            .map_err(io_err)?;
-        tcp.set_nodelay(true).map_err(io_err)?;
-        let connect_timeout = cfg.connect_timeout;
-        let data_timeout = cfg.data_timeout;
-        let mut ftp = FtpStream::connect_with_stream(tcp)
-            .map_err(ftp_err)?
-            .passive_stream_builder(move |addr: SocketAddr| {
-                let s = TcpStream::connect_timeout(&addr, connect_timeout)
-                    .map_err(FtpError::ConnectionError)?;
-                s.set_read_timeout(Some(data_timeout))
-                    .map_err(FtpError::ConnectionError)?;
-                s.set_write_timeout(Some(data_timeout))
-                    .map_err(FtpError::ConnectionError)?;
-                Ok(s)
-            });
-        if cfg.data_mode == DataMode::Active {
-            ftp = ftp.active_mode(cfg.connect_timeout);
-        }
-        ftp.set_encoding(ByteEncoding);
-        ftp.set_passive_nat_workaround(!cfg.use_pasv_address);
+    pub fn connect(cfg: &SessionConfig, tls12_only: bool) -> Result<Session, RemoteError> {
+        let mut ftp = super::ftp::open(cfg, tls12_only)?;
         ftp.login(cfg.user.as_str(), cfg.password.as_str())
             .map_err(|e| {
-                let mut err = ftp_err(e);
-                if err.code == Some(530) || err.kind == RemoteErrorKind::Auth {
-                    err.kind = RemoteErrorKind::Auth;
-                    err.message = format!("login refused for user '{}': {}", cfg.user, err.message);
+                let err = ftp_err(e);
+                if err.kind == RemoteErrorKind::Auth {
+                    RemoteError::new(
+                        RemoteErrorKind::Auth,
+                        format!("login refused for user '{}': {err}", cfg.user),
+                    )
+                } else {
+                    err
                 }
-                err
             })?;
-        ftp.transfer_type(FileType::Binary).map_err(ftp_err)?;
+        ftp.binary().map_err(ftp_err)?;
         let features = match ftp.feat() {
             Ok(feat) => Features::from_feat(&feat),
             Err(FtpError::UnexpectedResponse(_)) => Features::default(),
@@ -200,7 +147,7 @@ impl Session {
         };
         if features.utf8 {
             // Some servers answer 451 or 501; names are bytes to us either way.
-            if let Err(e) = ftp.opts("UTF8", Some("ON")) {
+            if let Err(e) = ftp.opts("UTF8", "ON") {
                 let err = ftp_err(e);
                 if err.breaks_session() {
                     return Err(err);
@@ -212,8 +159,10 @@ impl Session {
             DataMode::ExtendedPassive if !features.epsv => DataMode::Passive,
             m => m,
         };
+        let tls13 = cfg.tls.is_some() && !tls12_only;
         let mut session = Session {
             ftp,
+            tls13,
             features,
             mode,
             cwd: None,
@@ -238,6 +187,11 @@ impl Session {
         }
     }
 
+    /// Whether this session may use TLS 1.3 on its data connections.
+    pub fn is_tls13(&self) -> bool {
+        self.tls13
+    }
+
     pub fn features(&self) -> &Features {
         &self.features
     }
@@ -245,10 +199,23 @@ impl Session {
     /// Runs a data command; if EPSV turns out not to work, falls back to PASV once.
     fn open_data<T>(
         &mut self,
-        mut open: impl FnMut(&mut FtpStream) -> Result<T, FtpError>,
+        mut open: impl FnMut(&mut dyn Client) -> Result<T, FtpError>,
     ) -> Result<T, RemoteError> {
-        match open(&mut self.ftp) {
+        match open(self.ftp.as_mut()) {
             Ok(t) => Ok(t),
+            Err(FtpError::UnexpectedResponse(r))
+                if self.tls13
+                    && matches!(r.status.code(), 0 | 425 | 522)
+                    && (r.status.code() != 0 || r.body.starts_with(b"522")) =>
+            {
+                // Servers that insist on TLS session reuse refuse rustls's TLS 1.3 data
+                // connections (see tls.rs): the caller switches the pool to TLS 1.2.
+                Err(RemoteError {
+                    kind: RemoteErrorKind::TlsReuse,
+                    code: Some(r.status.code()),
+                    message: String::from_utf8_lossy(&r.body).trim().to_string(),
+                })
+            }
             Err(FtpError::UnexpectedResponse(r))
                 if self.mode == DataMode::ExtendedPassive
                     && matches!(r.status.code(), 500..=502) =>
@@ -256,7 +223,7 @@ impl Session {
                 log::info!("server refused EPSV ({}); using PASV", r.status.code());
                 self.mode = DataMode::Passive;
                 self.apply_mode();
-                open(&mut self.ftp).map_err(ftp_err)
+                open(self.ftp.as_mut()).map_err(ftp_err)
             }
             Err(e) => Err(ftp_err(e)),
         }
@@ -268,7 +235,7 @@ impl Session {
             return Ok(());
         }
         self.cwd = None;
-        self.ftp.cwd(dir.wire()).map_err(|e| {
+        self.ftp.cwd(&dir.wire()).map_err(|e| {
             let mut err = ftp_err(e);
             // A CWD 550 on an existing path means "not a directory" as often as "missing";
             // the caller decides from its cache.
@@ -306,7 +273,7 @@ impl Session {
             ListingFormat::List => "LIST -a",
         };
         let expected = [Status::AboutToSend, Status::AlreadyOpen];
-        let (_, mut stream) = self.open_data(|ftp| ftp.custom_data_command(cmd, &expected))?;
+        let mut stream = self.open_data(|ftp| ftp.data_command(cmd, &expected))?;
         let mut data = Vec::new();
         let read = (&mut stream)
             .take(MAX_LISTING_BYTES + 1)
@@ -322,7 +289,7 @@ impl Session {
                 format!("listing of {dir} exceeds {MAX_LISTING_BYTES} bytes"),
             ));
         }
-        stream.finish().map_err(ftp_err)?;
+        stream.finish_boxed().map_err(ftp_err)?;
         let (entries, bad) = parse_listing(&data, format, SystemTime::now());
         for err in bad {
             log::warn!("listing of {dir}: skipped a line that does not parse: {err}");
@@ -341,13 +308,8 @@ impl Session {
         let offset = usize::try_from(offset).map_err(|_| {
             RemoteError::new(RemoteErrorKind::Other, "offset does not fit this platform")
         })?;
-        let stream = self.open_data(|ftp| {
-            if offset > 0 {
-                ftp.resume_transfer(offset)?;
-            }
-            ftp.retr_as_stream(&wire)
-        })?;
-        Transfer::new(stream, data_timeout)
+        let stream = self.open_data(|ftp| ftp.retr(&wire, offset))?;
+        Transfer::new(stream, data_timeout, self.tls13)
     }
 
     /// Starts uploading to `path` (STOR), replacing what is there.
@@ -357,13 +319,13 @@ impl Session {
         data_timeout: Duration,
     ) -> Result<Transfer, RemoteError> {
         let wire = path.wire();
-        let stream = self.open_data(|ftp| ftp.put_with_stream(&wire))?;
-        Transfer::new(stream, data_timeout)
+        let stream = self.open_data(|ftp| ftp.stor(&wire))?;
+        Transfer::new(stream, data_timeout, self.tls13)
     }
 
     /// Creates a directory (MKD).
     pub fn mkdir(&mut self, path: &RemotePath) -> Result<(), RemoteError> {
-        self.ftp.mkdir(path.wire()).map_err(ftp_err)
+        self.ftp.mkdir(&path.wire()).map_err(ftp_err)
     }
 
     /// Removes an empty directory (RMD).
@@ -373,12 +335,12 @@ impl Session {
             self.cwd = None;
             let _ = self.ftp.cwd("/");
         }
-        self.ftp.rmdir(path.wire()).map_err(ftp_err)
+        self.ftp.rmdir(&path.wire()).map_err(ftp_err)
     }
 
     /// Deletes a file (DELE).
     pub fn delete(&mut self, path: &RemotePath) -> Result<(), RemoteError> {
-        self.ftp.rm(path.wire()).map_err(ftp_err)
+        self.ftp.rm(&path.wire()).map_err(ftp_err)
     }
 
     /// Renames (RNFR + RNTO).
@@ -386,7 +348,7 @@ impl Session {
         if self.cwd.as_ref().is_some_and(|c| c.starts_with(from)) {
             self.cwd = None;
         }
-        self.ftp.rename(from.wire(), to.wire()).map_err(ftp_err)
+        self.ftp.rename(&from.wire(), &to.wire()).map_err(ftp_err)
     }
 
     /// Sets the modification time with `verb` (`MFMT`, or vsftpd's `MDTM` with two arguments).
@@ -404,30 +366,28 @@ impl Session {
             .ok_or_else(|| RemoteError::new(RemoteErrorKind::Other, "time out of range"))?
             .format("%Y%m%d%H%M%S");
         self.ftp
-            .custom_command(format!("{verb} {stamp} {}", path.wire()), &[Status::File])
-            .map(|_| ())
+            .command(&format!("{verb} {stamp} {}", path.wire()), &[Status::File])
             .map_err(ftp_err)
     }
 
     /// Changes permission bits with `SITE CHMOD`.
     pub fn chmod(&mut self, path: &RemotePath, mode: u32) -> Result<(), RemoteError> {
         self.ftp
-            .site(format!("CHMOD {:o} {}", mode & 0o7777, path.wire()))
-            .map(|_| ())
+            .site(&format!("CHMOD {:o} {}", mode & 0o7777, path.wire()))
             .map_err(ftp_err)
     }
 
     /// The exact size of `path` in bytes (SIZE).
     pub fn size(&mut self, path: &RemotePath) -> Result<u64, RemoteError> {
         self.ftp
-            .size(path.wire())
+            .size(&path.wire())
             .map(|s| s as u64)
             .map_err(ftp_err)
     }
 
     /// The modification time of `path` (MDTM, UTC, second precision).
     pub fn mdtm(&mut self, path: &RemotePath) -> Result<SystemTime, RemoteError> {
-        let t = self.ftp.mdtm(path.wire()).map_err(ftp_err)?;
+        let t = self.ftp.mdtm(&path.wire()).map_err(ftp_err)?;
         let secs = t.and_utc().timestamp();
         Ok(if secs >= 0 {
             SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)
@@ -445,74 +405,6 @@ impl Session {
     pub fn quit(mut self) {
         let _ = self.ftp.quit();
     }
-}
-
-impl Read for Transfer {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.read(buf)
-    }
-}
-
-impl Write for Transfer {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush()
-    }
-}
-
-impl Transfer {
-    fn new<T: TlsStream + Send + 'static>(
-        stream: TransferStream<T>,
-        data_timeout: Duration,
-    ) -> Result<Transfer, RemoteError> {
-        // Passive sockets got their deadlines from the stream builder; an accepted active
-        // socket did not.
-        let sock = stream.get_ref().get_ref();
-        let io_err = |e: io::Error| RemoteError::from_io(&e);
-        sock.set_read_timeout(Some(data_timeout)).map_err(io_err)?;
-        sock.set_write_timeout(Some(data_timeout)).map_err(io_err)?;
-        Ok(Transfer {
-            stream: Box::new(stream),
-        })
-    }
-
-    /// Ends the transfer after the last byte and checks the server's completion reply.
-    pub fn finish(self) -> Result<(), RemoteError> {
-        self.stream.finish_boxed().map_err(ftp_err)
-    }
-}
-
-/// Resolves `host` and connects to the first address that answers within `timeout`.
-fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, RemoteError> {
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| {
-            RemoteError::new(
-                RemoteErrorKind::Connection,
-                format!("cannot resolve {host}: {e}"),
-            )
-        })?
-        .collect();
-    let mut last = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => return Ok(s),
-            Err(e) => last = Some(e),
-        }
-    }
-    let err = last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"));
-    let mut remote = RemoteError::from_io(&err);
-    remote.message = format!(
-        "cannot connect to {host}:{port}: {}",
-        match err.kind() {
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".to_string(),
-            _ => err.to_string(),
-        }
-    );
-    Err(remote)
 }
 
 #[cfg(test)]
@@ -540,13 +432,5 @@ mod tests {
             Features::from_feat(&Default::default()),
             Features::default()
         );
-    }
-
-    #[test]
-    fn byte_encoding_round_trips_every_byte() {
-        let all: Vec<u8> = (0u8..=255).collect();
-        let text = ByteEncoding.decode(&all);
-        assert_eq!(ByteEncoding.encode(&text).unwrap(), all);
-        assert!(ByteEncoding.encode("实").is_err());
     }
 }

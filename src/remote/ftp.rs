@@ -1,0 +1,331 @@
+//! suppaftp with its TLS type erased: one [`Client`] trait over plain and rustls control
+//! connections, and [`Transfer`] over their data streams.
+//!
+//! suppaftp's client is generic over the TLS stream (`FtpStream` and `RustlsFtpStream` are
+//! different types), and so are its transfer streams. Everything above this file works with
+//! `Box<dyn Client>` and [`Transfer`], so plain FTP and FTPS share one code path.
+//! [`open`] establishes a control connection in the requested TLS mode, with deadlines on
+//! every socket, and never continues in plain text when TLS was asked for.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use suppaftp::{
+    Encoding, FtpError, FtpResult, ImplFtpStream, Mode, Status, TlsStream, TransferStream,
+};
+
+use super::session::{DataMode, SessionConfig};
+use super::tls::{explain, TlsMode};
+use super::{RemoteError, RemoteErrorKind};
+
+/// The control-connection commands ftpfs uses, whatever the TLS type.
+pub trait Client: Send {
+    fn login(&mut self, user: &str, password: &str) -> FtpResult<()>;
+    fn binary(&mut self) -> FtpResult<()>;
+    fn feat(&mut self) -> FtpResult<std::collections::HashMap<String, Option<String>>>;
+    fn opts(&mut self, option: &str, value: &str) -> FtpResult<()>;
+    fn cwd(&mut self, path: &str) -> FtpResult<()>;
+    fn mkdir(&mut self, path: &str) -> FtpResult<()>;
+    fn rmdir(&mut self, path: &str) -> FtpResult<()>;
+    fn rm(&mut self, path: &str) -> FtpResult<()>;
+    fn rename(&mut self, from: &str, to: &str) -> FtpResult<()>;
+    fn command(&mut self, line: &str, expect: &[Status]) -> FtpResult<()>;
+    fn site(&mut self, line: &str) -> FtpResult<()>;
+    fn size(&mut self, path: &str) -> FtpResult<usize>;
+    fn mdtm(&mut self, path: &str) -> FtpResult<NaiveDateTime>;
+    fn noop(&mut self) -> FtpResult<()>;
+    fn quit(&mut self) -> FtpResult<()>;
+    fn set_mode(&mut self, mode: Mode);
+    /// A data command such as `MLSD` or `LIST -a`.
+    fn data_command(&mut self, line: &str, expect: &[Status]) -> FtpResult<Box<dyn DataTransfer>>;
+    /// RETR, preceded by REST when `offset` is not zero.
+    fn retr(&mut self, path: &str, offset: usize) -> FtpResult<Box<dyn DataTransfer>>;
+    fn stor(&mut self, path: &str) -> FtpResult<Box<dyn DataTransfer>>;
+}
+
+/// A suppaftp transfer stream with its TLS type erased.
+pub trait DataTransfer: Read + Write + Send {
+    fn finish_boxed(self: Box<Self>) -> Result<(), FtpError>;
+    fn socket(&self) -> &TcpStream;
+}
+
+impl<T: TlsStream + Send> DataTransfer for TransferStream<T> {
+    fn finish_boxed(self: Box<Self>) -> Result<(), FtpError> {
+        (*self).finish()
+    }
+
+    fn socket(&self) -> &TcpStream {
+        self.get_ref().get_ref()
+    }
+}
+
+fn boxed<T: TlsStream + Send + 'static>(s: TransferStream<T>) -> Box<dyn DataTransfer> {
+    Box::new(s)
+}
+
+impl<T: TlsStream + Send + 'static> Client for ImplFtpStream<T> {
+    fn login(&mut self, user: &str, password: &str) -> FtpResult<()> {
+        ImplFtpStream::login(self, user, password)
+    }
+    fn binary(&mut self) -> FtpResult<()> {
+        self.transfer_type(suppaftp::types::FileType::Binary)
+    }
+    fn feat(&mut self) -> FtpResult<std::collections::HashMap<String, Option<String>>> {
+        ImplFtpStream::feat(self)
+    }
+    fn opts(&mut self, option: &str, value: &str) -> FtpResult<()> {
+        ImplFtpStream::opts(self, option, Some(value))
+    }
+    fn cwd(&mut self, path: &str) -> FtpResult<()> {
+        ImplFtpStream::cwd(self, path)
+    }
+    fn mkdir(&mut self, path: &str) -> FtpResult<()> {
+        ImplFtpStream::mkdir(self, path)
+    }
+    fn rmdir(&mut self, path: &str) -> FtpResult<()> {
+        ImplFtpStream::rmdir(self, path)
+    }
+    fn rm(&mut self, path: &str) -> FtpResult<()> {
+        ImplFtpStream::rm(self, path)
+    }
+    fn rename(&mut self, from: &str, to: &str) -> FtpResult<()> {
+        ImplFtpStream::rename(self, from, to)
+    }
+    fn command(&mut self, line: &str, expect: &[Status]) -> FtpResult<()> {
+        self.custom_command(line, expect).map(|_| ())
+    }
+    fn site(&mut self, line: &str) -> FtpResult<()> {
+        ImplFtpStream::site(self, line).map(|_| ())
+    }
+    fn size(&mut self, path: &str) -> FtpResult<usize> {
+        ImplFtpStream::size(self, path)
+    }
+    fn mdtm(&mut self, path: &str) -> FtpResult<NaiveDateTime> {
+        ImplFtpStream::mdtm(self, path)
+    }
+    fn noop(&mut self) -> FtpResult<()> {
+        ImplFtpStream::noop(self)
+    }
+    fn quit(&mut self) -> FtpResult<()> {
+        ImplFtpStream::quit(self)
+    }
+    fn set_mode(&mut self, mode: Mode) {
+        ImplFtpStream::set_mode(self, mode)
+    }
+    fn data_command(&mut self, line: &str, expect: &[Status]) -> FtpResult<Box<dyn DataTransfer>> {
+        self.custom_data_command(line, expect)
+            .map(|(_, s)| boxed(s))
+    }
+    fn retr(&mut self, path: &str, offset: usize) -> FtpResult<Box<dyn DataTransfer>> {
+        if offset > 0 {
+            self.resume_transfer(offset)?;
+        }
+        self.retr_as_stream(path).map(boxed)
+    }
+    fn stor(&mut self, path: &str) -> FtpResult<Box<dyn DataTransfer>> {
+        self.put_with_stream(path).map(boxed)
+    }
+}
+
+/// An open data transfer: a RETR (read it) or a STOR (write it). Dropping it closes the data
+/// connection and reads the completion reply, so the session can be reused.
+pub struct Transfer {
+    stream: Box<dyn DataTransfer>,
+    /// Runs over TLS 1.3 (a 425 at the end then means the server wanted session reuse).
+    tls13: bool,
+}
+
+impl Transfer {
+    /// Wraps a data stream, giving its socket the data deadline (an accepted active-mode
+    /// socket has none yet).
+    pub fn new(
+        stream: Box<dyn DataTransfer>,
+        data_timeout: Duration,
+        tls13: bool,
+    ) -> Result<Transfer, RemoteError> {
+        let sock = stream.socket();
+        let io_err = |e: io::Error| RemoteError::from_io(&e);
+        sock.set_read_timeout(Some(data_timeout)).map_err(io_err)?;
+        sock.set_write_timeout(Some(data_timeout)).map_err(io_err)?;
+        Ok(Transfer { stream, tls13 })
+    }
+
+    /// Ends the transfer after the last byte and checks the server's completion reply.
+    pub fn finish(self) -> Result<(), RemoteError> {
+        let tls13 = self.tls13;
+        self.stream.finish_boxed().map_err(|e| {
+            let mut err = RemoteError::from_ftp(e);
+            if tls13 && err.code == Some(425) {
+                err.kind = super::RemoteErrorKind::TlsReuse;
+            }
+            err
+        })
+    }
+
+    pub fn is_tls13(&self) -> bool {
+        self.tls13
+    }
+}
+
+impl Read for Transfer {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
+
+impl Write for Transfer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+/// Byte-transparent encoding: each byte is the char of the same value. Paths are converted
+/// with `RemotePath::wire`, so every byte of a name reaches the server unchanged.
+#[derive(Debug)]
+pub struct ByteEncoding;
+
+impl Encoding for ByteEncoding {
+    fn decode(&self, bytes: &[u8]) -> String {
+        bytes.iter().map(|&b| char::from(b)).collect()
+    }
+
+    fn encode(&self, text: &str) -> io::Result<Vec<u8>> {
+        text.chars()
+            .map(|c| {
+                u8::try_from(u32::from(c)).map_err(|_| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "character outside one byte")
+                })
+            })
+            .collect()
+    }
+}
+
+/// Resolves `host` and connects to the first address that answers within `timeout`.
+fn connect_tcp(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<(TcpStream, SocketAddr), RemoteError> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            RemoteError::new(
+                RemoteErrorKind::Connection,
+                format!("cannot resolve {host}: {e}"),
+            )
+        })?
+        .collect();
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => return Ok((s, addr)),
+            Err(e) => last = Some(e),
+        }
+    }
+    let err = last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"));
+    let mut remote = RemoteError::from_io(&err);
+    let why = match err.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".to_string(),
+        _ => err.to_string(),
+    };
+    remote.message = format!("cannot connect to {host}:{port}: {why}");
+    Err(remote)
+}
+
+fn tls_error(e: FtpError) -> RemoteError {
+    match e {
+        FtpError::SecureError(msg) => RemoteError::new(RemoteErrorKind::Tls, explain(&msg)),
+        FtpError::ConnectionError(io) if io.kind() == io::ErrorKind::InvalidData => {
+            RemoteError::new(RemoteErrorKind::Tls, explain(&io.to_string()))
+        }
+        e => RemoteError::from_ftp(e),
+    }
+}
+
+/// Applies the settings every session needs (data-socket deadlines, mode, encoding) to a
+/// freshly connected client.
+fn configure<T: TlsStream + Send + 'static>(
+    ftp: ImplFtpStream<T>,
+    cfg: &SessionConfig,
+) -> ImplFtpStream<T> {
+    let connect_timeout = cfg.connect_timeout;
+    let data_timeout = cfg.data_timeout;
+    let mut ftp = ftp.passive_stream_builder(move |addr: SocketAddr| {
+        let s = TcpStream::connect_timeout(&addr, connect_timeout)
+            .map_err(FtpError::ConnectionError)?;
+        s.set_read_timeout(Some(data_timeout))
+            .map_err(FtpError::ConnectionError)?;
+        s.set_write_timeout(Some(data_timeout))
+            .map_err(FtpError::ConnectionError)?;
+        Ok(s)
+    });
+    if cfg.data_mode == DataMode::Active {
+        ftp = ftp.active_mode(cfg.connect_timeout);
+    }
+    ftp.set_encoding(ByteEncoding);
+    ftp.set_passive_nat_workaround(!cfg.use_pasv_address);
+    ftp
+}
+
+/// Opens a control connection to the server in the configured TLS mode (not logged in yet).
+/// `tls12_only` caps TLS at 1.2.
+pub fn open(cfg: &SessionConfig, tls12_only: bool) -> Result<Box<dyn Client>, RemoteError> {
+    let (tcp, addr) = connect_tcp(&cfg.host, cfg.port, cfg.connect_timeout)?;
+    let io_err = |e: io::Error| RemoteError::from_io(&e);
+    tcp.set_read_timeout(Some(cfg.reply_timeout))
+        .map_err(io_err)?;
+    tcp.set_write_timeout(Some(cfg.reply_timeout))
+        .map_err(io_err)?;
+    tcp.set_nodelay(true).map_err(io_err)?;
+    let Some(tls) = cfg.tls.as_ref().filter(|t| t.mode != TlsMode::None) else {
+        let ftp = suppaftp::FtpStream::connect_with_stream(tcp).map_err(RemoteError::from_ftp)?;
+        return Ok(Box::new(configure(ftp, cfg)));
+    };
+    let connector = tls.connector(tls12_only, cfg.reply_timeout);
+    match tls.mode {
+        TlsMode::Implicit => {
+            // suppaftp connects by itself here; the address just answered, and the connector
+            // puts deadlines on the socket before the handshake.
+            drop(tcp);
+            let ftp =
+                suppaftp::RustlsFtpStream::connect_secure_implicit(addr, connector, &tls.domain)
+                    .map_err(tls_error)?;
+            Ok(Box::new(configure(ftp, cfg)))
+        }
+        _ => {
+            let plain = suppaftp::RustlsFtpStream::connect_with_stream(tcp)
+                .map_err(RemoteError::from_ftp)?;
+            let ftp = configure(plain, cfg).into_secure(connector, &tls.domain).map_err(|e| match e {
+                FtpError::UnexpectedResponse(r) => RemoteError::new(
+                    RemoteErrorKind::Tls,
+                    format!(
+                        "the server refused AUTH TLS ({} {}); not continuing in plain text (use ftp:// to connect unencrypted)",
+                        r.status.code(),
+                        String::from_utf8_lossy(&r.body).trim()
+                    ),
+                ),
+                e => tls_error(e),
+            })?;
+            Ok(Box::new(ftp))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_encoding_round_trips_every_byte() {
+        let all: Vec<u8> = (0u8..=255).collect();
+        let text = ByteEncoding.decode(&all);
+        assert_eq!(ByteEncoding.encode(&text).unwrap(), all);
+        assert!(ByteEncoding.encode("实").is_err());
+    }
+}

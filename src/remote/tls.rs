@@ -1,0 +1,299 @@
+//! FTPS: the TLS modes, certificate verification and the rustls client configurations.
+//!
+//! ftpfs speaks TLS with rustls (through suppaftp's `rustls-ring` feature). A [`TlsContext`]
+//! holds two client configurations that differ only in the highest protocol version: one
+//! allowing TLS 1.3, one capped at TLS 1.2. Servers that require data connections to resume
+//! the control connection's TLS session (vsftpd's default `require_ssl_reuse=YES`, proftpd
+//! mod_tls's default) reject rustls's TLS 1.3 data connections after a few transfers, because
+//! a TLS 1.3 resumption needs a fresh session ticket each time and the tickets those servers
+//! send on data connections are lost when the data connection closes. The pool starts with
+//! TLS 1.3 and switches to 1.2 for the rest of the mount when a data connection is refused
+//! that way (`--tls-version` pins either).
+//!
+//! Certificates are verified against the system roots (rustls-native-certs) plus `cafile`,
+//! including the host name. `no_verify` turns verification off (with a loud warning at mount
+//! time); nothing ever falls back to plaintext.
+
+use std::io;
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use suppaftp::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
+use suppaftp::rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use suppaftp::rustls::pki_types::pem::PemObject;
+use suppaftp::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use suppaftp::rustls::{self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use suppaftp::{FtpResult, RustlsConnector, TlsConnector};
+
+/// How the control connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain FTP: passwords and data cross the network in clear text.
+    None,
+    /// Explicit FTPS: connect in plain text, then AUTH TLS, PBSZ 0, PROT P.
+    Explicit,
+    /// Implicit FTPS: TLS from the first byte (port 990 by convention).
+    Implicit,
+}
+
+/// Which TLS versions to offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersions {
+    /// TLS 1.3 (or 1.2 if the server has no 1.3), switching to 1.2 for servers that refuse
+    /// TLS 1.3 data connections.
+    Auto,
+    /// TLS 1.2 only.
+    Tls12,
+    /// TLS 1.3 only, never falling back.
+    Tls13,
+}
+
+/// The user's TLS settings, from the configuration.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub mode: TlsMode,
+    pub cafile: Option<PathBuf>,
+    pub no_verify: bool,
+    pub versions: TlsVersions,
+}
+
+/// Ready-made client configurations for one server.
+pub struct TlsContext {
+    pub mode: TlsMode,
+    pub versions: TlsVersions,
+    /// The name the certificate must carry (the URL's host).
+    pub domain: String,
+    modern: Arc<ClientConfig>,
+    tls12: Arc<ClientConfig>,
+}
+
+impl std::fmt::Debug for TlsContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsContext")
+            .field("mode", &self.mode)
+            .field("versions", &self.versions)
+            .field("domain", &self.domain)
+            .finish_non_exhaustive()
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The system roots plus `cafile`. Fails if `cafile` cannot be read or holds no certificate,
+/// or if there is no root at all.
+fn roots(cafile: Option<&PathBuf>) -> Result<RootCertStore, String> {
+    let mut store = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        let _ = store.add(cert);
+    }
+    if let Some(path) = cafile {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("cafile {}: {e}", path.display()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("cafile {}: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!("cafile {}: no certificate found", path.display()));
+        }
+        for cert in certs {
+            store
+                .add(cert)
+                .map_err(|e| format!("cafile {}: {e}", path.display()))?;
+        }
+    }
+    if store.is_empty() {
+        return Err(
+            "no trusted root certificates (install ca-certificates, or use -o cafile=PATH)".into(),
+        );
+    }
+    Ok(store)
+}
+
+fn build(
+    settings: &TlsSettings,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<Arc<ClientConfig>, String> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions)
+        .map_err(|e| format!("TLS set-up: {e}"))?;
+    let config = if settings.no_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider())))
+            .with_no_client_auth()
+    } else {
+        builder
+            .with_root_certificates(roots(settings.cafile.as_ref())?)
+            .with_no_client_auth()
+    };
+    Ok(Arc::new(config))
+}
+
+impl TlsContext {
+    /// Builds the configurations for `host`. Errors are one line for the user.
+    pub fn new(settings: &TlsSettings, host: &str) -> Result<TlsContext, String> {
+        ServerName::try_from(host.to_string())
+            .map_err(|e| format!("'{host}' cannot be checked against a certificate: {e}"))?;
+        let modern = match settings.versions {
+            TlsVersions::Tls13 => build(settings, &[&rustls::version::TLS13])?,
+            _ => build(
+                settings,
+                &[&rustls::version::TLS13, &rustls::version::TLS12],
+            )?,
+        };
+        let tls12 = build(settings, &[&rustls::version::TLS12])?;
+        Ok(TlsContext {
+            mode: settings.mode,
+            versions: settings.versions,
+            domain: host.to_string(),
+            modern,
+            tls12,
+        })
+    }
+
+    /// A connector for a new session; `tls12_only` once the server refused TLS 1.3 data
+    /// connections (or when the user asked for 1.2).
+    pub fn connector(&self, tls12_only: bool, timeout: Duration) -> TimedConnector {
+        let use12 = match self.versions {
+            TlsVersions::Tls12 => true,
+            TlsVersions::Tls13 => false,
+            TlsVersions::Auto => tls12_only,
+        };
+        let config = if use12 { &self.tls12 } else { &self.modern };
+        TimedConnector {
+            inner: RustlsConnector::from(Arc::clone(config)),
+            timeout,
+        }
+    }
+}
+
+/// Wraps suppaftp's rustls connector so every socket gets read and write deadlines before
+/// its handshake (implicit FTPS connects its control socket without any).
+pub struct TimedConnector {
+    inner: RustlsConnector,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for TimedConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TimedConnector")
+    }
+}
+
+impl TlsConnector for TimedConnector {
+    type Stream = <RustlsConnector as TlsConnector>::Stream;
+
+    fn connect(&self, domain: &str, stream: TcpStream) -> FtpResult<Self::Stream> {
+        let set = |s: &TcpStream| -> io::Result<()> {
+            s.set_read_timeout(Some(self.timeout))?;
+            s.set_write_timeout(Some(self.timeout))
+        };
+        set(&stream).map_err(suppaftp::FtpError::ConnectionError)?;
+        self.inner.connect(domain, stream)
+    }
+}
+
+/// Turns rustls's certificate complaints into one line a user can act on.
+pub fn explain(message: &str) -> String {
+    let hint = if message.contains("UnknownIssuer") {
+        "the server's certificate is signed by an unknown authority (add it with -o cafile=PATH)"
+    } else if message.contains("NotValidForName") {
+        "the server's certificate is not valid for this host name"
+    } else if message.contains("Expired") {
+        "the server's certificate has expired"
+    } else if message.contains("NotValidYet") {
+        "the server's certificate is not valid yet"
+    } else if message.contains("BadSignature") || message.contains("BadEncoding") {
+        "the server's certificate is malformed"
+    } else {
+        return format!("TLS failed: {message}");
+    };
+    format!("TLS failed: {hint} ({message})")
+}
+
+/// Accepts any certificate (`-o no_verify`); signatures are still checked so the handshake
+/// itself stays sound.
+#[derive(Debug)]
+struct NoVerify(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_errors_are_explained() {
+        let m = explain("invalid peer certificate: UnknownIssuer");
+        assert!(
+            m.contains("unknown authority") && m.contains("cafile"),
+            "{m}"
+        );
+        assert!(explain("invalid peer certificate: NotValidForName").contains("host name"));
+        assert!(explain("handshake failure").starts_with("TLS failed: handshake failure"));
+    }
+
+    #[test]
+    fn a_cafile_without_certificates_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.pem");
+        std::fs::write(&path, b"not a certificate\n").unwrap();
+        let settings = TlsSettings {
+            mode: TlsMode::Explicit,
+            cafile: Some(path),
+            no_verify: false,
+            versions: TlsVersions::Auto,
+        };
+        let err = TlsContext::new(&settings, "localhost").unwrap_err();
+        assert!(err.contains("no certificate"), "{err}");
+    }
+}

@@ -1,0 +1,135 @@
+//! FTPS end to end: explicit TLS against vsftpd (require_ssl_reuse=YES, its default),
+//! proftpd (mod_tls default: session reuse required) and pure-ftpd; reads, writes, a
+//! 500-file listing and 300 small uploads in a row; certificate checks; no plaintext
+//! fallback; no password in any log.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::*;
+
+/// `ftps://` URL of the server's writable directory, by host name so the certificate's
+/// DNS name is checked.
+fn ftps_url(server: &Server) -> String {
+    server
+        .url()
+        .replacen("ftp://", "ftps://", 1)
+        .replacen("127.0.0.1", "localhost", 1)
+}
+
+fn cafile_opt(server: &Server) -> String {
+    format!("cafile={}", server.ca_pem_path().display())
+}
+
+fn tls_workload(server: &Server) {
+    const LISTED: usize = 500;
+    const UPLOADS: usize = 300;
+    server.populate(|d| {
+        fs::create_dir(d.join("many")).unwrap();
+        for i in 0..LISTED {
+            fs::write(d.join("many").join(format!("f{i:03}")), format!("{i}\n")).unwrap();
+        }
+        write_random_file(d.join("blob.bin"), 5_000_000, 3);
+    });
+    let ca = cafile_opt(server);
+    let m = Mount::new(&ftps_url(server), &[&ca]);
+    // A listing of 500 files, and reads.
+    assert_eq!(dir_names(m.join("many")).len(), LISTED, "{}", m.log());
+    assert_same_file(m.join("blob.bin"), server.dir().join("blob.bin"));
+    assert_eq!(fs::read(m.join("many/f123")).unwrap(), b"123\n");
+    // 300 small uploads in a row: every one needs a data connection that resumes the
+    // control connection's TLS session.
+    let src = tempfile::tempdir().unwrap();
+    for i in 0..UPLOADS {
+        fs::write(src.path().join(format!("u{i:03}")), format!("upload {i}\n")).unwrap();
+    }
+    let cp = Command::new("cp")
+        .arg("-r")
+        .arg(src.path())
+        .arg(m.join("up"))
+        .output()
+        .unwrap();
+    assert!(
+        cp.status.success(),
+        "cp: {}\n{}",
+        String::from_utf8_lossy(&cp.stderr),
+        m.log()
+    );
+    let diff = Command::new("diff")
+        .arg("-r")
+        .arg(src.path())
+        .arg(server.dir().join("up"))
+        .output()
+        .unwrap();
+    assert!(
+        diff.status.success(),
+        "{}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
+    // A random-access write through the spool, over TLS too.
+    {
+        use std::os::unix::fs::FileExt;
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(m.join("blob.bin"))
+            .unwrap();
+        f.write_all_at(b"TLS!", 1_000_000).unwrap();
+    }
+    assert_eq!(
+        &fs::read(server.dir().join("blob.bin")).unwrap()[1_000_000..1_000_004],
+        b"TLS!"
+    );
+    // The password never shows up in ftpfs's log, even at debug level.
+    if server.kind() != ServerKind::Vsftpd {
+        assert!(
+            !m.log().contains(&format!("PASS {}", server.password())),
+            "PASS in the log"
+        );
+    }
+}
+for_each_server_kind!(tls_workload, ServerOptions::tls(), tls_workload);
+
+/// A certificate from an unknown authority fails the mount with one line saying so.
+#[test]
+fn unknown_certificate_authority_fails_the_mount() {
+    let server = Server::start(ServerKind::PureFtpd, ServerOptions::tls());
+    let err = Mount::try_new(&ftps_url(&server), &[])
+        .err()
+        .expect("mounted with an untrusted certificate");
+    assert!(err.contains("unknown authority"), "{err}");
+}
+
+/// `no_verify` mounts anyway, with a loud warning.
+#[test]
+fn no_verify_warns_loudly() {
+    let server = Server::start(ServerKind::PureFtpd, ServerOptions::tls());
+    server.populate(|d| fs::write(d.join("x"), b"x").unwrap());
+    let m = Mount::new(&ftps_url(&server), &["no_verify"]);
+    assert_eq!(fs::read(m.join("x")).unwrap(), b"x");
+    assert!(
+        m.log().contains("certificate verification is OFF"),
+        "{}",
+        m.log()
+    );
+}
+
+/// TLS required but the server has none: the mount fails, it never goes on in plain text.
+#[test]
+fn no_plaintext_fallback() {
+    for kind in [
+        ServerKind::Vsftpd,
+        ServerKind::Proftpd,
+        ServerKind::PureFtpd,
+    ] {
+        let server = Server::start(kind, ServerOptions::default());
+        let err = Mount::try_new(&ftps_url(&server), &[])
+            .err()
+            .expect("mounted in plain text");
+        assert!(
+            err.contains("refused AUTH TLS") && err.contains("not continuing in plain text"),
+            "{kind:?}: {err}"
+        );
+    }
+}

@@ -16,6 +16,7 @@ pub mod inode;
 pub mod namespace;
 pub mod reader;
 pub mod spool;
+pub mod symlink;
 pub mod write;
 
 use std::collections::HashMap;
@@ -216,6 +217,7 @@ impl FtpFs {
             Ok(mut entries) => {
                 // Our own uploads in progress are not shown.
                 entries.retain(|e| !write::is_temp_name(&e.name));
+                self.contain_links(dir, &mut entries);
                 let listing = Arc::new(Listing::new(entries));
                 lock(&self.cache).insert(dir.clone(), Cached::Present(Arc::clone(&listing)));
                 Ok(listing)
@@ -225,6 +227,26 @@ impl FtpFs {
                 Err(FsError::NotFound)
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Rewrites the link targets of a listing of `dir` so they resolve inside the mount
+    /// (see symlink.rs).
+    fn contain_links(&self, dir: &RemotePath, entries: &mut [Entry]) {
+        let root = self.cfg.root.as_bytes();
+        let below = if self.cfg.root.is_root() {
+            &dir.as_bytes()[1..]
+        } else {
+            dir.as_bytes().get(root.len()..).unwrap_or_default()
+        };
+        let link_dir: Vec<&[u8]> = below
+            .split(|&b| b == b'/')
+            .filter(|p| !p.is_empty())
+            .collect();
+        for e in entries.iter_mut() {
+            if let Some(target) = e.link_target.as_mut() {
+                *target = symlink::contain(root, &link_dir, target);
+            }
         }
     }
 
@@ -332,7 +354,8 @@ impl FtpFs {
             (EntryKind::Symlink, None) => {
                 // proftpd and pure-ftpd leave link targets out of MLSD; LIST has them.
                 let (dir, name) = path.split().ok_or(FsError::Stale)?;
-                let entries = self.remote.list_unix(&dir)?;
+                let mut entries = self.remote.list_unix(&dir)?;
+                self.contain_links(&dir, &mut entries);
                 entries
                     .into_iter()
                     .find(|e| e.name == name.as_bytes())

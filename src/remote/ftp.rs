@@ -296,7 +296,13 @@ pub fn open(cfg: &SessionConfig, tls12_only: bool) -> Result<Box<dyn Client>, Re
             let ftp =
                 suppaftp::RustlsFtpStream::connect_secure_implicit(addr, connector, &tls.domain)
                     .map_err(tls_error)?;
-            Ok(Box::new(configure(ftp, cfg)))
+            let mut ftp = configure(ftp, cfg);
+            // suppaftp sends these only after AUTH TLS; data connections must be protected too.
+            for line in ["PBSZ 0", "PROT P"] {
+                Client::command(&mut ftp, line, &[Status::CommandOk])
+                    .map_err(RemoteError::from_ftp)?;
+            }
+            Ok(Box::new(ftp))
         }
         _ => {
             let plain = suppaftp::RustlsFtpStream::connect_with_stream(tcp)

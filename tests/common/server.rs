@@ -108,6 +108,9 @@ pub struct ServerOptions {
     /// proftpd only: add `AllowOverwrite on` and `AllowStoreRestart on` (default true). With
     /// false, proftpd keeps its defaults: it refuses to overwrite files and refuses APPE/REST+STOR.
     pub proftpd_allow_overwrite: bool,
+    /// With `tls`: implicit FTPS (TLS from the first byte) instead of AUTH TLS. vsftpd and
+    /// proftpd only; pure-ftpd has no implicit mode.
+    pub implicit_tls: bool,
     /// Login for proftpd and pure-ftpd (default `test`). vsftpd is always `anonymous`.
     pub user: String,
     /// Password for proftpd and pure-ftpd (default `test`); percent-encoded in [`Server::url`].
@@ -120,6 +123,7 @@ impl Default for ServerOptions {
             extra: Vec::new(),
             tls: false,
             proftpd_allow_overwrite: true,
+            implicit_tls: false,
             user: "test".into(),
             password: "test".into(),
         }
@@ -131,6 +135,15 @@ impl ServerOptions {
     pub fn tls() -> Self {
         ServerOptions {
             tls: true,
+            ..Default::default()
+        }
+    }
+
+    /// Default options plus implicit FTPS.
+    pub fn implicit_tls() -> Self {
+        ServerOptions {
+            tls: true,
+            implicit_tls: true,
             ..Default::default()
         }
     }
@@ -474,6 +487,9 @@ impl Server {
                 parts.push(include_str!("../../contrib/servers/vsftpd.conf"));
                 if self.tls.is_some() {
                     parts.push(include_str!("../../contrib/servers/vsftpd-tls.conf"));
+                    if self.opts.implicit_tls {
+                        parts.push("implicit_ssl=YES\n");
+                    }
                 }
             }
             ServerKind::Proftpd => {
@@ -483,11 +499,15 @@ impl Server {
                 }
                 if self.tls.is_some() {
                     parts.push(include_str!("../../contrib/servers/proftpd-tls.conf"));
+                    if self.opts.implicit_tls {
+                        parts.push("TLSOptions UseImplicitSSL\n");
+                    }
                 }
             }
             ServerKind::PureFtpd => {
                 parts.push(include_str!("../../contrib/servers/pure-ftpd.args"));
                 if self.tls.is_some() {
+                    assert!(!self.opts.implicit_tls, "pure-ftpd has no implicit FTPS");
                     parts.push(include_str!("../../contrib/servers/pure-ftpd-tls.args"));
                 }
             }
@@ -582,7 +602,11 @@ impl Server {
                     Launch::Failed(why)
                 });
             }
-            if let Some(banner) = read_banner(port) {
+            // Implicit FTPS speaks TLS first: being the one listening is all we can check.
+            if self.opts.implicit_tls && listener_owned_by(self.last_pid, port) {
+                return Ok(());
+            }
+            if let Some(banner) = read_banner(port).filter(|_| !self.opts.implicit_tls) {
                 if listener_owned_by(self.last_pid, port) {
                     return Ok(());
                 }

@@ -1,0 +1,319 @@
+//! Security end to end: implicit FTPS, command injection through file names, passwords kept
+//! out of logs and /proc/mounts, credential sources (password_file, netrc, FTPFS_PASSWORD,
+//! password_stdin), and symlinks that cannot point out of the mount.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::process::{is_mounted, wait_child};
+use common::*;
+
+/// A foreground ftpfs started by hand (for a custom environment or stdin), unmounted and
+/// stopped on drop.
+struct Manual {
+    child: Child,
+    mnt: tempfile::TempDir,
+    log: std::path::PathBuf,
+}
+
+impl Manual {
+    fn start(
+        url: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&str>,
+    ) -> Result<Manual, String> {
+        let mnt = tempfile::Builder::new()
+            .prefix("ftpfs-sec.")
+            .tempdir()
+            .unwrap();
+        let log = mnt.path().with_extension("log");
+        let file = fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(ftpfs_bin());
+        cmd.arg(url).arg(mnt.path()).arg("-f").args(args);
+        cmd.env_remove("FTPFS_PASSWORD")
+            .env_remove("RUST_LOG")
+            .env("FTPFS_LOG", "trace");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        cmd.stdout(file.try_clone().unwrap()).stderr(file);
+        let mut child = cmd.spawn().unwrap();
+        if let Some(text) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        let mut exited = None;
+        let ok = wait_until(Duration::from_secs(15), || {
+            exited = child.try_wait().ok().flatten();
+            exited.is_some() || is_mounted(mnt.path())
+        });
+        if exited.is_some() || !ok {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(fs::read_to_string(&log).unwrap_or_default());
+        }
+        Ok(Manual { child, mnt, log })
+    }
+
+    fn path(&self) -> &Path {
+        self.mnt.path()
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Manual {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.mnt.path())
+            .status();
+        let _ = self.child.kill();
+        let _ = wait_child(&mut self.child, Duration::from_secs(10));
+        let _ = fs::remove_file(&self.log);
+    }
+}
+
+fn private_file(dir: &Path, name: &str, content: &str, mode: u32) -> std::path::PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, content).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+const SECRET: &str = "Sw0rdf1sh-42";
+
+fn server_with_secret() -> Server {
+    let server = Server::start(
+        ServerKind::Proftpd,
+        ServerOptions {
+            password: SECRET.into(),
+            ..Default::default()
+        },
+    );
+    server.populate(|d| fs::write(d.join("hello.txt"), b"hello\n").unwrap());
+    server
+}
+
+fn plain_url(server: &Server, user: Option<&str>) -> String {
+    let user = user.map(|u| format!("{u}@")).unwrap_or_default();
+    format!("ftp://{user}127.0.0.1:{}/", server.port())
+}
+
+/// The password appears in no log, even a full protocol trace, and not in /proc/mounts.
+#[test]
+fn password_is_never_logged_or_shown() {
+    let server = server_with_secret();
+    let m = Manual::start(
+        &plain_url(&server, Some("test")),
+        &[],
+        &[("FTPFS_PASSWORD", SECRET)],
+        None,
+    )
+    .unwrap();
+    assert_eq!(fs::read(m.path().join("hello.txt")).unwrap(), b"hello\n");
+    fs::write(m.path().join("new.txt"), b"x").unwrap();
+    let log = m.log();
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "no trace logging happened:\n{log}"
+    );
+    assert!(!log.contains(SECRET), "the password is in the log");
+    assert!(!log.contains("PASS "), "a PASS command is in the log");
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = mounts
+        .lines()
+        .find(|l| l.contains(m.path().to_str().unwrap()))
+        .expect("mount not in mountinfo");
+    assert!(
+        line.contains(&format!("ftp://test@127.0.0.1:{}/", server.port())),
+        "{line}"
+    );
+    assert!(!line.contains(SECRET), "{line}");
+}
+
+/// A URL password works but warns; the password still stays out of /proc/mounts.
+#[test]
+fn url_password_warns_and_is_hidden() {
+    let server = server_with_secret();
+    let url = format!("ftp://test:{SECRET}@127.0.0.1:{}/", server.port());
+    let m = Manual::start(&url, &[], &[], None).unwrap();
+    assert_eq!(fs::read(m.path().join("hello.txt")).unwrap(), b"hello\n");
+    assert!(m.log().contains("password in the URL"), "{}", m.log());
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(SECRET));
+}
+
+#[test]
+fn password_file_must_be_private() {
+    let server = server_with_secret();
+    let dir = tempfile::tempdir().unwrap();
+    let good = private_file(dir.path(), "pw", &format!("{SECRET}\n"), 0o600);
+    let opt = format!("password_file={}", good.display());
+    let m = Manual::start(&plain_url(&server, Some("test")), &["-o", &opt], &[], None).unwrap();
+    assert_eq!(fs::read(m.path().join("hello.txt")).unwrap(), b"hello\n");
+    drop(m);
+    let open = private_file(dir.path(), "pw-open", &format!("{SECRET}\n"), 0o644);
+    let opt = format!("password_file={}", open.display());
+    let err = Manual::start(&plain_url(&server, Some("test")), &["-o", &opt], &[], None)
+        .err()
+        .expect("accepted a world-readable password file");
+    assert!(err.contains("other users"), "{err}");
+    assert!(!err.contains(SECRET));
+}
+
+#[test]
+fn netrc_gives_user_and_password() {
+    let server = server_with_secret();
+    let home = tempfile::tempdir().unwrap();
+    private_file(
+        home.path(),
+        ".netrc",
+        &format!("machine 127.0.0.1 login test password {SECRET}\n"),
+        0o600,
+    );
+    let home_s = home.path().to_str().unwrap();
+    let m = Manual::start(&plain_url(&server, None), &[], &[("HOME", home_s)], None).unwrap();
+    assert_eq!(fs::read(m.path().join("hello.txt")).unwrap(), b"hello\n");
+    drop(m);
+    // An explicit netrc=PATH, and its permission rule.
+    let other = private_file(
+        home.path(),
+        "alt-netrc",
+        &format!("default login test password {SECRET}\n"),
+        0o640,
+    );
+    let opt = format!("netrc={}", other.display());
+    let err = Manual::start(
+        &plain_url(&server, None),
+        &["-o", &opt],
+        &[("HOME", "/nonexistent")],
+        None,
+    )
+    .err()
+    .expect("accepted a group-readable netrc");
+    assert!(err.contains("other users"), "{err}");
+    fs::set_permissions(&other, fs::Permissions::from_mode(0o600)).unwrap();
+    let m = Manual::start(
+        &plain_url(&server, None),
+        &["-o", &opt],
+        &[("HOME", "/nonexistent")],
+        None,
+    )
+    .unwrap();
+    assert_eq!(fs::read(m.path().join("hello.txt")).unwrap(), b"hello\n");
+}
+
+#[test]
+fn password_from_stdin() {
+    let server = server_with_secret();
+    let m = Manual::start(
+        &plain_url(&server, Some("test")),
+        &["-o", "password_stdin"],
+        &[],
+        Some(&format!("{SECRET}\n")),
+    )
+    .unwrap();
+    assert_eq!(fs::read(m.path().join("hello.txt")).unwrap(), b"hello\n");
+}
+
+/// Names carrying an FTP command are refused with EINVAL before anything reaches the wire.
+fn injection(server: &Server) {
+    server.populate(|d| fs::write(d.join("victim.txt"), b"still here\n").unwrap());
+    let m = mount_for(server, &[]);
+    let evil = "x\r\nDELE victim.txt";
+    let einval =
+        |r: std::io::Result<()>| assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EINVAL));
+    einval(fs::write(m.join(evil), b"boom"));
+    einval(fs::create_dir(m.join("d\nRMD /")));
+    einval(fs::rename(m.join("victim.txt"), m.join(evil)));
+    einval(fs::metadata(m.join("a\rb")).map(|_| ()));
+    assert_eq!(
+        fs::read(server.dir().join("victim.txt")).unwrap(),
+        b"still here\n"
+    );
+    assert_eq!(dir_names(server.dir()), vec!["victim.txt".to_string()]);
+}
+for_each_server_kind!(crlf_injection, injection);
+
+/// Absolute and escaping symlink targets are shown relative to the mount.
+#[test]
+fn symlinks_cannot_point_out_of_the_mount() {
+    let server = Server::start(ServerKind::Vsftpd, ServerOptions::default());
+    server.populate(|d| {
+        fs::create_dir(d.join("sub")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", d.join("sub/abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../../../etc/passwd", d.join("sub/climb")).unwrap();
+        std::os::unix::fs::symlink("../sub/ok", d.join("sub/inside")).unwrap();
+    });
+    let m = mount_for(&server, &[]);
+    assert_eq!(
+        fs::read_link(m.join("sub/abs")).unwrap(),
+        Path::new("../etc/passwd")
+    );
+    assert_eq!(
+        fs::read_link(m.join("sub/climb")).unwrap(),
+        Path::new("../etc/passwd")
+    );
+    assert_eq!(
+        fs::read_link(m.join("sub/inside")).unwrap(),
+        Path::new("../sub/ok")
+    );
+    // Following them stays inside the mount (where there is no etc/passwd).
+    assert!(fs::read(m.join("sub/abs")).is_err());
+}
+
+/// Implicit FTPS where the server offers it (vsftpd, proftpd).
+fn implicit(server: &Server) {
+    server.populate(|d| fs::write(d.join("i.txt"), b"implicit\n").unwrap());
+    let url = server
+        .url()
+        .replacen("ftp://", "ftps://", 1)
+        .replacen("127.0.0.1", "localhost", 1);
+    let ca = format!("cafile={}", server.ca_pem_path().display());
+    let m = Mount::new(&url, &["tls=implicit", &ca]);
+    assert_eq!(fs::read(m.join("i.txt")).unwrap(), b"implicit\n");
+    fs::write(m.join("up.txt"), b"uploaded\n").unwrap();
+    assert_eq!(
+        fs::read(server.dir().join("up.txt")).unwrap(),
+        b"uploaded\n"
+    );
+    for i in 0..30 {
+        fs::write(m.join(format!("n{i}")), format!("{i}")).unwrap();
+    }
+    assert_eq!(dir_names(server.dir()).len(), 32);
+}
+
+#[test]
+fn implicit_ftps_vsftpd() {
+    implicit(&Server::start(
+        ServerKind::Vsftpd,
+        ServerOptions::implicit_tls(),
+    ));
+}
+
+#[test]
+fn implicit_ftps_proftpd() {
+    implicit(&Server::start(
+        ServerKind::Proftpd,
+        ServerOptions::implicit_tls(),
+    ));
+}

@@ -51,6 +51,10 @@ pub struct Args {
     #[arg(long, help_heading = "Mount")]
     pub default_permissions: bool,
 
+    /// Remove the mount even if ftpfs is killed (through fusermount3; implies allow_root)
+    #[arg(long, help_heading = "Mount")]
+    pub auto_unmount: bool,
+
     /// Mount read-only: every change fails with EROFS
     #[arg(long = "ro", visible_alias = "read-only", help_heading = "Mount")]
     pub read_only: bool,
@@ -114,23 +118,31 @@ pub struct Args {
     )]
     pub connect_timeout: u64,
 
-    /// Seconds to wait for each reply on the control connection
+    /// Longest a filesystem call waits on the server, retries included; a stalled server
+    /// gives ETIMEDOUT or EIO within this bound
     #[arg(
         long,
         value_name = "SECONDS",
-        default_value_t = 30,
+        default_value_t = 60,
         help_heading = "Connection"
     )]
-    pub reply_timeout: u64,
+    pub timeout: u64,
 
-    /// Seconds a data connection may stall before the transfer fails
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 30,
-        help_heading = "Connection"
-    )]
-    pub data_timeout: u64,
+    /// Seconds to wait for each reply on the control connection [default: timeout/2]
+    #[arg(long, value_name = "SECONDS", help_heading = "Connection")]
+    pub reply_timeout: Option<u64>,
+
+    /// Seconds a data connection may stall before the transfer fails [default: timeout/2]
+    #[arg(long, value_name = "SECONDS", help_heading = "Connection")]
+    pub data_timeout: Option<u64>,
+
+    /// Send NOOP on idle sessions every SECONDS so the server does not drop them
+    #[arg(long, value_name = "SECONDS", help_heading = "Connection")]
+    pub keepalive: Option<u64>,
+
+    /// Mount at once and connect on first use (the server may be down at mount time)
+    #[arg(long, help_heading = "Connection")]
+    pub delay_connect: bool,
 
     /// Seconds an unused session stays open (servers drop idle clients; vsftpd after 300)
     #[arg(

@@ -38,6 +38,14 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// How long a caller may wait for a free session.
     pub pool_wait: Duration,
+    /// The bound on one filesystem call's waiting, retries included (`timeout`).
+    pub timeout: Duration,
+    /// NOOP idle sessions this often (`keepalive`).
+    pub keepalive: Option<Duration>,
+    /// Mount without connecting first (`delay_connect`).
+    pub delay_connect: bool,
+    /// Let fusermount3 remove the mount if ftpfs dies (`auto_unmount`).
+    pub auto_unmount: bool,
     pub allow_other: bool,
     pub default_permissions: bool,
     /// Certificate verification is off (warned about at mount time).
@@ -155,8 +163,17 @@ impl Config {
             DataMode::ExtendedPassive
         };
         let connect_timeout = secs(args.connect_timeout, "connect_timeout")?;
-        let reply_timeout = secs(args.reply_timeout, "reply_timeout")?;
-        let data_timeout = secs(args.data_timeout, "data_timeout")?;
+        let timeout = secs(args.timeout, "timeout")?;
+        if args.timeout < 2 {
+            return Err("timeout must be at least 2 seconds".into());
+        }
+        // Each attempt may use half the budget; retries start only in the first half, so a
+        // call never waits much longer than `timeout` (see SEMANTICS.md, failures).
+        let half = (args.timeout / 2).max(1);
+        let reply_timeout = secs(args.reply_timeout.unwrap_or(half), "reply_timeout")?;
+        let data_timeout = secs(args.data_timeout.unwrap_or(half), "data_timeout")?;
+        let connect_timeout = connect_timeout.min(timeout);
+        let keepalive = args.keepalive.map(|k| secs(k, "keepalive")).transpose()?;
         let sources = credentials::Sources {
             password_file: args.password_file.clone(),
             netrc: args.netrc.clone(),
@@ -243,7 +260,11 @@ impl Config {
             debug: args.debug,
             max_conns: args.max_conns,
             idle_timeout: secs(args.idle_timeout, "idle_timeout")?,
-            pool_wait: reply_timeout + connect_timeout,
+            pool_wait: timeout / 2,
+            timeout,
+            keepalive,
+            delay_connect: args.delay_connect,
+            auto_unmount: args.auto_unmount,
             allow_other: args.allow_other,
             default_permissions: args.default_permissions,
             no_verify: args.no_verify,

@@ -87,6 +87,25 @@ macro_rules! reply_error {
     };
 }
 
+/// The extended attribute of the mount root that reports the counters.
+const STATS_XATTR: &[u8] = b"user.ftpfs.stats";
+
+/// Answers a getxattr/listxattr: the size when asked for it, else the value or ERANGE.
+fn xattr_reply(reply: ReplyXattr, size: u32, value: &[u8]) {
+    if size == 0 {
+        reply.size(value.len() as u32);
+    } else if value.len() > size as usize {
+        reply.error(Errno::ERANGE);
+    } else {
+        reply.data(value);
+    }
+}
+
+/// Counts one filesystem operation for the stats attribute.
+fn count_op() {
+    crate::stats::add(&crate::stats::OPERATIONS, 1);
+}
+
 fn show(name: &OsStr) -> String {
     name.as_bytes().escape_ascii().to_string()
 }
@@ -101,6 +120,7 @@ fn open_mode(flags: OpenFlags) -> OpenMode {
 
 impl Filesystem for FuseAdapter {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
+        count_op();
         // One listing answers readdir and every lookup in it: let the kernel ask for both
         // at once, when the listing's attributes are final.
         let mut wanted = InitFlags::FUSE_PARALLEL_DIROPS;
@@ -116,6 +136,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+        count_op();
         match self.fs.lookup(parent.0, name.as_bytes()) {
             Ok(attr) => reply.entry(&self.ttl, &file_attr(&attr), Generation(0)),
             Err(e) => reply_error!(reply, "lookup", show(name), e),
@@ -123,10 +144,12 @@ impl Filesystem for FuseAdapter {
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        count_op();
         self.fs.forget(ino.0, nlookup);
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+        count_op();
         match self.fs.getattr(ino.0) {
             Ok(attr) => reply.attr(&self.ttl, &file_attr(&attr)),
             Err(e) => reply_error!(reply, "getattr", ino.0, e),
@@ -151,6 +174,7 @@ impl Filesystem for FuseAdapter {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
+        count_op();
         let change = SetAttr {
             size,
             mode,
@@ -168,6 +192,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        count_op();
         match self.fs.readlink(ino.0) {
             Ok(target) => reply.data(&target),
             Err(e) => reply_error!(reply, "readlink", ino.0, e),
@@ -183,6 +208,7 @@ impl Filesystem for FuseAdapter {
         umask: u32,
         reply: ReplyEntry,
     ) {
+        count_op();
         match self.fs.mkdir(parent.0, name.as_bytes(), mode & !umask) {
             Ok(attr) => reply.entry(&self.ttl, &file_attr(&attr), Generation(0)),
             Err(e) => reply_error!(reply, "mkdir", show(name), e),
@@ -190,6 +216,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        count_op();
         match self.fs.unlink(parent.0, name.as_bytes()) {
             Ok(()) => reply.ok(),
             Err(e) => reply_error!(reply, "unlink", show(name), e),
@@ -197,6 +224,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
+        count_op();
         match self.fs.rmdir(parent.0, name.as_bytes()) {
             Ok(()) => reply.ok(),
             Err(e) => reply_error!(reply, "rmdir", show(name), e),
@@ -213,6 +241,7 @@ impl Filesystem for FuseAdapter {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
+        count_op();
         if flags.intersects(RenameFlags::RENAME_EXCHANGE | RenameFlags::RENAME_WHITEOUT) {
             return reply_error!(
                 reply,
@@ -235,6 +264,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        count_op();
         match self.fs.open(ino.0, open_mode(flags)) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply_error!(reply, "open", ino.0, e),
@@ -252,6 +282,7 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
+        count_op();
         match self.fs.read(fh.0, offset, size) {
             Ok(data) => reply.data(&data),
             Err(e) => reply_error!(reply, "read", format_args!("{} at {offset}", ino.0), e),
@@ -270,6 +301,7 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        count_op();
         match self.fs.write(fh.0, offset, data) {
             Ok(n) => reply.written(n),
             Err(e) => reply_error!(reply, "write", format_args!("{} at {offset}", ino.0), e),
@@ -284,6 +316,7 @@ impl Filesystem for FuseAdapter {
         _lo: LockOwner,
         reply: ReplyEmpty,
     ) {
+        count_op();
         match self.fs.fsync(fh.0) {
             Ok(()) => reply.ok(),
             Err(e) => reply_error!(reply, "flush", ino.0, e),
@@ -298,6 +331,7 @@ impl Filesystem for FuseAdapter {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
+        count_op();
         match self.fs.fsync(fh.0) {
             Ok(()) => reply.ok(),
             Err(e) => reply_error!(reply, "fsync", ino.0, e),
@@ -314,6 +348,7 @@ impl Filesystem for FuseAdapter {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
+        count_op();
         match self.fs.release(fh.0) {
             Ok(()) => reply.ok(),
             Err(e) => reply_error!(reply, "release", ino.0, e),
@@ -321,6 +356,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        count_op();
         match self.fs.opendir(ino.0) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply_error!(reply, "opendir", ino.0, e),
@@ -335,6 +371,7 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
+        count_op();
         let result = self.fs.readdir(fh.0, offset, false, |item, next| {
             reply.add(
                 INodeNo(item.attr.ino),
@@ -357,6 +394,7 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
+        count_op();
         let ttl = self.ttl;
         let result = self.fs.readdir(fh.0, offset, true, |item, next| {
             let attr = file_attr(&item.attr);
@@ -383,38 +421,40 @@ impl Filesystem for FuseAdapter {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
+        count_op();
         self.fs.releasedir(fh.0);
         reply.ok();
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
+        count_op();
         let s = self.fs.statfs();
         reply.statfs(
             s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.bsize,
         );
     }
 
-    fn getxattr(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _name: &OsStr,
-        _size: u32,
-        reply: ReplyXattr,
-    ) {
-        // FTP has no extended attributes.
-        reply.error(Errno::NO_XATTR);
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        count_op();
+        // FTP has no extended attributes; the root carries the mount's counters.
+        if ino != INodeNo::ROOT || name.as_bytes() != STATS_XATTR {
+            return reply.error(Errno::NO_XATTR);
+        }
+        xattr_reply(reply, size, self.fs.stats_report().as_bytes());
     }
 
-    fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {
-        if size == 0 {
-            reply.size(0);
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        count_op();
+        let names: &[u8] = if ino == INodeNo::ROOT {
+            b"user.ftpfs.stats\0"
         } else {
-            reply.data(&[]);
-        }
+            b""
+        };
+        xattr_reply(reply, size, names);
     }
 
     fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
+        count_op();
         // The server decides what this login may do; `default_permissions` adds local checks.
         reply.ok();
     }
@@ -429,6 +469,7 @@ impl Filesystem for FuseAdapter {
         flags: i32,
         reply: ReplyCreate,
     ) {
+        count_op();
         let exclusive = flags & libc::O_EXCL != 0;
         match self
             .fs

@@ -26,6 +26,7 @@ pub mod fuse;
 pub mod logging;
 pub mod mount;
 pub mod remote;
+pub mod stats;
 
 pub use config::Config;
 

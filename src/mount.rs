@@ -19,7 +19,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -165,11 +165,18 @@ fn serve(config: &Config, mountpoint: &Path, report: Option<File>) -> Result<(),
         .map_err(|e| format!("cannot start a thread: {e}"))?;
 
     let pool = Arc::clone(fs.remote().pool());
+    let keepalive = config.keepalive;
+    let every = keepalive.map_or(REAP_INTERVAL, |k| {
+        (k / 2).clamp(Duration::from_millis(500), REAP_INTERVAL)
+    });
     std::thread::Builder::new()
         .name("ftpfs-reaper".into())
         .spawn(move || loop {
-            std::thread::sleep(REAP_INTERVAL);
-            pool.reap_idle();
+            std::thread::sleep(every);
+            match keepalive {
+                Some(k) => pool.keepalive(k),
+                None => pool.reap_idle(),
+            }
         })
         .map_err(|e| format!("cannot start a thread: {e}"))?;
 
@@ -215,21 +222,26 @@ fn start(
         config.idle_timeout,
         config.pool_wait,
     );
-    let remote = Remote::new(pool);
+    let remote = Remote::new(pool, config.timeout);
     let server = format!("{}:{}", config.session.host, config.session.port);
-    let features = remote.probe().map_err(|e| {
-        let msg = e.to_string();
-        if msg.contains(&server) {
-            msg
-        } else {
-            format!("{server}: {msg}")
-        }
-    })?;
-    let fs = Arc::new(FtpFs::new(remote, features, config.fs.clone()));
-    fs.check_root().map_err(|e| match e {
-        FsError::NotFound => format!("{}: no such directory on the server", config.source),
-        e => format!("{}: {e}", config.source),
-    })?;
+    let fs = if config.delay_connect {
+        Arc::new(FtpFs::new(remote, None, config.fs.clone()))
+    } else {
+        let features = remote.probe().map_err(|e| {
+            let msg = e.to_string();
+            if msg.contains(&server) {
+                msg
+            } else {
+                format!("{server}: {msg}")
+            }
+        })?;
+        let fs = Arc::new(FtpFs::new(remote, Some(features), config.fs.clone()));
+        fs.check_root().map_err(|e| match e {
+            FsError::NotFound => format!("{}: no such directory on the server", config.source),
+            e => format!("{}: {e}", config.source),
+        })?;
+        fs
+    };
 
     let mut cfg = fuser::Config::default();
     cfg.mount_options = vec![
@@ -247,13 +259,78 @@ fn start(
     if config.allow_other {
         cfg.acl = SessionACL::All;
     }
+    if config.auto_unmount {
+        // fusermount3 then watches us and unmounts if we die; it needs allow_root at least.
+        cfg.mount_options.push(MountOption::AutoUnmount);
+        if cfg.acl == SessionACL::Owner {
+            cfg.acl = SessionACL::RootAndOwner;
+        }
+    }
     // One thread per session plus two, so that metadata calls are served while every
     // session is busy with a transfer.
     cfg.n_threads = Some(config.max_conns + 2);
     cfg.clone_fd = true;
-    let session = fuser::spawn_mount(FuseAdapter::new(Arc::clone(&fs)), mountpoint, &cfg)
-        .map_err(|e| format!("cannot mount on {}: {e}", mountpoint.display()))?;
+    let adapter = FuseAdapter::new(Arc::clone(&fs));
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let session = if root && !config.auto_unmount {
+        // fuser's own mount(2) path drops the subtype ("fuse" in /proc/mounts); mount as
+        // "fuse.ftpfs" ourselves and hand fuser the descriptor.
+        mount_direct(config, mountpoint)
+            .and_then(|fd| fuser::Session::from_fd(adapter, fd, cfg.acl, cfg.clone()))
+            .and_then(fuser::Session::spawn)
+    } else {
+        fuser::spawn_mount(adapter, mountpoint, &cfg)
+    };
+    let session = session.map_err(|e| format!("cannot mount on {}: {e}", mountpoint.display()))?;
     Ok((session, fs))
+}
+
+/// Opens /dev/fuse and mounts it on `mountpoint` with type `fuse.ftpfs` and the URL (without
+/// password) as the source, as libfuse does. Root only.
+fn mount_direct(config: &Config, mountpoint: &Path) -> std::io::Result<OwnedFd> {
+    let dev = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/fuse")?;
+    let fd = OwnedFd::from(dev);
+    // SAFETY: geteuid/getegid have no preconditions.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let mut data = format!(
+        "fd={},rootmode=40000,user_id={uid},group_id={gid}",
+        fd.as_raw_fd()
+    );
+    if config.default_permissions {
+        data.push_str(",default_permissions");
+    }
+    if config.allow_other {
+        data.push_str(",allow_other");
+    }
+    let mut flags = libc::MS_NOSUID | libc::MS_NODEV;
+    if config.fs.read_only {
+        flags |= libc::MS_RDONLY;
+    }
+    let cstr = |s: &[u8]| {
+        CString::new(s).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    };
+    let source = cstr(config.source.as_bytes())?;
+    let target = cstr(mountpoint.as_os_str().as_bytes())?;
+    let fstype = cstr(b"fuse.ftpfs")?;
+    let data = cstr(data.as_bytes())?;
+    // SAFETY: every pointer is a valid NUL-terminated string that outlives the call.
+    let rc = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            flags,
+            data.as_ptr().cast(),
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(fd)
 }
 
 /// Detaches the mount even with files open; the session then ends on its own.

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use lru::LruCache;
@@ -70,7 +70,6 @@ pub struct FsConfig {
 pub struct Stats {
     pub listings: AtomicU64,
     pub mdtm: AtomicU64,
-    pub bytes_read: AtomicU64,
     pub transfers: AtomicU64,
 }
 
@@ -107,7 +106,8 @@ struct Refined {
 pub struct FtpFs {
     remote: Remote,
     cfg: FsConfig,
-    features: Features,
+    /// What the server supports; learned at mount, or on first use with `delay_connect`.
+    features: OnceLock<Features>,
     inodes: Mutex<InodeTable>,
     cache: Mutex<DirCache>,
     mtimes: Mutex<LruCache<RemotePath, Refined>>,
@@ -126,7 +126,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl FtpFs {
     /// Builds the filesystem on top of `remote`, whose server has `features`.
-    pub fn new(remote: Remote, features: Features, cfg: FsConfig) -> FtpFs {
+    /// `features` is `None` with `delay_connect`: they are learned on first use.
+    pub fn new(remote: Remote, features: Option<Features>, cfg: FsConfig) -> FtpFs {
         // Leave at least one session for metadata operations.
         let lot = Arc::new(StreamLot::new(
             remote.pool().max_sessions().saturating_sub(1),
@@ -135,7 +136,7 @@ impl FtpFs {
         remote.set_reclaimer(Box::new(move || reclaim.evict_oldest()));
         FtpFs {
             remote,
-            features,
+            features: features.map(OnceLock::from).unwrap_or_default(),
             inodes: Mutex::new(InodeTable::new(cfg.root.clone())),
             cache: Mutex::new(DirCache::new(cfg.dir_ttl, cfg.negative_ttl)),
             mtimes: Mutex::new(LruCache::new(
@@ -148,6 +149,20 @@ impl FtpFs {
             mounted_at: SystemTime::now(),
             cfg,
             stats: Stats::default(),
+        }
+    }
+
+    /// The server's features, connecting first if nothing has yet (`delay_connect`).
+    fn features(&self) -> Features {
+        if let Some(f) = self.features.get() {
+            return f.clone();
+        }
+        match self.remote.features() {
+            Ok(f) => self.features.get_or_init(|| f).clone(),
+            Err(e) => {
+                log::debug!("features unknown ({e})");
+                Features::default()
+            }
         }
     }
 
@@ -268,7 +283,7 @@ impl FtpFs {
             let known = lock(&self.mtimes).get(path).copied();
             match known {
                 Some(r) if r.coarse == entry.mtime && r.size == entry.size => mtime = Some(r.exact),
-                _ if refine && self.cfg.refine_mtime && self.features.mdtm => {
+                _ if refine && self.cfg.refine_mtime && self.features().mdtm => {
                     self.stats.mdtm.fetch_add(1, Ordering::Relaxed);
                     match self.remote.mdtm(path) {
                         Ok(exact) => {
@@ -305,7 +320,11 @@ impl FtpFs {
     /// handed out with a listing would disagree with the refined ones from a later getattr,
     /// and tools such as tar would report "file changed as we read it".
     pub fn listings_are_final(&self) -> bool {
-        self.features.mlsd || !self.cfg.refine_mtime || !self.features.mdtm
+        match self.features.get() {
+            Some(f) => f.mlsd || !self.cfg.refine_mtime || !f.mdtm,
+            // Not connected yet (delay_connect): assume the worst.
+            None => !self.cfg.refine_mtime,
+        }
     }
 
     /// Lists the mount root once, so a wrong path in the URL fails the mount.
@@ -502,9 +521,7 @@ impl FtpFs {
             handles::evict(&other);
         }
         let data = result?;
-        self.stats
-            .bytes_read
-            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        crate::stats::add(&crate::stats::BYTES_READ, data.len() as u64);
         Ok(data)
     }
 
@@ -544,19 +561,35 @@ impl FtpFs {
         }
     }
 
-    /// Numbers for diagnostics: (inodes known, open handles, live sessions, cache hits,
-    /// cache misses).
-    pub fn counters(&self) -> (usize, usize, usize, u64, u64) {
+    /// The mount's counters as `name value` lines (the `user.ftpfs.stats` attribute).
+    pub fn stats_report(&self) -> String {
+        use crate::stats::{self, get};
         let (hits, misses) = {
             let c = lock(&self.cache);
             (c.hits, c.misses)
         };
-        (
-            lock(&self.inodes).count(),
-            self.handles.count(),
-            self.remote.pool().live(),
-            hits,
-            misses,
-        )
+        let pool = self.remote.pool();
+        let connects = pool.connects();
+        let rows: [(&str, u64); 18] = [
+            ("operations", get(&stats::OPERATIONS)),
+            ("ftp_commands", get(&stats::COMMANDS)),
+            ("bytes_read", get(&stats::BYTES_READ)),
+            ("bytes_written", get(&stats::BYTES_WRITTEN)),
+            ("bytes_uploaded", get(&stats::BYTES_UPLOADED)),
+            ("uploads", get(&stats::UPLOADS)),
+            ("listings", self.stats.listings.load(Ordering::Relaxed)),
+            ("downloads", self.stats.transfers.load(Ordering::Relaxed)),
+            ("mdtm_refinements", self.stats.mdtm.load(Ordering::Relaxed)),
+            ("cache_hits", hits),
+            ("cache_misses", misses),
+            ("sessions_live", pool.live() as u64),
+            ("sessions_max", pool.max_sessions() as u64),
+            ("connects", connects),
+            ("reconnects", connects.saturating_sub(1)),
+            ("inodes", lock(&self.inodes).count() as u64),
+            ("open_handles", self.handles.count() as u64),
+            ("spool_bytes", self.budget.used()),
+        ];
+        rows.iter().map(|(k, v)| format!("{k} {v}\n")).collect()
     }
 }

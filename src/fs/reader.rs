@@ -123,9 +123,20 @@ impl<D: Download> ReadStream<D> {
                 .max(1);
             match transfer.read(&mut chunk[..want]) {
                 Ok(0) => {
-                    // The server ended the file before the size we knew: it shrank.
-                    self.finish();
-                    break;
+                    // The data connection ended before the size we knew. Only the server's
+                    // completion reply tells a file that shrank from a dropped connection.
+                    let Some(t) = self.transfer.take() else { break };
+                    match t.finish() {
+                        Ok(()) => break,
+                        Err(e) => {
+                            if resumes >= RESUMES {
+                                return Err(e);
+                            }
+                            log::info!("read stream cut at offset {} ({e}); resuming", self.pos);
+                            resumes += 1;
+                            self.resume(open)?;
+                        }
+                    }
                 }
                 Ok(n) => {
                     self.window.extend(&chunk[..n]);
@@ -209,10 +220,17 @@ mod tests {
         data: std::rc::Rc<Vec<u8>>,
         pos: usize,
         fail_after: Option<usize>,
+        /// Ends the stream cleanly (EOF) at this offset, then fails finish(): a server
+        /// killed mid-transfer closes the data socket without an error.
+        cut_at: Option<usize>,
     }
 
     impl Download for Fake {
         fn read(&mut self, buf: &mut [u8]) -> Result<usize, RemoteError> {
+            if let Some(cut) = self.cut_at {
+                let n = buf.len().min(cut.saturating_sub(self.pos));
+                return self.copy(&mut buf[..n]);
+            }
             if let Some(left) = self.fail_after.as_mut() {
                 if *left == 0 {
                     return Err(RemoteError::new(RemoteErrorKind::Connection, "cut"));
@@ -224,7 +242,12 @@ mod tests {
             self.copy(buf)
         }
         fn finish(self) -> Result<(), RemoteError> {
-            Ok(())
+            match self.cut_at {
+                Some(cut) if self.pos < self.data.len() && self.pos >= cut => Err(
+                    RemoteError::new(RemoteErrorKind::Connection, "connection closed"),
+                ),
+                _ => Ok(()),
+            }
         }
     }
 
@@ -251,6 +274,7 @@ mod tests {
                 data: d.clone(),
                 pos: off as usize,
                 fail_after: None,
+                cut_at: None,
             })
         };
         let mut s = ReadStream::new();
@@ -294,6 +318,7 @@ mod tests {
                 data: d.clone(),
                 pos: off as usize,
                 fail_after,
+                cut_at: None,
             })
         };
         let mut s = ReadStream::new();
@@ -307,6 +332,32 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_cut_without_an_error_is_resumed_not_taken_for_eof() {
+        let d = data(1024 * 1024);
+        let opens = RefCell::new(Vec::new());
+        let first = Cell::new(true);
+        let open = |off: u64| {
+            opens.borrow_mut().push(off);
+            let cut_at = first.replace(false).then_some(400_000);
+            Ok(Fake {
+                data: d.clone(),
+                pos: off as usize,
+                fail_after: None,
+                cut_at,
+            })
+        };
+        let mut s = ReadStream::new();
+        let got = s.read(&open, 0, d.len(), d.len() as u64).unwrap();
+        assert_eq!(
+            got.len(),
+            d.len(),
+            "a cut stream must not look like a short file"
+        );
+        assert_eq!(got, *d);
+        assert_eq!(*opens.borrow(), vec![0, 400_000]);
+    }
+
+    #[test]
     fn window_memory_is_bounded() {
         let d = data(8 * 1024 * 1024);
         let open = |off: u64| {
@@ -314,6 +365,7 @@ mod tests {
                 data: d.clone(),
                 pos: off as usize,
                 fail_after: None,
+                cut_at: None,
             })
         };
         let mut s = ReadStream::new();

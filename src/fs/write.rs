@@ -267,8 +267,11 @@ impl FtpFs {
         }
         let offset = if append { wf.size() } else { offset };
         let result = self.write_locked(&mut wf, offset, data);
-        if let Err(e) = &result {
-            wf.error.get_or_insert_with(|| e.clone());
+        match &result {
+            Ok(()) => crate::stats::add(&crate::stats::BYTES_WRITTEN, data.len() as u64),
+            Err(e) => {
+                wf.error.get_or_insert_with(|| e.clone());
+            }
         }
         result.map(|()| data.len() as u32)
     }
@@ -483,6 +486,8 @@ impl FtpFs {
             }
         };
         self.rename_over(&temp, &path)?;
+        crate::stats::add(&crate::stats::UPLOADS, 1);
+        crate::stats::add(&crate::stats::BYTES_UPLOADED, size);
         wf.dirty = false;
         if let Some(stale) = wf.stale_temp.take() {
             let _ = self.remote.delete(&stale);
@@ -549,7 +554,7 @@ impl FtpFs {
                 Err(e) => log::warn!("setting the modification time of {path}: {e}"),
             }
         }
-        if mtime.is_none() && self.features.mdtm {
+        if mtime.is_none() && self.features().mdtm {
             mtime = self.remote.mdtm(path).ok();
         }
         let mtime = mtime.unwrap_or_else(SystemTime::now);

@@ -8,7 +8,7 @@
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::ftp::Transfer;
 use super::listing::ListingFormat;
@@ -26,14 +26,18 @@ const MTIME_MFMT: u8 = 1;
 const MTIME_MDTM: u8 = 2;
 const MTIME_NONE: u8 = 3;
 
-/// How many times an idempotent operation is retried after a transient failure.
-const RETRIES: u32 = 2;
-/// First backoff between retries; doubled each time.
+/// How often a caller waiting for a session looks for an idle reader to take it from.
+const RECLAIM_POLL: Duration = Duration::from_millis(50);
+
+/// First backoff between retries; doubled each time up to [`MAX_BACKOFF`].
 const BACKOFF: Duration = Duration::from_millis(100);
+/// Longest pause between two retries, so a server that comes back is noticed quickly.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// The filesystem's handle on the server.
 pub struct Remote {
     pool: Arc<Pool>,
+    budget: Duration,
     /// Uploads completed over TLS 1.3 so far.
     tls13_ok: Arc<AtomicU32>,
     /// How modification times are set: one of the `MTIME_*` values, learned on first use.
@@ -54,8 +58,10 @@ pub struct ReadTransfer {
 }
 
 impl Remote {
-    pub fn new(pool: Arc<Pool>) -> Remote {
+    /// `budget` is the `timeout` option: the longest one call may wait, retries included.
+    pub fn new(pool: Arc<Pool>, budget: Duration) -> Remote {
         Remote {
+            budget,
             pool,
             tls13_ok: Arc::new(AtomicU32::new(0)),
             mtime_method: AtomicU8::new(MTIME_UNKNOWN),
@@ -69,19 +75,27 @@ impl Remote {
     }
 
     /// A session: a free one, else one reclaimed from an idle reader, else the next one
-    /// returned to the pool (waiting up to the pool's deadline).
+    /// returned to the pool, waiting up to the pool's deadline. Idle readers are asked again
+    /// while waiting: a reader that was busy a moment ago may be idle now.
     fn checkout(&self) -> Result<SessionGuard, RemoteError> {
-        if let Some(guard) = self.pool.try_checkout()? {
-            return Ok(guard);
-        }
-        if let Some(reclaim) = self.reclaimer.get() {
-            while reclaim() {
-                if let Some(guard) = self.pool.try_checkout()? {
-                    return Ok(guard);
-                }
+        let deadline = Instant::now() + self.pool.wait_timeout();
+        loop {
+            if let Some(guard) = self.pool.try_checkout()? {
+                return Ok(guard);
             }
+            if self.reclaimer.get().is_some_and(|reclaim| reclaim()) {
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(RemoteError::new(
+                    RemoteErrorKind::Timeout,
+                    format!("no free FTP session after {:?}", self.pool.wait_timeout()),
+                ));
+            }
+            self.pool
+                .wait_for_return((deadline - now).min(RECLAIM_POLL));
         }
-        self.pool.checkout()
     }
 
     pub fn pool(&self) -> &Arc<Pool> {
@@ -92,25 +106,39 @@ impl Remote {
         self.pool.features()
     }
 
+    /// Runs `attempt` until it succeeds, fails for good, or the retry window (the first half
+    /// of the `timeout` budget) is over; transient failures are retried with backoff on a
+    /// fresh session. An attempt itself is bounded by the socket deadlines (half the budget).
+    fn retrying<T>(
+        &self,
+        what: &dyn std::fmt::Display,
+        mut attempt: impl FnMut() -> Result<T, RemoteError>,
+    ) -> Result<T, RemoteError> {
+        let start = Instant::now();
+        let mut backoff = BACKOFF;
+        loop {
+            let result = attempt();
+            self.note_tls(&result);
+            match result {
+                Err(e) if e.is_retryable() && start.elapsed() + backoff < self.budget / 2 => {
+                    log::debug!("{what}: {e}; retrying in {backoff:?}");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Runs an idempotent operation, retrying transient failures on a fresh session.
     fn idempotent<T>(
         &self,
         what: &dyn std::fmt::Display,
         mut op: impl FnMut(&mut Session) -> Result<T, RemoteError>,
     ) -> Result<T, RemoteError> {
-        let mut attempt = 0;
-        loop {
-            let result = self.checkout().and_then(|mut guard| guard.run(&mut op));
-            self.note_tls(&result);
-            match result {
-                Err(e) if e.is_retryable() && attempt < RETRIES => {
-                    log::debug!("{what}: {e}; retrying");
-                    std::thread::sleep(BACKOFF * 2u32.pow(attempt));
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        self.retrying(what, || {
+            self.checkout().and_then(|mut guard| guard.run(&mut op))
+        })
     }
 
     /// Lists a directory (MLSD or LIST -a).
@@ -274,25 +302,14 @@ impl Remote {
         offset: u64,
         data_timeout: Duration,
     ) -> Result<ReadTransfer, RemoteError> {
-        let mut attempt = 0;
-        loop {
-            let result = self.checkout().and_then(|mut guard| {
-                let transfer = guard.run(|s| s.retr(path, offset, data_timeout))?;
-                Ok(ReadTransfer {
-                    transfer: Some(transfer),
-                    guard,
-                })
-            });
-            self.note_tls(&result);
-            match result {
-                Err(e) if e.is_retryable() && attempt < RETRIES => {
-                    log::debug!("RETR {path} at {offset}: {e}; retrying");
-                    std::thread::sleep(BACKOFF * 2u32.pow(attempt));
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        self.retrying(&format_args!("RETR {path} at {offset}"), || {
+            let mut guard = self.checkout()?;
+            let transfer = guard.run(|s| s.retr(path, offset, data_timeout))?;
+            Ok(ReadTransfer {
+                transfer: Some(transfer),
+                guard,
+            })
+        })
     }
 }
 

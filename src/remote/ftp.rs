@@ -61,70 +61,94 @@ impl<T: TlsStream + Send> DataTransfer for TransferStream<T> {
     }
 }
 
+/// Counts one FTP command for the stats attribute.
+fn count_command() {
+    crate::stats::add(&crate::stats::COMMANDS, 1);
+}
+
 fn boxed<T: TlsStream + Send + 'static>(s: TransferStream<T>) -> Box<dyn DataTransfer> {
     Box::new(s)
 }
 
 impl<T: TlsStream + Send + 'static> Client for ImplFtpStream<T> {
     fn login(&mut self, user: &str, password: &str) -> FtpResult<()> {
+        count_command();
         ImplFtpStream::login(self, user, password)
     }
     fn binary(&mut self) -> FtpResult<()> {
+        count_command();
         self.transfer_type(suppaftp::types::FileType::Binary)
     }
     fn feat(&mut self) -> FtpResult<std::collections::HashMap<String, Option<String>>> {
+        count_command();
         ImplFtpStream::feat(self)
     }
     fn opts(&mut self, option: &str, value: &str) -> FtpResult<()> {
+        count_command();
         ImplFtpStream::opts(self, option, Some(value))
     }
     fn cwd(&mut self, path: &str) -> FtpResult<()> {
+        count_command();
         ImplFtpStream::cwd(self, path)
     }
     fn mkdir(&mut self, path: &str) -> FtpResult<()> {
+        count_command();
         ImplFtpStream::mkdir(self, path)
     }
     fn rmdir(&mut self, path: &str) -> FtpResult<()> {
+        count_command();
         ImplFtpStream::rmdir(self, path)
     }
     fn rm(&mut self, path: &str) -> FtpResult<()> {
+        count_command();
         ImplFtpStream::rm(self, path)
     }
     fn rename(&mut self, from: &str, to: &str) -> FtpResult<()> {
+        count_command();
         ImplFtpStream::rename(self, from, to)
     }
     fn command(&mut self, line: &str, expect: &[Status]) -> FtpResult<()> {
+        count_command();
         self.custom_command(line, expect).map(|_| ())
     }
     fn site(&mut self, line: &str) -> FtpResult<()> {
+        count_command();
         ImplFtpStream::site(self, line).map(|_| ())
     }
     fn size(&mut self, path: &str) -> FtpResult<usize> {
+        count_command();
         ImplFtpStream::size(self, path)
     }
     fn mdtm(&mut self, path: &str) -> FtpResult<NaiveDateTime> {
+        count_command();
         ImplFtpStream::mdtm(self, path)
     }
     fn noop(&mut self) -> FtpResult<()> {
+        count_command();
         ImplFtpStream::noop(self)
     }
     fn quit(&mut self) -> FtpResult<()> {
+        count_command();
         ImplFtpStream::quit(self)
     }
     fn set_mode(&mut self, mode: Mode) {
+        count_command();
         ImplFtpStream::set_mode(self, mode)
     }
     fn data_command(&mut self, line: &str, expect: &[Status]) -> FtpResult<Box<dyn DataTransfer>> {
+        count_command();
         self.custom_data_command(line, expect)
             .map(|(_, s)| boxed(s))
     }
     fn retr(&mut self, path: &str, offset: usize) -> FtpResult<Box<dyn DataTransfer>> {
+        count_command();
         if offset > 0 {
             self.resume_transfer(offset)?;
         }
         self.retr_as_stream(path).map(boxed)
     }
     fn stor(&mut self, path: &str) -> FtpResult<Box<dyn DataTransfer>> {
+        count_command();
         self.put_with_stream(path).map(boxed)
     }
 }

@@ -15,7 +15,7 @@
 //!
 //! Locking: `state` is the only lock. It is never held across a network call.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,8 @@ struct PoolState {
 /// its session between reads).
 pub struct Pool {
     cfg: SessionConfig,
-    max: usize,
+    /// The most sessions allowed: `max_conns`, lowered when the server says it allows fewer.
+    limit: AtomicUsize,
     idle_timeout: Duration,
     /// How long a caller may wait for a free session.
     wait_timeout: Duration,
@@ -53,6 +54,22 @@ pub struct Pool {
     features: Mutex<Option<Features>>,
     /// Set once the server refused TLS 1.3 data connections: new sessions use TLS 1.2.
     tls12_only: AtomicBool,
+    /// Control connections opened so far (reconnects show up here).
+    connects: AtomicU64,
+}
+
+/// Whether a refused connection means "too many connections" (421 at the greeting, or 530
+/// "too many"/"maximum" at login, as vsftpd, proftpd and pure-ftpd word it).
+fn is_connection_limit(e: &RemoteError) -> bool {
+    let text = e.message.to_ascii_lowercase();
+    let says = ["too many", "maximum", "max", "limit"]
+        .iter()
+        .any(|w| text.contains(w));
+    match e.code {
+        Some(421) => true,
+        Some(530) => says,
+        _ => false,
+    }
 }
 
 /// A checked-out session. Use it through [`SessionGuard::run`], which tells the pool whether
@@ -72,7 +89,8 @@ impl Pool {
     ) -> Arc<Pool> {
         Arc::new(Pool {
             cfg,
-            max: max.max(1),
+            limit: AtomicUsize::new(max.max(1)),
+            connects: AtomicU64::new(0),
             idle_timeout,
             wait_timeout,
             state: Mutex::new(PoolState {
@@ -90,7 +108,7 @@ impl Pool {
     }
 
     pub fn max_sessions(&self) -> usize {
-        self.max
+        self.limit.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> MutexGuard<'_, PoolState> {
@@ -127,7 +145,7 @@ impl Pool {
                             format!("no free FTP session after {:?}", self.wait_timeout),
                         ));
                     }
-                    if state.idle.is_empty() && state.live >= self.max {
+                    if state.idle.is_empty() && state.live >= self.max_sessions() {
                         let _ = self
                             .returned
                             .wait_timeout(state, deadline - now)
@@ -135,6 +153,21 @@ impl Pool {
                     }
                 }
             }
+        }
+    }
+
+    pub fn wait_timeout(&self) -> Duration {
+        self.wait_timeout
+    }
+
+    /// Waits up to `max` for a session to be returned (or to stop existing).
+    pub fn wait_for_return(&self, max: Duration) {
+        let state = self.lock();
+        if state.idle.is_empty() && state.live >= self.max_sessions() {
+            let _ = self
+                .returned
+                .wait_timeout(state, max)
+                .unwrap_or_else(|p| p.into_inner());
         }
     }
 
@@ -165,12 +198,28 @@ impl Pool {
                 }
                 return Ok(Some(self.guard(session)));
             }
-            if state.live >= self.max {
+            if state.live >= self.max_sessions() {
                 return Ok(None);
             }
             state.live += 1;
             drop(state);
+            self.connects.fetch_add(1, Ordering::Relaxed);
             return match Session::connect(&self.cfg, self.tls12_only.load(Ordering::Relaxed)) {
+                Err(e) if is_connection_limit(&e) => {
+                    self.forget_one();
+                    let live = self.live();
+                    if live == 0 {
+                        return Err(e);
+                    }
+                    // The server allows only the sessions we already have: use those, and
+                    // queue callers for them, instead of failing.
+                    if self.limit.swap(live, Ordering::Relaxed) > live {
+                        log::info!(
+                            "the server allows {live} session(s) ({e}); using at most that many"
+                        );
+                    }
+                    Ok(None)
+                }
                 Ok(session) => {
                     let mut f = self.features.lock().unwrap_or_else(|p| p.into_inner());
                     if f.is_none() {
@@ -258,6 +307,40 @@ impl Pool {
         self.returned.notify_all();
         for i in idle {
             i.session.quit();
+        }
+    }
+
+    /// Control connections opened since the mount (the first one included).
+    pub fn connects(&self) -> u64 {
+        self.connects.load(Ordering::Relaxed)
+    }
+
+    /// Sends NOOP on sessions idle for at least `every`, so the server's idle timeout does not
+    /// close them (`keepalive`). Sessions that fail it are dropped.
+    pub fn keepalive(&self, every: Duration) {
+        let due: Vec<Idle> = {
+            let mut state = self.lock();
+            let (due, keep): (Vec<Idle>, Vec<Idle>) = state
+                .idle
+                .drain(..)
+                .partition(|i| i.since.elapsed() >= every);
+            state.idle = keep;
+            due
+        };
+        for mut idle in due {
+            match idle.session.noop() {
+                Ok(()) => {
+                    idle.since = Instant::now();
+                    let mut state = self.lock();
+                    state.idle.push(idle);
+                    drop(state);
+                    self.returned.notify_one();
+                }
+                Err(e) => {
+                    log::debug!("keep-alive NOOP failed ({e}); dropping the session");
+                    self.forget_one();
+                }
+            }
         }
     }
 

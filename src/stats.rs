@@ -1,0 +1,28 @@
+//! Process-wide counters for a running mount, reported through the `user.ftpfs.stats`
+//! extended attribute of the mount root (`getfattr -n user.ftpfs.stats /mnt`).
+//!
+//! One ftpfs process serves one mount, so plain atomics are enough. Any layer may count
+//! here; nothing reads these for decisions.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Filesystem operations served (every FUSE request that reached ftpfs).
+pub static OPERATIONS: AtomicU64 = AtomicU64::new(0);
+/// FTP commands sent on control connections (login excluded).
+pub static COMMANDS: AtomicU64 = AtomicU64::new(0);
+/// Bytes returned by reads.
+pub static BYTES_READ: AtomicU64 = AtomicU64::new(0);
+/// Bytes accepted by writes.
+pub static BYTES_WRITTEN: AtomicU64 = AtomicU64::new(0);
+/// Bytes sent to the server by uploads.
+pub static BYTES_UPLOADED: AtomicU64 = AtomicU64::new(0);
+/// Uploads completed (temporary file renamed over the target).
+pub static UPLOADS: AtomicU64 = AtomicU64::new(0);
+
+pub fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+pub fn get(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}

@@ -1,0 +1,318 @@
+//! Fault injection: the server stalls, dies, restarts, limits connections or drops idle
+//! sessions under a live mount. Each test states the bound it expects and checks it; none can
+//! hang the suite (every wait has a deadline).
+
+mod common;
+
+use std::fs;
+use std::io::Read;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::process::{is_mounted, pid_alive, signal};
+use common::*;
+
+/// The mount's counters from the `user.ftpfs.stats` attribute of its root.
+fn stats(m: &Mount) -> std::collections::HashMap<String, u64> {
+    let out = Command::new("getfattr")
+        .args(["--only-values", "-n", "user.ftpfs.stats"])
+        .arg(m.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "getfattr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split_once(' ')
+                .map(|(k, v)| (k.to_string(), v.trim().parse().unwrap_or(0)))
+        })
+        .collect()
+}
+
+/// A stopped (SIGSTOP) server: calls fail with ETIMEDOUT or EIO within `timeout` (6 s, plus
+/// 3 s of slack), never hang; once it resumes, the same mount works again.
+fn stalled_server(server: &Server) {
+    const TIMEOUT: u64 = 6;
+    server.populate(|d| {
+        fs::create_dir(d.join("a")).unwrap();
+        fs::write(d.join("a/x"), b"x\n").unwrap();
+        fs::create_dir(d.join("b")).unwrap();
+        fs::write(d.join("b/y"), b"y\n").unwrap();
+    });
+    let m = mount_for(server, &[&format!("timeout={TIMEOUT}"), "dir_cache_ttl=1"]);
+    assert_eq!(fs::read(m.join("a/x")).unwrap(), b"x\n");
+    server.stop();
+    let t = Instant::now();
+    let err = fs::read(m.join("b/y")).expect_err("read from a stopped server succeeded");
+    let took = t.elapsed();
+    assert!(
+        matches!(err.raw_os_error(), Some(libc::ETIMEDOUT) | Some(libc::EIO)),
+        "{err}"
+    );
+    assert!(
+        took < Duration::from_secs(TIMEOUT + 3),
+        "took {took:?} (bound {TIMEOUT} s)\n{}",
+        m.log()
+    );
+    server.cont();
+    let back = wait_until(Duration::from_secs(2 * TIMEOUT + 5), || {
+        fs::read(m.join("b/y")).ok().as_deref() == Some(b"y\n")
+    });
+    assert!(back, "the mount did not recover after SIGCONT\n{}", m.log());
+    assert!(is_mounted(m.path()));
+}
+for_each_server_kind!(stalled_server, stalled_server);
+
+/// The server is killed in the middle of a 500 MiB read and restarted: the read resumes with
+/// REST at the first missing byte and the bytes are exact (bound: 120 s for the whole read).
+fn killed_mid_read(server: &mut Server) {
+    const SIZE: u64 = 500 << 20;
+    let want = server.populate(|d| write_random_file(d.join("big.bin"), SIZE, 77));
+    let m = mount_for(server, &[]);
+    let progress = Arc::new(AtomicU64::new(0));
+    let path = m.join("big.bin");
+    let seen = Arc::clone(&progress);
+    let reader = std::thread::spawn(move || -> std::io::Result<String> {
+        use sha2::{Digest, Sha256};
+        let mut f = fs::File::open(path)?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            seen.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(format!("{:x}", h.finalize()))
+    });
+    let t = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(60), || progress.load(Ordering::Relaxed)
+            > SIZE / 5),
+        "the read did not start"
+    );
+    server.restart();
+    let got = reader
+        .join()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("read failed after a server restart: {e}\n{}", m.log()));
+    assert_eq!(got, want, "bytes differ after the resume");
+    assert!(t.elapsed() < Duration::from_secs(120));
+    assert!(stats(&m)["reconnects"] >= 1, "no reconnect happened?");
+}
+
+#[test]
+fn killed_mid_read_pure_ftpd() {
+    killed_mid_read(&mut Server::start(
+        ServerKind::PureFtpd,
+        ServerOptions::default(),
+    ));
+}
+
+#[test]
+fn killed_mid_read_vsftpd() {
+    killed_mid_read(&mut Server::start(
+        ServerKind::Vsftpd,
+        ServerOptions::default(),
+    ));
+}
+
+/// vsftpd allows 2 sessions per IP; 6 concurrent readers of different files all finish with
+/// the right bytes, without errors (bound: 120 s).
+#[test]
+fn connection_limit_is_respected() {
+    let server = Server::start(ServerKind::Vsftpd, ServerOptions::extra(&["max_per_ip=2"]));
+    let sums: Vec<String> = server.populate(|d| {
+        (0..6)
+            .map(|i| write_random_file(d.join(format!("f{i}")), 8 << 20, i))
+            .collect()
+    });
+    let m = mount_for(&server, &["max_conns=6"]);
+    let t = Instant::now();
+    let readers: Vec<_> = (0..6)
+        .map(|i| {
+            let p = m.join(format!("f{i}"));
+            std::thread::spawn(move || fs::read(p).map(sha256_bytes))
+        })
+        .collect();
+    for (i, r) in readers.into_iter().enumerate() {
+        let got = r
+            .join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("reader {i}: {e}\n{}", m.log()));
+        assert_eq!(got, sums[i], "reader {i}");
+    }
+    assert!(t.elapsed() < Duration::from_secs(120));
+    let s = stats(&m);
+    assert_eq!(
+        s["sessions_max"], 2,
+        "the pool did not learn the limit: {s:?}"
+    );
+}
+
+/// vsftpd drops sessions idle for 3 s. Without keep-alive ftpfs reconnects transparently;
+/// with `keepalive=1` the sessions survive (no new connection).
+#[test]
+fn idle_timeout_and_keepalive() {
+    let server = Server::start(
+        ServerKind::Vsftpd,
+        ServerOptions::extra(&["idle_session_timeout=3"]),
+    );
+    server.populate(|d| fs::write(d.join("a"), b"a").unwrap());
+    for keepalive in [false, true] {
+        let opts: Vec<&str> = if keepalive {
+            vec!["keepalive=1", "dir_cache_ttl=1"]
+        } else {
+            vec!["dir_cache_ttl=1"]
+        };
+        let m = mount_for(&server, &opts);
+        assert_eq!(fs::read(m.join("a")).unwrap(), b"a");
+        let before = stats(&m)["connects"];
+        // Waiting out the server's idle timeout is the point of this test.
+        std::thread::sleep(Duration::from_secs(5));
+        assert_eq!(
+            fs::read(m.join("a")).unwrap(),
+            b"a",
+            "error after the idle timeout\n{}",
+            m.log()
+        );
+        assert_eq!(dir_names(m.path()), vec!["a".to_string()]);
+        let after = stats(&m)["connects"];
+        if keepalive {
+            assert_eq!(
+                after,
+                before,
+                "keep-alive did not keep the sessions\n{}",
+                m.log()
+            );
+        } else {
+            assert!(
+                after > before,
+                "expected a reconnect after the idle timeout"
+            );
+        }
+    }
+}
+
+/// `umount` with a file open: either refused (the mount keeps working) or done; never a dead
+/// mount. After the file is closed, umount works and ftpfs exits 0.
+#[test]
+fn umount_with_open_file_leaves_no_dead_mount() {
+    let server = Server::start(ServerKind::PureFtpd, ServerOptions::default());
+    server.populate(|d| fs::write(d.join("a"), b"a").unwrap());
+    let mut m = mount_for(&server, &[]);
+    let mnt = m.path().to_path_buf();
+    let f = fs::File::open(m.join("a")).unwrap();
+    let out = Command::new("fusermount3")
+        .arg("-u")
+        .arg(&mnt)
+        .output()
+        .unwrap();
+    if is_mounted(&mnt) {
+        let r = fs::read(mnt.join("a"));
+        assert_eq!(
+            r.as_deref().ok(),
+            Some(&b"a"[..]),
+            "the mount is dead after a refused unmount ({:?}; fusermount3: {} {})\n{}",
+            r.as_ref().err(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            m.log()
+        );
+    }
+    drop(f);
+    if is_mounted(&mnt) {
+        let out = Command::new("umount").arg(&mnt).output().unwrap();
+        assert!(
+            out.status.success(),
+            "umount after close: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(wait_until(Duration::from_secs(10), || !is_mounted(&mnt)));
+    assert_eq!(
+        fs::read_dir(&mnt).unwrap().count(),
+        0,
+        "not an ordinary empty directory again"
+    );
+    let status = m
+        .wait_exit(Duration::from_secs(10))
+        .expect("ftpfs did not exit after the unmount");
+    assert!(status.success(), "{status}");
+}
+
+/// `auto_unmount`: killing ftpfs with SIGKILL still removes the mount (bound: 10 s).
+#[test]
+fn auto_unmount_after_kill() {
+    let server = Server::start(ServerKind::PureFtpd, ServerOptions::default());
+    server.populate(|d| fs::write(d.join("a"), b"a").unwrap());
+    let m = mount_for(&server, &["auto_unmount"]);
+    assert_eq!(fs::read(m.join("a")).unwrap(), b"a");
+    signal(m.pid(), libc::SIGKILL);
+    let gone = wait_until(Duration::from_secs(10), || !is_mounted(m.path()));
+    assert!(gone, "the mount outlived its killed daemon");
+}
+
+/// `delay_connect`: mounts while the server is down, works once it is up.
+#[test]
+fn delay_connect_mounts_without_the_server() {
+    let mut server = Server::start(ServerKind::PureFtpd, ServerOptions::default());
+    server.populate(|d| fs::write(d.join("later"), b"later\n").unwrap());
+    server.kill();
+    let m = mount_for(&server, &["delay_connect", "timeout=4"]);
+    let err = fs::read_dir(m.path())
+        .map(|_| ())
+        .expect_err("listed a dead server");
+    assert!(
+        matches!(err.raw_os_error(), Some(libc::EIO) | Some(libc::ETIMEDOUT)),
+        "{err}"
+    );
+    server.restart();
+    let ok = wait_until(Duration::from_secs(20), || {
+        fs::read(m.join("later")).ok().as_deref() == Some(b"later\n")
+    });
+    assert!(ok, "no recovery once the server came up\n{}", m.log());
+    assert!(pid_alive(m.pid()));
+}
+
+/// The mount shows as fuse.ftpfs with the URL (no password) as its source, and the stats
+/// attribute counts a known workload.
+#[test]
+fn fstype_source_and_stats() {
+    let server = Server::start(ServerKind::Proftpd, ServerOptions::default());
+    server.populate(|d| fs::write(d.join("f"), vec![7u8; 100_000]).unwrap());
+    let m = mount_for(&server, &[]);
+    assert_eq!(m.fstype().as_deref(), Some("fuse.ftpfs"));
+    let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
+    let line = mounts
+        .lines()
+        .find(|l| l.contains(m.path().to_str().unwrap()))
+        .unwrap();
+    assert!(
+        line.starts_with(&format!("ftp://test@127.0.0.1:{}/ ", server.port())),
+        "{line}"
+    );
+    let before = stats(&m);
+    assert_eq!(fs::read(m.join("f")).unwrap().len(), 100_000);
+    fs::write(m.join("g"), vec![1u8; 5000]).unwrap();
+    let after = stats(&m);
+    assert_eq!(
+        after["bytes_read"] - before["bytes_read"],
+        100_000,
+        "{after:?}"
+    );
+    assert_eq!(after["bytes_written"] - before["bytes_written"], 5000);
+    assert_eq!(after["bytes_uploaded"] - before["bytes_uploaded"], 5000);
+    assert_eq!(after["uploads"] - before["uploads"], 1);
+    assert!(after["ftp_commands"] > before["ftp_commands"]);
+    assert!(after["operations"] > before["operations"]);
+    assert!(after["sessions_live"] >= 1);
+}

@@ -55,6 +55,10 @@ pub struct Args {
     #[arg(long, help_heading = "Mount")]
     pub auto_unmount: bool,
 
+    /// As a mount(8) helper: check the arguments but do not mount (`mount -f`)
+    #[arg(long, hide = true)]
+    pub fake: bool,
+
     /// Mount read-only: every change fails with EROFS
     #[arg(long = "ro", visible_alias = "read-only", help_heading = "Mount")]
     pub read_only: bool,
@@ -87,6 +91,11 @@ pub struct Args {
     /// Read the password from the first line of standard input (as sshfs; for pam_mount)
     #[arg(long, help_heading = "Security")]
     pub password_stdin: bool,
+
+    /// The server's file-name encoding when it is not UTF-8: gbk, gb18030, big5, shift_jis,
+    /// euc-kr, cp1251, latin1, ... (names are translated to and from UTF-8)
+    #[arg(long, value_name = "NAME", help_heading = "Connection")]
+    pub encoding: Option<String>,
 
     /// Use active mode (PORT/EPRT): the server connects back to this machine for data
     #[arg(long, help_heading = "Connection")]
@@ -277,7 +286,39 @@ pub fn expand_mount_options(args: impl IntoIterator<Item = OsString>) -> Vec<OsS
 
 /// Parses the process arguments (program name first).
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, clap::Error> {
-    Args::try_parse_from(expand_mount_options(args))
+    let args: Vec<OsString> = args.into_iter().collect();
+    Args::try_parse_from(expand_mount_options(mount_helper_args(args)))
+}
+
+/// Whether the program was started as a mount(8) helper (`mount.ftpfs`, `mount.fuse.ftpfs`).
+pub fn is_mount_helper(argv0: &std::ffi::OsStr) -> bool {
+    std::path::Path::new(argv0)
+        .file_name()
+        .is_some_and(|n| n.as_bytes().starts_with(b"mount."))
+}
+
+/// Started as a mount(8) helper, the calling convention is
+/// `mount.ftpfs SOURCE DIR [-sfnv] [-N NS] [-o OPTIONS] [-t TYPE]`: `-s` (sloppy), `-n` (no
+/// mtab), `-v` and `-t` are dropped; `-f` (fake) is kept as `--fake`. Other callers' arguments
+/// pass through unchanged.
+fn mount_helper_args(args: Vec<OsString>) -> Vec<OsString> {
+    if !args.first().is_some_and(|a| is_mount_helper(a)) {
+        return args;
+    }
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.into_iter();
+    out.extend(it.next());
+    while let Some(arg) = it.next() {
+        match arg.as_bytes() {
+            b"-s" | b"-n" | b"-v" | b"-sn" | b"-ns" => {}
+            b"-t" => {
+                it.next();
+            }
+            b"-f" => out.push(OsString::from("--fake")),
+            _ => out.push(arg),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -326,6 +367,31 @@ mod tests {
         assert_eq!(a.umask, Some(0o22));
         let ro = parse(os(&["ftpfs", "ftp://h/", "/mnt", "-o", "ro,auto"])).unwrap();
         assert!(ro.read_only);
+    }
+
+    #[test]
+    fn mount_helper_calling_convention() {
+        let a = parse(os(&[
+            "/sbin/mount.ftpfs",
+            "ftp://h/",
+            "/mnt",
+            "-n",
+            "-s",
+            "-o",
+            "rw,active",
+            "-t",
+            "ftpfs",
+        ]))
+        .unwrap();
+        assert!(a.active && !a.fake);
+        let fake = parse(os(&["mount.fuse.ftpfs", "ftp://h/", "/mnt", "-f"])).unwrap();
+        assert!(fake.fake);
+        // Only helpers get that treatment: for ftpfs itself -f is --foreground.
+        assert!(
+            parse(os(&["ftpfs", "ftp://h/", "/mnt", "-f"]))
+                .unwrap()
+                .foreground
+        );
     }
 
     #[test]

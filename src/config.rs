@@ -15,6 +15,7 @@ use crate::cli::Args;
 use crate::credentials;
 use crate::fs::attr::Ownership;
 use crate::fs::FsConfig;
+use crate::remote::codec::NameCodec;
 use crate::remote::session::{DataMode, SessionConfig};
 use crate::remote::tls::{TlsContext, TlsMode, TlsSettings, TlsVersions};
 use crate::remote::RemotePath;
@@ -234,6 +235,10 @@ impl Config {
                 reply_timeout,
                 data_timeout,
                 tls,
+                codec: match args.encoding.as_deref() {
+                    Some(label) => NameCodec::from_label(label)?,
+                    None => None,
+                },
             },
             fs: FsConfig {
                 root: url.path.clone(),

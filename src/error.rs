@@ -64,6 +64,7 @@ impl FsError {
                 RemoteErrorKind::PermissionDenied => libc::EACCES,
                 RemoteErrorKind::Auth => libc::EACCES,
                 RemoteErrorKind::BadName => libc::EACCES,
+                RemoteErrorKind::Unencodable => libc::EILSEQ,
                 RemoteErrorKind::Exists => libc::EEXIST,
                 RemoteErrorKind::NotEmpty => libc::ENOTEMPTY,
                 RemoteErrorKind::NotADirectory => libc::ENOTDIR,

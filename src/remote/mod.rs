@@ -6,6 +6,7 @@
 //! [`Entry`] values and [`RemoteError`]s. The filesystem layer (`crate::fs`) builds on it.
 
 pub mod client;
+pub mod codec;
 pub mod ftp;
 pub mod listing;
 pub mod path;

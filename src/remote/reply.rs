@@ -31,6 +31,8 @@ pub enum RemoteErrorKind {
     NoSpace,
     /// 553: the server refuses the file name.
     BadName,
+    /// The name cannot be written in the server's encoding (`-o encoding`).
+    Unencodable,
     /// 500/502/504: command not implemented or parameter not supported.
     NotSupported,
     /// 421/425/426/450/451: transient failure; the operation may succeed if retried.

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use suppaftp::{FtpError, Mode, Status};
 
+use super::codec::NameCodec;
 use super::ftp::{Client, Transfer};
 use super::listing::{parse_listing, ListingFormat};
 use super::tls::TlsContext;
@@ -52,6 +53,8 @@ pub struct SessionConfig {
     pub data_timeout: Duration,
     /// FTPS settings; `None` for plain FTP.
     pub tls: Option<Arc<TlsContext>>,
+    /// The server's file-name encoding when it is not UTF-8 (`-o encoding`).
+    pub codec: Option<NameCodec>,
 }
 
 impl std::fmt::Debug for SessionConfig {
@@ -109,6 +112,8 @@ const MAX_LISTING_BYTES: u64 = 128 * 1024 * 1024;
 /// A logged-in control connection.
 pub struct Session {
     ftp: Box<dyn Client>,
+    /// File-name translation (`-o encoding`).
+    codec: Option<NameCodec>,
     /// TLS is on and TLS 1.3 was allowed for this session.
     tls13: bool,
     features: Features,
@@ -145,7 +150,7 @@ impl Session {
             Err(FtpError::UnexpectedResponse(_)) => Features::default(),
             Err(e) => return Err(ftp_err(e)),
         };
-        if features.utf8 {
+        if features.utf8 && cfg.codec.is_none() {
             // Some servers answer 451 or 501; names are bytes to us either way.
             if let Err(e) = ftp.opts("UTF8", "ON") {
                 let err = ftp_err(e);
@@ -162,6 +167,7 @@ impl Session {
         let tls13 = cfg.tls.is_some() && !tls12_only;
         let mut session = Session {
             ftp,
+            codec: cfg.codec,
             tls13,
             features,
             mode,
@@ -184,6 +190,23 @@ impl Session {
             DataMode::ExtendedPassive => self.ftp.set_mode(Mode::ExtendedPassive),
             DataMode::Passive => self.ftp.set_mode(Mode::Passive),
             DataMode::Active => self.ftp.set_mode(Mode::Active),
+        }
+    }
+
+    /// `path` as sent on the wire: encoded with `-o encoding` if set, each byte then mapped
+    /// to the char suppaftp's byte-transparent encoding turns back into that byte.
+    fn wire(&self, path: &RemotePath) -> Result<String, RemoteError> {
+        match &self.codec {
+            None => Ok(path.wire()),
+            Some(codec) => codec
+                .encode(path.as_bytes())
+                .map(|bytes| bytes.iter().map(|&b| char::from(b)).collect())
+                .ok_or_else(|| {
+                    RemoteError::new(
+                        RemoteErrorKind::Unencodable,
+                        format!("{path} cannot be written in the server's encoding"),
+                    )
+                }),
         }
     }
 
@@ -235,7 +258,7 @@ impl Session {
             return Ok(());
         }
         self.cwd = None;
-        self.ftp.cwd(&dir.wire()).map_err(|e| {
+        self.ftp.cwd(&self.wire(dir)?).map_err(|e| {
             let mut err = ftp_err(e);
             // A CWD 550 on an existing path means "not a directory" as often as "missing";
             // the caller decides from its cache.
@@ -290,7 +313,15 @@ impl Session {
             ));
         }
         stream.finish_boxed().map_err(ftp_err)?;
-        let (entries, bad) = parse_listing(&data, format, SystemTime::now());
+        let (mut entries, bad) = parse_listing(&data, format, SystemTime::now());
+        if let Some(codec) = &self.codec {
+            for e in &mut entries {
+                e.name = codec.decode(&e.name);
+                if let Some(t) = e.link_target.as_mut() {
+                    *t = codec.decode(t);
+                }
+            }
+        }
         for err in bad {
             log::warn!("listing of {dir}: skipped a line that does not parse: {err}");
         }
@@ -304,7 +335,7 @@ impl Session {
         offset: u64,
         data_timeout: Duration,
     ) -> Result<Transfer, RemoteError> {
-        let wire = path.wire();
+        let wire = self.wire(path)?;
         let offset = usize::try_from(offset).map_err(|_| {
             RemoteError::new(RemoteErrorKind::Other, "offset does not fit this platform")
         })?;
@@ -318,14 +349,14 @@ impl Session {
         path: &RemotePath,
         data_timeout: Duration,
     ) -> Result<Transfer, RemoteError> {
-        let wire = path.wire();
+        let wire = self.wire(path)?;
         let stream = self.open_data(|ftp| ftp.stor(&wire))?;
         Transfer::new(stream, data_timeout, self.tls13)
     }
 
     /// Creates a directory (MKD).
     pub fn mkdir(&mut self, path: &RemotePath) -> Result<(), RemoteError> {
-        self.ftp.mkdir(&path.wire()).map_err(ftp_err)
+        self.ftp.mkdir(&self.wire(path)?).map_err(ftp_err)
     }
 
     /// Removes an empty directory (RMD).
@@ -335,12 +366,12 @@ impl Session {
             self.cwd = None;
             let _ = self.ftp.cwd("/");
         }
-        self.ftp.rmdir(&path.wire()).map_err(ftp_err)
+        self.ftp.rmdir(&self.wire(path)?).map_err(ftp_err)
     }
 
     /// Deletes a file (DELE).
     pub fn delete(&mut self, path: &RemotePath) -> Result<(), RemoteError> {
-        self.ftp.rm(&path.wire()).map_err(ftp_err)
+        self.ftp.rm(&self.wire(path)?).map_err(ftp_err)
     }
 
     /// Renames (RNFR + RNTO).
@@ -348,7 +379,9 @@ impl Session {
         if self.cwd.as_ref().is_some_and(|c| c.starts_with(from)) {
             self.cwd = None;
         }
-        self.ftp.rename(&from.wire(), &to.wire()).map_err(ftp_err)
+        self.ftp
+            .rename(&self.wire(from)?, &self.wire(to)?)
+            .map_err(ftp_err)
     }
 
     /// Sets the modification time with `verb` (`MFMT`, or vsftpd's `MDTM` with two arguments).
@@ -366,28 +399,31 @@ impl Session {
             .ok_or_else(|| RemoteError::new(RemoteErrorKind::Other, "time out of range"))?
             .format("%Y%m%d%H%M%S");
         self.ftp
-            .command(&format!("{verb} {stamp} {}", path.wire()), &[Status::File])
+            .command(
+                &format!("{verb} {stamp} {}", self.wire(path)?),
+                &[Status::File],
+            )
             .map_err(ftp_err)
     }
 
     /// Changes permission bits with `SITE CHMOD`.
     pub fn chmod(&mut self, path: &RemotePath, mode: u32) -> Result<(), RemoteError> {
         self.ftp
-            .site(&format!("CHMOD {:o} {}", mode & 0o7777, path.wire()))
+            .site(&format!("CHMOD {:o} {}", mode & 0o7777, self.wire(path)?))
             .map_err(ftp_err)
     }
 
     /// The exact size of `path` in bytes (SIZE).
     pub fn size(&mut self, path: &RemotePath) -> Result<u64, RemoteError> {
         self.ftp
-            .size(&path.wire())
+            .size(&self.wire(path)?)
             .map(|s| s as u64)
             .map_err(ftp_err)
     }
 
     /// The modification time of `path` (MDTM, UTC, second precision).
     pub fn mdtm(&mut self, path: &RemotePath) -> Result<SystemTime, RemoteError> {
-        let t = self.ftp.mdtm(&path.wire()).map_err(ftp_err)?;
+        let t = self.ftp.mdtm(&self.wire(path)?).map_err(ftp_err)?;
         let secs = t.and_utc().timestamp();
         Ok(if secs >= 0 {
             SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)

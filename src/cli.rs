@@ -43,6 +43,10 @@ pub struct Args {
     #[arg(short = 'd', long, help_heading = "Mount")]
     pub debug: bool,
 
+    /// Log every FTP command sent (PASS masked), at debug level under ftpfs::ftp
+    #[arg(long, help_heading = "Mount")]
+    pub trace_ftp: bool,
+
     /// Let other users access the mount (needs user_allow_other in /etc/fuse.conf for non-root)
     #[arg(long, help_heading = "Mount")]
     pub allow_other: bool,

@@ -1,28 +1,88 @@
-//! Logging set-up: env_logger on stderr, filtered by `FTPFS_LOG` (env_logger syntax), with
-//! `--debug` raising the default level.
+//! Logging: env_logger's filters and format on stderr in the foreground, syslog (and so the
+//! journal) once ftpfs has gone to the background.
+//!
+//! The filter comes from `FTPFS_LOG` (env_logger syntax), else `warn`, or `debug` with
+//! `--debug`. `--trace-ftp` adds the FTP command trace (target `ftpfs::ftp`, PASS masked).
 //!
 //! suppaftp logs every control-channel line at trace level, including `PASS`. Its level is
 //! therefore capped at debug whatever the filter says, so a password never reaches a log.
 
-pub fn init(debug: bool) {
+use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+/// Set once the process is a daemon: records go to syslog instead of stderr.
+static SYSLOG: AtomicBool = AtomicBool::new(false);
+
+struct Logger {
+    inner: env_logger::Logger,
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        self.inner.enabled(metadata)
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.inner.matches(record) {
+            return;
+        }
+        if !SYSLOG.load(Ordering::Relaxed) {
+            return self.inner.log(record);
+        }
+        let priority = match record.level() {
+            Level::Error => libc::LOG_ERR,
+            Level::Warn => libc::LOG_WARNING,
+            Level::Info => libc::LOG_INFO,
+            Level::Debug | Level::Trace => libc::LOG_DEBUG,
+        };
+        let text = format!("{}: {}", record.target(), record.args()).replace('\0', "\\0");
+        if let Ok(msg) = CString::new(text) {
+            // SAFETY: a constant format string and one NUL-terminated argument.
+            unsafe { libc::syslog(priority, c"%s".as_ptr(), msg.as_ptr()) };
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
+}
+
+pub fn init(debug: bool, trace_ftp: bool) {
     let default = if debug { "debug" } else { "warn" };
-    let filter = std::env::var("FTPFS_LOG").unwrap_or_else(|_| default.to_string());
-    env_logger::Builder::new()
+    let mut filter = std::env::var("FTPFS_LOG").unwrap_or_else(|_| default.to_string());
+    if trace_ftp {
+        filter.push_str(",ftpfs::ftp=debug");
+    }
+    let inner = env_logger::Builder::new()
         .parse_filters(&filter)
         // Applied last, so it overrides any `suppaftp=trace` or bare `trace` in the filter.
-        .filter_module("suppaftp", log::LevelFilter::Debug.min(max_level(&filter)))
+        .filter_module("suppaftp", LevelFilter::Debug.min(max_level(&filter)))
         .format_timestamp_millis()
-        .init();
+        .build();
+    let level = inner.filter();
+    if log::set_boxed_logger(Box::new(Logger { inner })).is_ok() {
+        log::set_max_level(level);
+    }
+}
+
+/// From now on, log to syslog with the `ftpfs` tag and our pid (after going to the
+/// background, when stderr is gone).
+pub fn to_syslog() {
+    // SAFETY: the identifier is a static NUL-terminated string, as openlog requires.
+    unsafe { libc::openlog(c"ftpfs".as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
+    SYSLOG.store(true, Ordering::Relaxed);
 }
 
 /// The most verbose level mentioned in a filter string (default warn).
-fn max_level(filter: &str) -> log::LevelFilter {
+fn max_level(filter: &str) -> LevelFilter {
     filter
         .split(',')
         .filter_map(|part| part.rsplit('=').next())
-        .filter_map(|lvl| lvl.trim().parse::<log::LevelFilter>().ok())
+        .filter_map(|lvl| lvl.trim().parse::<LevelFilter>().ok())
         .max()
-        .unwrap_or(log::LevelFilter::Warn)
+        .unwrap_or(LevelFilter::Warn)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     if args.fake {
         return ExitCode::SUCCESS;
     }
-    ftpfs::logging::init(args.debug);
+    ftpfs::logging::init(args.debug, args.trace_ftp);
     let result = ftpfs::Config::from_args(args).and_then(ftpfs::run);
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -317,3 +317,21 @@ fn implicit_ftps_proftpd() {
         ServerOptions::implicit_tls(),
     ));
 }
+
+/// `-o trace_ftp` shows the FTP commands, with the password masked, at the default level.
+#[test]
+fn trace_ftp_masks_the_password() {
+    let server = server_with_secret();
+    let m = Manual::start(
+        &plain_url(&server, Some("test")),
+        &["-o", "trace_ftp"],
+        &[("FTPFS_PASSWORD", SECRET), ("FTPFS_LOG", "warn")],
+        None,
+    )
+    .unwrap();
+    assert_eq!(fs::read(m.path().join("hello.txt")).unwrap(), b"hello\n");
+    let log = m.log();
+    assert!(log.contains("> USER test / PASS ****"), "{log}");
+    assert!(log.contains("RETR /hello.txt"), "{log}");
+    assert!(!log.contains(SECRET));
+}

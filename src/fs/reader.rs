@@ -19,14 +19,15 @@ use crate::remote::client::ReadTransfer;
 use crate::remote::RemoteError;
 
 /// Bytes kept behind the stream position for out-of-order reads. Must exceed
-/// `SKIP_AHEAD` plus the largest kernel read (128 KiB), so that a request that skipped ahead
-/// still finds its own start in the window.
-pub const WINDOW: usize = 2 * 1024 * 1024;
+/// `SKIP_AHEAD` plus the largest kernel read (1 MiB with the mount's 1 MiB read-ahead), so
+/// that a request that skipped ahead still finds its own start in the window.
+pub const WINDOW: usize = 6 * 1024 * 1024;
 
 /// A read this far ahead of the stream position is served by reading (and keeping) the gap
 /// rather than restarting the transfer: a new data connection costs a round trip or two,
-/// which on most links is worth more than 1 MiB of transfer.
-pub const SKIP_AHEAD: u64 = 1024 * 1024;
+/// which on most links is worth more than a few MiB of transfer, and the kernel's read-ahead
+/// (1 MiB) can deliver requests that far out of order.
+pub const SKIP_AHEAD: u64 = 4 * 1024 * 1024;
 
 /// Size of one read from the data socket.
 const CHUNK: usize = 128 * 1024;
@@ -64,6 +65,8 @@ pub struct ReadStream<D: Download = ReadTransfer> {
     window: VecDeque<u8>,
     /// Transfers started so far (the first one included), for tests and stats.
     pub restarts: u64,
+    /// Reused receive buffer (allocated on first read, never shrunk).
+    chunk: Vec<u8>,
 }
 
 impl<D: Download> ReadStream<D> {
@@ -73,6 +76,7 @@ impl<D: Download> ReadStream<D> {
             pos: 0,
             window: VecDeque::new(),
             restarts: 0,
+            chunk: Vec::new(),
         }
     }
 
@@ -107,7 +111,6 @@ impl<D: Download> ReadStream<D> {
             self.restart(open, offset)?;
         }
         let mut resumes = 0;
-        let mut chunk = vec![0u8; CHUNK];
         while self.pos < end {
             let Some(transfer) = self.transfer.as_mut() else {
                 // Broken or ended early: resume at the first byte we lack.
@@ -121,7 +124,10 @@ impl<D: Download> ReadStream<D> {
             let want = CHUNK
                 .min((file_size - self.pos).min(CHUNK as u64) as usize)
                 .max(1);
-            match transfer.read(&mut chunk[..want]) {
+            if self.chunk.len() < want {
+                self.chunk.resize(CHUNK, 0);
+            }
+            match transfer.read(&mut self.chunk[..want]) {
                 Ok(0) => {
                     // The data connection ended before the size we knew. Only the server's
                     // completion reply tells a file that shrank from a dropped connection.
@@ -139,7 +145,7 @@ impl<D: Download> ReadStream<D> {
                     }
                 }
                 Ok(n) => {
-                    self.window.extend(&chunk[..n]);
+                    self.window.extend(&self.chunk[..n]);
                     self.pos += n as u64;
                     self.trim(offset);
                 }
@@ -159,7 +165,16 @@ impl<D: Download> ReadStream<D> {
         }
         let start = (offset - self.window_start()) as usize;
         let stop = (end.min(self.pos) - self.window_start()) as usize;
-        Ok(self.window.range(start..stop.max(start)).copied().collect())
+        // Copy out slice by slice (the window is a ring buffer of at most two slices).
+        let (a, b) = self.window.as_slices();
+        let stop = stop.max(start);
+        let mut out = Vec::with_capacity(stop - start);
+        for (slice, base) in [(a, 0), (b, a.len())] {
+            let lo = start.max(base).min(base + slice.len()) - base;
+            let hi = stop.max(base).min(base + slice.len()) - base;
+            out.extend_from_slice(&slice[lo..hi]);
+        }
+        Ok(out)
     }
 
     /// Drops bytes from the front of the window beyond its bound, keeping `[keep_from, pos)`.

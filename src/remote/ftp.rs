@@ -61,9 +61,17 @@ impl<T: TlsStream + Send> DataTransfer for TransferStream<T> {
     }
 }
 
-/// Counts one FTP command for the stats attribute.
-fn count_command() {
+/// Counts one FTP command for the stats attribute, and logs it for `-o trace_ftp` (target
+/// `ftpfs::ftp`; the password is never part of `what`).
+fn count_command(what: impl std::fmt::Display) {
     crate::stats::add(&crate::stats::COMMANDS, 1);
+    log::debug!(target: "ftpfs::ftp", "> {what}");
+}
+
+/// A path as the byte-transparent encoding carries it, shown readably in the trace.
+fn shown(wire: &str) -> String {
+    let bytes: Vec<u8> = wire.chars().map(|c| c as u32 as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn boxed<T: TlsStream + Send + 'static>(s: TransferStream<T>) -> Box<dyn DataTransfer> {
@@ -72,83 +80,82 @@ fn boxed<T: TlsStream + Send + 'static>(s: TransferStream<T>) -> Box<dyn DataTra
 
 impl<T: TlsStream + Send + 'static> Client for ImplFtpStream<T> {
     fn login(&mut self, user: &str, password: &str) -> FtpResult<()> {
-        count_command();
+        count_command(format_args!("USER {user} / PASS ****"));
         ImplFtpStream::login(self, user, password)
     }
     fn binary(&mut self) -> FtpResult<()> {
-        count_command();
+        count_command("TYPE I");
         self.transfer_type(suppaftp::types::FileType::Binary)
     }
     fn feat(&mut self) -> FtpResult<std::collections::HashMap<String, Option<String>>> {
-        count_command();
+        count_command("FEAT");
         ImplFtpStream::feat(self)
     }
     fn opts(&mut self, option: &str, value: &str) -> FtpResult<()> {
-        count_command();
+        count_command(format_args!("OPTS {option} {value}"));
         ImplFtpStream::opts(self, option, Some(value))
     }
     fn cwd(&mut self, path: &str) -> FtpResult<()> {
-        count_command();
+        count_command(format_args!("CWD {}", shown(path)));
         ImplFtpStream::cwd(self, path)
     }
     fn mkdir(&mut self, path: &str) -> FtpResult<()> {
-        count_command();
+        count_command(format_args!("MKD {}", shown(path)));
         ImplFtpStream::mkdir(self, path)
     }
     fn rmdir(&mut self, path: &str) -> FtpResult<()> {
-        count_command();
+        count_command(format_args!("RMD {}", shown(path)));
         ImplFtpStream::rmdir(self, path)
     }
     fn rm(&mut self, path: &str) -> FtpResult<()> {
-        count_command();
+        count_command(format_args!("DELE {}", shown(path)));
         ImplFtpStream::rm(self, path)
     }
     fn rename(&mut self, from: &str, to: &str) -> FtpResult<()> {
-        count_command();
+        count_command(format_args!("RNFR {} / RNTO {}", shown(from), shown(to)));
         ImplFtpStream::rename(self, from, to)
     }
     fn command(&mut self, line: &str, expect: &[Status]) -> FtpResult<()> {
-        count_command();
+        count_command(shown(line));
         self.custom_command(line, expect).map(|_| ())
     }
     fn site(&mut self, line: &str) -> FtpResult<()> {
-        count_command();
+        count_command(format_args!("SITE {}", shown(line)));
         ImplFtpStream::site(self, line).map(|_| ())
     }
     fn size(&mut self, path: &str) -> FtpResult<usize> {
-        count_command();
+        count_command(format_args!("SIZE {}", shown(path)));
         ImplFtpStream::size(self, path)
     }
     fn mdtm(&mut self, path: &str) -> FtpResult<NaiveDateTime> {
-        count_command();
+        count_command(format_args!("MDTM {}", shown(path)));
         ImplFtpStream::mdtm(self, path)
     }
     fn noop(&mut self) -> FtpResult<()> {
-        count_command();
+        count_command("NOOP");
         ImplFtpStream::noop(self)
     }
     fn quit(&mut self) -> FtpResult<()> {
-        count_command();
+        count_command("QUIT");
         ImplFtpStream::quit(self)
     }
     fn set_mode(&mut self, mode: Mode) {
-        count_command();
         ImplFtpStream::set_mode(self, mode)
     }
     fn data_command(&mut self, line: &str, expect: &[Status]) -> FtpResult<Box<dyn DataTransfer>> {
-        count_command();
+        count_command(shown(line));
         self.custom_data_command(line, expect)
             .map(|(_, s)| boxed(s))
     }
     fn retr(&mut self, path: &str, offset: usize) -> FtpResult<Box<dyn DataTransfer>> {
-        count_command();
+        count_command(format_args!("REST {offset} / RETR {}", shown(path)));
         if offset > 0 {
             self.resume_transfer(offset)?;
         }
         self.retr_as_stream(path).map(boxed)
     }
     fn stor(&mut self, path: &str) -> FtpResult<Box<dyn DataTransfer>> {
-        count_command();
+        count_command(format_args!("STOR {}", shown(path)));
         self.put_with_stream(path).map(boxed)
     }
 }

@@ -1,0 +1,683 @@
+#!/usr/bin/env bash
+# contrib/bench/run.sh: ftpfs performance benchmark against curl and `rclone mount`.
+#
+# Starts ONE local FTP server (pure-ftpd or proftpd, both speak MLSD) on 127.0.0.1 with a
+# private root in a temp dir, and measures against it, in one run:
+#   1. sequential read of a BENCH_SIZE_MB random file: curl (raw client baseline), ftpfs mount,
+#      rclone mount (FTP backend, default --vfs-cache-mode off)
+#   2. `find` over a tree of BENCH_FILES files in BENCH_DIRS directories: names only, and with
+#      `-type f -size +0` (forces a stat per entry), ftpfs vs rclone mount
+#   3. the ftpfs daemon's peak RSS (VmHWM) while streaming the big file
+#   4. sequential write, ftpfs vs `curl -T` (only if ftpfs accepts writes; else "skipped")
+# and prints a summary table with the targets of the performance issue (PASS/MISS).
+# A MISS is only reported; wrong results (byte counts, file counts, content) make it fail.
+#
+# Usage (as root, after contrib/deps.sh and cargo build --release):
+#   sudo contrib/bench/run.sh
+# Environment knobs (defaults in brackets):
+#   BENCH_SIZE_MB [1024]      size of the sequential-read file
+#   BENCH_FILES [5000]        files in the find tree
+#   BENCH_DIRS [50]           directories in the find tree
+#   BENCH_SERVER [pureftpd]   pureftpd | proftpd
+#   BENCH_RUNS [3]            repetitions of every timed case (the median is reported)
+#   BENCH_VERIFY [1]          1: compare the big file's content once through each client (cmp)
+#   BENCH_WARM_SERVER [1]     1: after dropping caches, re-read the server's copy locally so the
+#                             server serves from RAM (the disk is not what we benchmark)
+#   BENCH_KEEP [0]            1: keep the work dir (logs, server root) instead of deleting it
+#   BENCH_TIMEOUT [900]       seconds before any single timed command is considered hung
+#   FTPFS_BIN [target/release/ftpfs]   the binary under test
+#   FTPFS_OPTS []             extra ftpfs arguments, e.g. "-o max_conns=8"
+#   FTPFS_LOG [info]          ftpfs log filter; its logs are scanned for WARN/ERROR at the end
+#   RCLONE_OPTS []            extra `rclone mount` arguments
+#   FTPFS_TEST_SERVERS [/opt/ftpfs-test-servers]   where contrib/deps.sh unpacked pure-ftpd
+#
+# The server set-up below is a private copy of the approach in contrib/servers/ and
+# tests/common/server.rs (same options), so this script does not depend on their details.
+set -euo pipefail
+
+# ----- configuration -------------------------------------------------------------------------
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd -- "$SCRIPT_DIR/../.." && pwd)
+
+SIZE_MB=${BENCH_SIZE_MB:-1024}
+NFILES=${BENCH_FILES:-5000}
+NDIRS=${BENCH_DIRS:-50}
+SERVER=${BENCH_SERVER:-pureftpd}
+RUNS=${BENCH_RUNS:-3}
+VERIFY=${BENCH_VERIFY:-1}
+WARM_SERVER=${BENCH_WARM_SERVER:-1}
+KEEP=${BENCH_KEEP:-0}
+TIMEOUT=${BENCH_TIMEOUT:-900}
+FTPFS_BIN=${FTPFS_BIN:-$REPO/target/release/ftpfs}
+FTPFS_LOG_FILTER=${FTPFS_LOG:-info}
+read -r -a FTPFS_EXTRA <<<"${FTPFS_OPTS:-}"
+read -r -a RCLONE_EXTRA <<<"${RCLONE_OPTS:-}"
+SERVERS_DIR=${FTPFS_TEST_SERVERS:-/opt/ftpfs-test-servers}
+FTP_USER='test'
+FTP_PASS='test'
+NPASV=100               # passive ports reserved for the server
+MOUNT_WAIT=20           # seconds a mount may take to appear
+EXIT_WAIT=15            # seconds a FUSE daemon may take to exit after unmount
+
+# Targets from the performance issue.
+TARGET_READ_VS_CURL=0.70
+TARGET_READ_VS_RCLONE=2.0
+TARGET_RSS_MIB=64
+
+# ----- output helpers ------------------------------------------------------------------------
+if [[ -t 1 ]]; then
+    C_BOLD=$'\e[1m' C_RED=$'\e[31m' C_GREEN=$'\e[32m' C_YELLOW=$'\e[33m' C_OFF=$'\e[0m'
+else
+    C_BOLD='' C_RED='' C_GREEN='' C_YELLOW='' C_OFF=''
+fi
+section() { printf '\n%s== %s ==%s\n' "$C_BOLD" "$*" "$C_OFF"; }
+info() { printf '   %s\n' "$*"; }
+warn() { printf '%sWARNING:%s %s\n' "$C_YELLOW" "$C_OFF" "$*" >&2; }
+die() {
+    printf '\n%sBENCH FAILED:%s %s\n' "$C_RED" "$C_OFF" "$*" >&2
+    exit 1
+}
+now() { date +%s.%N; }
+CLK_TCK=$(getconf CLK_TCK)
+# user+system CPU seconds used so far by process $1
+cpu_secs() { sed 's/^.*) //' "/proc/$1/stat" | awk -v t="$CLK_TCK" '{ printf "%.2f", ($12 + $13) / t }'; }
+# awk arithmetic helpers (bash has no floats)
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.6f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# med "t1 t2 t3 ": median of a space-separated list
+med() {
+    local -a a
+    read -r -a a <<<"$1"
+    median "${a[@]}"
+}
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+verdict() { if "$@"; then printf '%sPASS%s' "$C_GREEN" "$C_OFF"; else printf '%sMISS%s' "$C_RED" "$C_OFF"; fi; }
+
+# ----- preconditions -------------------------------------------------------------------------
+[[ $(id -u) -eq 0 ]] || die "must run as root (starts an FTP server that chroots, drops caches): sudo $0"
+[[ -e /dev/fuse ]] || die "/dev/fuse is missing"
+for v in SIZE_MB NFILES NDIRS RUNS; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+done
+((NDIRS <= NFILES)) || die "BENCH_DIRS ($NDIRS) must not exceed BENCH_FILES ($NFILES)"
+case $SERVER in
+pureftpd | pure-ftpd)
+    SERVER=pureftpd
+    SERVER_BIN=$SERVERS_DIR/pure-ftpd/usr/sbin/pure-ftpd
+    PURE_PW=$SERVERS_DIR/pure-ftpd/usr/bin/pure-pw
+    [[ -x $PURE_PW ]] || die "missing $PURE_PW: run contrib/deps.sh"
+    ;;
+proftpd) SERVER_BIN=/usr/sbin/proftpd ;;
+*) die "BENCH_SERVER must be pureftpd or proftpd (got '$SERVER')" ;;
+esac
+[[ -x $SERVER_BIN ]] || die "missing $SERVER_BIN: run contrib/deps.sh"
+[[ -x $FTPFS_BIN ]] || die "missing $FTPFS_BIN: run cargo build --release (or set FTPFS_BIN)"
+for tool in curl rclone openssl getent ss awk cmp dd timeout umount setsid; do
+    command -v "$tool" >/dev/null || die "missing tool '$tool': run contrib/deps.sh (rclone: apt-get install -y rclone)"
+done
+FTP_UID=$(getent passwd ftp | cut -d: -f3) || die "user 'ftp' does not exist: run contrib/deps.sh"
+FTP_GID=$(getent passwd ftp | cut -d: -f4)
+
+CAN_DROP=1
+if ! (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then
+    CAN_DROP=0
+    warn "cannot write /proc/sys/vm/drop_caches; results may include page-cache hits"
+fi
+
+# ----- state and cleanup ---------------------------------------------------------------------
+WORK=$(mktemp -d /tmp/ftpfs-bench.XXXXXX)
+chmod 755 "$WORK" # the server drops privileges and must traverse it
+ROOT=$WORK/root   # the FTP root (chroot) of user test
+STATE=$WORK/server
+LOGS=$WORK/logs
+MNTS=$WORK/mnt
+mkdir -p "$ROOT" "$STATE" "$LOGS" "$MNTS"
+# Run a private copy: other people may rebuild target/release/ftpfs while the bench runs.
+cp -- "$FTPFS_BIN" "$WORK/ftpfs"
+FTPFS_SRC=$FTPFS_BIN
+FTPFS_BIN=$WORK/ftpfs
+SERVER_PID=
+DAEMON_PIDS=() # ftpfs / rclone processes we started
+MOUNTED=()     # mountpoints we created
+
+is_mounted() { awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/self/mounts; }
+
+cleanup() {
+    local rc=$? m p i
+    trap - EXIT INT TERM
+    for m in "${MOUNTED[@]}"; do
+        if is_mounted "$m"; then umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; fi
+    done
+    for p in "${DAEMON_PIDS[@]}"; do
+        if kill -0 "$p" 2>/dev/null; then
+            kill -TERM "$p" 2>/dev/null || true
+            for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+        wait "$p" 2>/dev/null || true
+    done
+    if [[ -n $SERVER_PID ]]; then
+        # setsid made the server a process-group leader: this ends it and its session processes.
+        kill -TERM -- "-$SERVER_PID" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    for m in "${MOUNTED[@]}"; do
+        if is_mounted "$m"; then
+            warn "$m is still mounted; not deleting $WORK"
+            KEEP=1
+        fi
+    done
+    if [[ $KEEP == 1 || $rc -ne 0 ]]; then
+        printf '\nwork dir kept (logs, server root): %s\n' "$WORK" >&2
+    else
+        rm -rf --one-file-system -- "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ----- FTP server ----------------------------------------------------------------------------
+# Picks a free control port followed by NPASV free passive ports, below the kernel's ephemeral
+# range so that no outgoing connection can be sitting on them.
+pick_ports() {
+    local lo hi used base p ok attempt
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+    used=" $(ss -Htan | awk '{ n = split($4, a, ":"); print a[n] }' | sort -u | tr '\n' ' ') "
+    for ((attempt = 0; attempt < 100; attempt++)); do
+        base=$((20000 + RANDOM % 10000))
+        ((base + NPASV < lo || base > hi)) || continue
+        ok=1
+        for ((p = base; p <= base + NPASV; p++)); do
+            if [[ $used == *" $p "* ]]; then ok=0 && break; fi
+        done
+        if ((ok)); then
+            PORT=$base PASV_MIN=$((base + 1)) PASV_MAX=$((base + NPASV))
+            return 0
+        fi
+    done
+    die "no free block of $((NPASV + 1)) ports found"
+}
+
+# Reads the server's greeting; true once a complete "220 " line arrives.
+banner_ok() {
+    local line
+    { exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+    while IFS= read -r -t 2 line <&"$fd"; do
+        if [[ $line == "220 "* ]]; then
+            exec {fd}>&-
+            return 0
+        fi
+        [[ $line == "220-"* || $line == " "* ]] || break
+    done
+    exec {fd}>&-
+    return 1
+}
+
+prepare_server_files() {
+    local hash
+    chown "$FTP_UID:$FTP_GID" "$ROOT"
+    chmod 755 "$ROOT"
+    hash=$(openssl passwd -6 -salt ftpfsbnc "$FTP_PASS")
+    case $SERVER in
+    pureftpd)
+        # pure-pw's passwd format; "/./" marks the chroot point. A SHA-512 crypt hash keeps
+        # logins fast (pure-pw useradd would use argon2id: ~3 s per login).
+        printf '%s:%s:%s:%s::%s/./::::::::::::\n' "$FTP_USER" "$hash" "$FTP_UID" "$FTP_GID" "$ROOT" \
+            >"$STATE/pureftpd.passwd"
+        chmod 600 "$STATE/pureftpd.passwd"
+        "$PURE_PW" mkdb "$STATE/pureftpd.pdb" -f "$STATE/pureftpd.passwd" </dev/null
+        ;;
+    proftpd)
+        printf '%s:%s:%s:%s::%s:/bin/false\n' "$FTP_USER" "$hash" "$FTP_UID" "$FTP_GID" "$ROOT" \
+            >"$STATE/ftpd.passwd"
+        printf 'ftpgroup:x:%s:\n' "$FTP_GID" >"$STATE/ftpd.group"
+        chmod 600 "$STATE/ftpd.passwd" "$STATE/ftpd.group"
+        ;;
+    esac
+}
+
+server_command() {
+    case $SERVER in
+    pureftpd)
+        # -E no anonymous, -A chroot everyone, -H no DNS, -4 IPv4, -c/-C max clients total/per IP
+        SERVER_CMD=("$SERVER_BIN" -S "127.0.0.1,$PORT" -p "$PASV_MIN:$PASV_MAX"
+            -l "puredb:$STATE/pureftpd.pdb" -E -A -H -4 -c 100 -C 100
+            -g "$STATE/pure-ftpd.pid" -O "clf:$STATE/transfer.log")
+        ;;
+    proftpd)
+        cat >"$STATE/proftpd.conf" <<EOF
+ServerName            "ftpfs bench proftpd"
+ServerType            standalone
+DefaultServer         on
+Port                  $PORT
+DefaultAddress        127.0.0.1
+SocketBindTight       on
+UseIPv6               off
+User                  nobody
+Group                 nogroup
+Umask                 022
+MaxInstances          100
+PassivePorts          $PASV_MIN $PASV_MAX
+PidFile               $STATE/proftpd.pid
+ScoreboardFile        $STATE/proftpd.scoreboard
+DelayTable            none
+WtmpLog               off
+UseReverseDNS         off
+UseLastlog            off
+SystemLog             $STATE/proftpd.log
+TransferLog           $STATE/xfer.log
+AuthPAM               off
+AuthOrder             mod_auth_file.c
+AuthUserFile          $STATE/ftpd.passwd
+AuthGroupFile         $STATE/ftpd.group
+RequireValidShell     off
+DefaultRoot           ~
+AllowRetrieveRestart  on
+AllowOverwrite        on
+AllowStoreRestart     on
+EOF
+        chmod 600 "$STATE/proftpd.conf"
+        SERVER_CMD=("$SERVER_BIN" -n -c "$STATE/proftpd.conf")
+        ;;
+    esac
+}
+
+start_server() {
+    local attempt i
+    prepare_server_files
+    for ((attempt = 1; attempt <= 5; attempt++)); do
+        pick_ports
+        server_command
+        printf '===== bench: starting %s on port %s =====\n' "$SERVER" "$PORT" >>"$STATE/stdout.log"
+        (cd "$STATE" && exec setsid "${SERVER_CMD[@]}") </dev/null >>"$STATE/stdout.log" 2>&1 &
+        SERVER_PID=$!
+        for ((i = 0; i < 150; i++)); do
+            if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+            if banner_ok "$PORT"; then
+                # Make sure it is our server that answers, not someone who took the port.
+                if ss -Htlnp "sport = :$PORT" | grep -q "pid=$SERVER_PID,"; then return 0; fi
+                break
+            fi
+            sleep 0.1
+        done
+        kill -TERM -- "-$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+        warn "$SERVER did not come up on port $PORT (attempt $attempt); log:"
+        tail -n 20 "$STATE/stdout.log" "$STATE"/*.log >&2 2>/dev/null || true
+    done
+    die "could not start $SERVER"
+}
+
+# ----- mounts --------------------------------------------------------------------------------
+# Waits until $1 shows up in /proc/self/mounts (not stat(), which would go through FUSE) while
+# process $2 is alive; $3 is its log.
+wait_mounted() {
+    local mnt=$1 pid=$2 log=$3 i
+    for ((i = 0; i < MOUNT_WAIT * 20; i++)); do
+        is_mounted "$mnt" && return 0
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null || true
+            tail -n 30 "$log" >&2 || true
+            die "the daemon for $mnt exited before mounting (log: $log)"
+        fi
+        sleep 0.05
+    done
+    tail -n 30 "$log" >&2 || true
+    die "$mnt did not get mounted within ${MOUNT_WAIT}s (log: $log)"
+}
+
+# mount_ftpfs TAG: mounts the server's root on a fresh mountpoint; sets MNT and FS_PID. ftpfs
+# runs with -f in the background so that we know the daemon's pid (for VmHWM).
+mount_ftpfs() {
+    MNT=$MNTS/ftpfs-$1
+    LOG=$LOGS/ftpfs-$1.log
+    mkdir -p "$MNT"
+    MOUNTED+=("$MNT")
+    FTPFS_LOG=$FTPFS_LOG_FILTER "$FTPFS_BIN" "$FTPFS_URL" "$MNT" -f "${FTPFS_AUTH[@]}" "${FTPFS_EXTRA[@]}" \
+        </dev/null >"$LOG" 2>&1 &
+    FS_PID=$!
+    DAEMON_PIDS+=("$FS_PID")
+    wait_mounted "$MNT" "$FS_PID" "$LOG"
+}
+
+# mount_rclone TAG: `rclone mount` of the same server through an on-the-fly :ftp: remote
+# configured by environment variables (rclone >= 1.55); sets MNT and FS_PID.
+mount_rclone() {
+    MNT=$MNTS/rclone-$1
+    LOG=$LOGS/rclone-$1.log
+    mkdir -p "$MNT"
+    MOUNTED+=("$MNT")
+    RCLONE_CONFIG=$WORK/rclone.conf RCLONE_FTP_HOST=127.0.0.1 RCLONE_FTP_PORT=$PORT \
+        RCLONE_FTP_USER=$FTP_USER RCLONE_FTP_PASS=$RCLONE_PASS_OBSCURED \
+        rclone mount ":ftp:/" "$MNT" --log-file "$LOG" --log-level NOTICE "${RCLONE_EXTRA[@]}" \
+        </dev/null >"$LOG.out" 2>&1 &
+    FS_PID=$!
+    DAEMON_PIDS+=("$FS_PID")
+    wait_mounted "$MNT" "$FS_PID" "$LOG"
+}
+
+# Unmounts $MNT and waits for its daemon $FS_PID to exit.
+unmount_current() {
+    local i
+    umount "$MNT" || die "umount $MNT failed"
+    for ((i = 0; i < EXIT_WAIT * 10; i++)); do
+        kill -0 "$FS_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$FS_PID" 2>/dev/null; then
+        warn "daemon $FS_PID did not exit ${EXIT_WAIT}s after unmounting $MNT; killing it"
+        kill -KILL "$FS_PID" 2>/dev/null || true
+    fi
+    wait "$FS_PID" 2>/dev/null || true
+}
+
+mount_fs() { if [[ $1 == ftpfs ]]; then mount_ftpfs "$2"; else mount_rclone "$2"; fi; }
+
+# Drops the page cache (client side: nothing may be served from a previous read), then
+# re-reads the server's copies so that the server itself serves from RAM (see README).
+drop_caches() {
+    if ((CAN_DROP)); then
+        sync
+        echo 3 >/proc/sys/vm/drop_caches
+    fi
+    if [[ $WARM_SERVER == 1 ]]; then
+        cat "$ROOT/big.bin" >/dev/null
+        find "$ROOT/tree" -type f -size +0 >/dev/null
+    fi
+}
+
+# ----- timed operations ----------------------------------------------------------------------
+# Each prints "SECONDS RESULT"; the caller checks RESULT.
+timed_curl() {
+    local t0 t1 n
+    t0=$(now)
+    n=$(timeout -k 10 "$TIMEOUT" curl -sS -o /dev/null -w '%{size_download}' "$FTP_URL_NOCRED/big.bin" \
+        --user "$FTP_USER:$FTP_PASS") || die "curl download failed"
+    t1=$(now)
+    echo "$(calc "$t1 - $t0" 6) $n"
+}
+timed_dd() {
+    local t0 t1 n
+    t0=$(now)
+    n=$(LC_ALL=C timeout -k 10 "$TIMEOUT" dd if="$1" of=/dev/null bs=1M 2>&1 >/dev/null |
+        awk '/bytes/ { print $1 }') || die "dd $1 failed"
+    t1=$(now)
+    echo "$(calc "$t1 - $t0" 6) ${n:-0}"
+}
+# timed_find DIR names|stat
+timed_find() {
+    local t0 t1 n err=$LOGS/find.err
+    t0=$(now)
+    if [[ $2 == names ]]; then
+        n=$(timeout -k 10 "$TIMEOUT" find "$1" 2>"$err" | wc -l) || { cat "$err" >&2; die "find $1 failed"; }
+    else
+        n=$(timeout -k 10 "$TIMEOUT" find "$1" -type f -size +0 2>"$err" | wc -l) ||
+            { cat "$err" >&2; die "find $1 -type f -size +0 failed"; }
+    fi
+    t1=$(now)
+    [[ -s $err ]] && { cat "$err" >&2; die "find $1 printed errors"; }
+    echo "$(calc "$t1 - $t0" 6) $n"
+}
+
+# ----- start ---------------------------------------------------------------------------------
+BIG_BYTES=$((SIZE_MB * 1024 * 1024))
+section "ftpfs benchmark"
+info "date:        $(date -Is)"
+info "host:        $(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo)"
+info "ftpfs:       $FTPFS_SRC ($("$FTPFS_BIN" --version 2>/dev/null || echo '?'); built $(date -r "$FTPFS_SRC" -Is); sha256 $(sha256sum "$FTPFS_BIN" | cut -c1-12))"
+info "git:         $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || echo ' (src/ has uncommitted changes)')"
+info "ftpfs args:  -f ${FTPFS_EXTRA[*]:-(defaults)}   FTPFS_LOG=$FTPFS_LOG_FILTER"
+info "rclone:      $(rclone version 2>/dev/null | awk 'NR == 1') (mount, FTP backend, vfs-cache-mode off) ${RCLONE_EXTRA[*]:-}"
+info "curl:        $(curl --version | awk 'NR == 1 { print $1, $2 }')"
+info "sizes:       ${SIZE_MB} MiB file; $NFILES files in $NDIRS dirs; $RUNS run(s) each, median reported"
+info "caches:      drop_caches $( ((CAN_DROP)) && echo yes || echo NO) before every run; fresh mount every run; server-side warm: $([[ $WARM_SERVER == 1 ]] && echo yes || echo no)"
+info "work dir:    $WORK"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+info "load avg:    $LOAD_START (1/5/15 min) before starting"
+if awk -v l="${LOAD_START%% *}" 'BEGIN { exit !(l > 0.5) }'; then
+    warn "the machine is busy (load $LOAD_START): timings will be noisy; results are best on an idle machine"
+fi
+
+section "preparing data on the server's disk"
+t0=$(now)
+head -c "$BIG_BYTES" /dev/urandom >"$ROOT/big.bin"
+info "big.bin: $SIZE_MB MiB of random data ($(calc "$(now) - $t0" 1) s)"
+t0=$(now)
+mkdir -p "$ROOT/tree"
+for ((d = 0; d < NDIRS; d++)); do
+    dir=$ROOT/tree/$(printf 'dir%03d' "$d")
+    mkdir -p "$dir"
+    # spread NFILES over NDIRS as evenly as possible
+    per=$((NFILES / NDIRS + (d < NFILES % NDIRS ? 1 : 0)))
+    for ((f = 0; f < per; f++)); do
+        printf 'file %d in dir %d\n' "$f" "$d" >"$dir/$(printf 'file%05d.txt' "$f")"
+    done
+done
+chown -R "$FTP_UID:$FTP_GID" "$ROOT"
+EXPECT_ALL=$((1 + NDIRS + NFILES))
+EXPECT_FILES=$NFILES
+[[ $(find "$ROOT/tree" | wc -l) -eq $EXPECT_ALL ]] || die "local tree has the wrong number of entries"
+info "tree/: $NFILES files in $NDIRS directories ($(calc "$(now) - $t0" 1) s); expecting $EXPECT_ALL entries from 'find', $EXPECT_FILES from 'find -type f -size +0'"
+printf 'ftpfs bench write probe\n' >"$WORK/probe.txt"
+RCLONE_PASS_OBSCURED=$(rclone obscure "$FTP_PASS")
+touch "$WORK/rclone.conf"
+
+start_server
+FTP_URL_NOCRED=ftp://127.0.0.1:$PORT
+# Newer ftpfs binaries take the password from a file (and warn about one in the URL).
+if "$FTPFS_BIN" --help 2>/dev/null | grep -q -- '--password-file'; then
+    (umask 077 && printf '%s\n' "$FTP_PASS" >"$WORK/ftp-password")
+    FTPFS_URL=ftp://$FTP_USER@127.0.0.1:$PORT/
+    FTPFS_AUTH=(--password-file "$WORK/ftp-password")
+else
+    FTPFS_URL=ftp://$FTP_USER:$FTP_PASS@127.0.0.1:$PORT/
+    FTPFS_AUTH=()
+fi
+info "server:      $SERVER (pid $SERVER_PID) on 127.0.0.1:$PORT, passive ports $PASV_MIN-$PASV_MAX, root $ROOT"
+
+# ----- 1 + 3. sequential read and ftpfs peak RSS ---------------------------------------------
+section "1. sequential read of big.bin ($SIZE_MB MiB)"
+declare -A READ_T  # client -> list of seconds
+RSS_KIB=()
+CPU_T=''
+declare -A CUR # client -> seconds in the current run
+R_FC='' R_FR='' # per-run throughput ratios ftpfs/curl, ftpfs/rclone
+for ((r = 1; r <= RUNS; r++)); do
+    for client in curl ftpfs rclone; do
+        drop_caches
+        if [[ $client == curl ]]; then
+            out=$(timed_curl)
+            read -r secs bytes <<<"$out"
+            what="curl -o /dev/null"
+        else
+            mount_fs "$client" "read$r"
+            out=$(timed_dd "$MNT/big.bin")
+            read -r secs bytes <<<"$out"
+            what="dd bs=1M of=/dev/null via $client mount"
+            if [[ $client == ftpfs ]]; then
+                hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$FS_PID/status")
+                cpu=$(cpu_secs "$FS_PID")
+                RSS_KIB+=("$hwm")
+                CPU_T+="$cpu "
+            fi
+            unmount_current
+        fi
+        [[ $bytes -eq $BIG_BYTES ]] || die "$client read $bytes bytes of big.bin, expected $BIG_BYTES"
+        READ_T[$client]+="$secs "
+        CUR[$client]=$secs
+        printf '   run %d  %-6s %8.2f s  %9.1f MiB/s   (%s)%s\n' "$r" "$client" "$secs" \
+            "$(calc "$SIZE_MB / $secs" 1)" "$what" \
+            "$([[ $client == ftpfs ]] && printf '  VmHWM %.1f MiB, CPU %.2f s' "$(calc "$hwm / 1024" 1)" "$cpu")"
+    done
+    # throughput ratios of this run, whose clients ran back to back under similar load
+    R_FC+="$(calc "${CUR[curl]} / ${CUR[ftpfs]}" 4) "
+    R_FR+="$(calc "${CUR[rclone]} / ${CUR[ftpfs]}" 4) "
+done
+
+if [[ $VERIFY == 1 ]]; then
+    info "verifying content (cmp against the server's copy, untimed, fresh mounts) ..."
+    timeout -k 10 "$TIMEOUT" curl -sS --user "$FTP_USER:$FTP_PASS" "$FTP_URL_NOCRED/big.bin" |
+        cmp - "$ROOT/big.bin" || die "curl: big.bin content differs"
+    for client in ftpfs rclone; do
+        drop_caches
+        mount_fs "$client" verify
+        timeout -k 10 "$TIMEOUT" cmp "$MNT/big.bin" "$ROOT/big.bin" || die "$client: big.bin content differs"
+        unmount_current
+    done
+    info "content identical through curl, ftpfs and rclone"
+fi
+
+# ----- 2. find ---------------------------------------------------------------------------------
+section "2. find over tree/ ($NFILES files in $NDIRS dirs)"
+declare -A FIND_T # "client/mode" -> list of seconds
+declare -A R_FIND=([names]='' [stat]='') # mode -> per-run time ratios ftpfs/rclone
+for ((r = 1; r <= RUNS; r++)); do
+    for mode in names stat; do
+        for client in ftpfs rclone; do
+            drop_caches
+            mount_fs "$client" "find-$mode$r"
+            out=$(timed_find "$MNT/tree" "$mode")
+            read -r secs n <<<"$out"
+            unmount_current
+            if [[ $mode == names ]]; then expect=$EXPECT_ALL cmd="find MNT/tree | wc -l"; else
+                expect=$EXPECT_FILES cmd="find MNT/tree -type f -size +0 | wc -l"
+            fi
+            [[ $n -eq $expect ]] || die "$client: '$cmd' counted $n, expected $expect"
+            FIND_T[$client/$mode]+="$secs "
+            CUR[$client]=$secs
+            printf '   run %d  %-6s %8.3f s  %6d entries  (%s)\n' "$r" "$client" "$secs" "$n" "$cmd"
+        done
+        R_FIND[$mode]+="$(calc "${CUR[ftpfs]} / ${CUR[rclone]}" 4) " # time ratio of this run
+    done
+done
+
+# ----- 4. sequential write (only once ftpfs can write) ---------------------------------------
+# >>> WRITE BENCHMARK: "ftpfs write vs curl -T". Runs only when ftpfs accepts writes, detected
+# >>> by cp'ing a small file into a fresh mount. Until then it prints "skipped: ftpfs is read-only".
+section "4. sequential write ($SIZE_MB MiB): ftpfs vs curl -T"
+WRITE_RESULT=skipped
+mount_ftpfs write-probe
+if cp "$WORK/probe.txt" "$MNT/.bench-write-probe" 2>"$LOGS/write-probe.err"; then
+    rm -f "$MNT/.bench-write-probe" || true
+    unmount_current
+    rm -f "$ROOT/.bench-write-probe"
+    cp "$ROOT/big.bin" "$WORK/upload.bin" # the source lives outside the server root
+    declare -A WRITE_T
+    R_W=''
+    # Waits until the server's copy has the full size (a FUSE daemon may upload after close()).
+    wait_server_size() {
+        local i
+        for ((i = 0; i < TIMEOUT * 100; i++)); do
+            [[ $(stat -c %s "$1" 2>/dev/null || echo 0) -eq $BIG_BYTES ]] && return 0
+            sleep 0.01
+        done
+        die "$1 did not reach $BIG_BYTES bytes on the server"
+    }
+    for ((r = 1; r <= RUNS; r++)); do
+        for client in curl ftpfs; do
+            rm -f "$ROOT/up-$client.bin"
+            drop_caches
+            cat "$WORK/upload.bin" >/dev/null
+            if [[ $client == curl ]]; then
+                t0=$(now)
+                timeout -k 10 "$TIMEOUT" curl -sS -T "$WORK/upload.bin" --user "$FTP_USER:$FTP_PASS" \
+                    "$FTP_URL_NOCRED/up-curl.bin" || die "curl -T failed"
+            else
+                mount_ftpfs "write$r"
+                t0=$(now)
+                timeout -k 10 "$TIMEOUT" dd if="$WORK/upload.bin" of="$MNT/up-ftpfs.bin" bs=1M status=none ||
+                    die "dd into the ftpfs mount failed"
+            fi
+            t_cmd=$(now)
+            wait_server_size "$ROOT/up-$client.bin"
+            t1=$(now)
+            [[ $client == ftpfs ]] && unmount_current
+            cmp "$WORK/upload.bin" "$ROOT/up-$client.bin" || die "$client: uploaded content differs"
+            secs=$(calc "$t1 - $t0" 6)
+            WRITE_T[$client]+="$secs "
+            CUR[$client]=$secs
+            printf '   run %d  %-6s %8.2f s  %9.1f MiB/s   (%s returned after %.2f s)\n' "$r" "$client" "$secs" \
+                "$(calc "$SIZE_MB / $secs" 1)" "$([[ $client == curl ]] && echo 'curl -T' || echo 'dd + close')" \
+                "$(calc "$t_cmd - $t0" 2)"
+        done
+        R_W+="$(calc "${CUR[curl]} / ${CUR[ftpfs]}" 4) "
+    done
+    rm -f "$WORK/upload.bin" "$ROOT"/up-*.bin
+    WRITE_RESULT='measured'
+else
+    info "skipped: ftpfs is read-only ($(head -n 1 "$LOGS/write-probe.err"))"
+    unmount_current
+fi
+# <<< END WRITE BENCHMARK
+
+# ----- logs ----------------------------------------------------------------------------------
+section "daemon logs"
+shopt -s nullglob
+ftpfs_logs=("$LOGS"/ftpfs-*.log)
+rclone_logs=("$LOGS"/rclone-*.log)
+n_warn=$(cat "${ftpfs_logs[@]}" /dev/null | grep -cE '\b(WARN|ERROR)\b' || true)
+info "ftpfs (${#ftpfs_logs[@]} mounts, FTPFS_LOG=$FTPFS_LOG_FILTER): $n_warn WARN/ERROR lines"
+if ((n_warn > 0)); then
+    # strip the timestamp so that identical messages collapse
+    cat "${ftpfs_logs[@]}" | grep -E '\b(WARN|ERROR)\b' | sed -E 's/^\[?[0-9TZ:.+-]+ ?//' |
+        sort | uniq -c | sort -rn | awk 'NR <= 15' | sed 's/^/     /'
+fi
+n_rwarn=$(cat "${rclone_logs[@]}" /dev/null | grep -cE '(ERROR|CRITICAL)' || true)
+info "rclone (${#rclone_logs[@]} mounts): $n_rwarn ERROR lines"
+((n_rwarn > 0)) && grep -hE '(ERROR|CRITICAL)' "${rclone_logs[@]}" | awk 'NR <= 5' | sed 's/^/     /'
+
+# ----- summary ---------------------------------------------------------------------------------
+mc=$(med "${READ_T[curl]}")
+mf=$(med "${READ_T[ftpfs]}")
+mr=$(med "${READ_T[rclone]}")
+tc=$(calc "$SIZE_MB / $mc" 1)
+tf=$(calc "$SIZE_MB / $mf" 1)
+tr=$(calc "$SIZE_MB / $mr" 1)
+r_fc=$(calc "$(med "$R_FC")" 2)
+r_fr=$(calc "$(med "$R_FR")" 2)
+fn_f=$(med "${FIND_T[ftpfs/names]}")
+fn_r=$(med "${FIND_T[rclone/names]}")
+fs_f=$(med "${FIND_T[ftpfs/stat]}")
+fs_r=$(med "${FIND_T[rclone/stat]}")
+rn=$(calc "$(med "${R_FIND[names]}")" 2)
+rs=$(calc "$(med "${R_FIND[stat]}")" 2)
+rss_kib=$(printf '%s\n' "${RSS_KIB[@]}" | sort -n | tail -n 1)
+rss=$(calc "$rss_kib / 1024" 1)
+
+section "summary ($SERVER, ${SIZE_MB} MiB, $NFILES files / $NDIRS dirs, median of $RUNS)"
+info "(times: median per client; ratios: median of the per-run ratios, each run measuring the"
+info " clients back to back, which is less sensitive to load changing during the bench)"
+printf '   %-42s %12s %12s %12s\n' "sequential read" "curl" "ftpfs" "rclone mount"
+printf '   %-42s %12s %12s %12s\n' "  throughput (MiB/s)" "$tc" "$tf" "$tr"
+printf '   %-42s %12s %12s %12s\n' "  time (s)" "$(calc "$mc" 2)" "$(calc "$mf" 2)" "$(calc "$mr" 2)"
+printf '   %-42s %12s\n' "  ratio ftpfs/curl" "$r_fc"
+printf '   %-42s %12s\n' "  ratio ftpfs/rclone" "$r_fr"
+printf '\n   %-42s %12s %12s %12s\n' "find over tree/ (s)" "ftpfs" "rclone mount" "ftpfs/rclone"
+printf '   %-42s %12s %12s %12s\n' "  find | wc -l  ($EXPECT_ALL entries)" "$(calc "$fn_f" 3)" "$(calc "$fn_r" 3)" "$rn"
+printf '   %-42s %12s %12s %12s\n' "  find -type f -size +0  ($EXPECT_FILES files)" "$(calc "$fs_f" 3)" "$(calc "$fs_r" 3)" "$rs"
+printf '\n   %-42s %12s\n' "ftpfs peak RSS while streaming (VmHWM)" "$rss MiB"
+printf '   %-42s %12s\n' "ftpfs CPU time (user+sys) for the read" "$(calc "$(med "$CPU_T")" 2) s"
+if [[ $WRITE_RESULT == measured ]]; then
+    mwc=$(med "${WRITE_T[curl]}")
+    mwf=$(med "${WRITE_T[ftpfs]}")
+    printf '\n   %-42s %12s %12s %12s\n' "sequential write (MiB/s)" "curl -T" "ftpfs" "ftpfs/curl"
+    printf '   %-42s %12s %12s %12s\n' "" "$(calc "$SIZE_MB / $mwc" 1)" "$(calc "$SIZE_MB / $mwf" 1)" "$(calc "$(med "$R_W")" 2)"
+else
+    printf '\n   %-42s %s\n' "sequential write" "skipped: ftpfs is read-only"
+fi
+
+info "load avg:    $(cut -d' ' -f1-3 /proc/loadavg) at the end (was $LOAD_START)"
+
+section "targets"
+printf '   %-56s %-22s %s\n' "sequential read >= 70% of curl" "ftpfs/curl = $r_fc" "$(verdict ge "$r_fc" "$TARGET_READ_VS_CURL")"
+printf '   %-56s %-22s %s\n' "sequential read >= 2x rclone mount" "ftpfs/rclone = $r_fr" "$(verdict ge "$r_fr" "$TARGET_READ_VS_RCLONE")"
+printf '   %-56s %-22s %s\n' "find | wc -l faster than rclone mount" "ftpfs/rclone = $rn" "$(verdict lt "$rn" 1)"
+printf '   %-56s %-22s %s\n' "find -type f -size +0 faster than rclone mount" "ftpfs/rclone = $rs" "$(verdict lt "$rs" 1)"
+printf '   %-56s %-22s %s\n' "ftpfs peak RSS < $TARGET_RSS_MIB MiB" "$rss MiB" "$(verdict lt "$rss" "$TARGET_RSS_MIB")"
+printf '\n   all results verified (byte counts, entry counts%s).\n' "$([[ $VERIFY == 1 ]] && echo ', content')"

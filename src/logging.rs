@@ -50,7 +50,13 @@ impl Log for Logger {
 }
 
 pub fn init(debug: bool, trace_ftp: bool) {
-    let default = if debug { "debug" } else { "warn" };
+    // suppaftp warns about things ftpfs handles (a server's odd reply to a cancelled
+    // transfer); by default only its errors are shown.
+    let default = if debug {
+        "debug"
+    } else {
+        "warn,suppaftp=error"
+    };
     let mut filter = std::env::var("FTPFS_LOG").unwrap_or_else(|_| default.to_string());
     if trace_ftp {
         filter.push_str(",ftpfs::ftp=debug");
@@ -58,7 +64,7 @@ pub fn init(debug: bool, trace_ftp: bool) {
     let inner = env_logger::Builder::new()
         .parse_filters(&filter)
         // Applied last, so it overrides any `suppaftp=trace` or bare `trace` in the filter.
-        .filter_module("suppaftp", LevelFilter::Debug.min(max_level(&filter)))
+        .filter_module("suppaftp", suppaftp_level(&filter))
         .format_timestamp_millis()
         .build();
     let level = inner.filter();
@@ -75,23 +81,34 @@ pub fn to_syslog() {
     SYSLOG.store(true, Ordering::Relaxed);
 }
 
-/// The most verbose level mentioned in a filter string (default warn).
-fn max_level(filter: &str) -> LevelFilter {
-    filter
-        .split(',')
-        .filter_map(|part| part.rsplit('=').next())
-        .filter_map(|lvl| lvl.trim().parse::<LevelFilter>().ok())
-        .max()
-        .unwrap_or(LevelFilter::Warn)
+/// suppaftp's level: what the filter gives it (its own `suppaftp=` entry, else the bare
+/// default level), never more verbose than debug, where PASS would show.
+fn suppaftp_level(filter: &str) -> LevelFilter {
+    let parts: Vec<&str> = filter.split(',').map(str::trim).collect();
+    let own = parts
+        .iter()
+        .filter_map(|p| p.strip_prefix("suppaftp="))
+        .filter_map(|l| l.parse().ok())
+        .last();
+    let global = parts
+        .iter()
+        .filter(|p| !p.contains('='))
+        .filter_map(|l| l.parse().ok())
+        .last();
+    own.or(global)
+        .unwrap_or(LevelFilter::Error)
+        .min(LevelFilter::Debug)
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn max_level_of_filters() {
+    fn suppaftp_is_capped_below_trace() {
         use log::LevelFilter::*;
-        assert_eq!(super::max_level("trace"), Trace);
-        assert_eq!(super::max_level("warn,ftpfs=debug"), Debug);
-        assert_eq!(super::max_level("nonsense"), Warn);
+        assert_eq!(super::suppaftp_level("trace"), Debug);
+        assert_eq!(super::suppaftp_level("suppaftp=trace"), Debug);
+        assert_eq!(super::suppaftp_level("warn,ftpfs::ftp=debug"), Warn);
+        assert_eq!(super::suppaftp_level("warn,suppaftp=error"), Error);
+        assert_eq!(super::suppaftp_level("ftpfs=debug"), Error);
     }
 }

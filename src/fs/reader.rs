@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn sequential_and_out_of_order_reads_share_one_transfer() {
-        let d = data(3 * 1024 * 1024);
+        let d = data(16 * 1024 * 1024);
         let opens = RefCell::new(Vec::new());
         let open = |off: u64| {
             opens.borrow_mut().push(off);
@@ -306,7 +306,7 @@ mod tests {
             "one transfer for reordered sequential reads"
         );
         // A far seek forward and a seek back past the window restart the transfer.
-        let far = 2 * 1024 * 1024 + 4096;
+        let far = 10 * 1024 * 1024 + 4096;
         assert_eq!(
             s.read(&open, far, 100, size).unwrap(),
             d[far as usize..far as usize + 100]

@@ -328,7 +328,10 @@ impl FtpFs {
                         let _ = self.remote.delete(&temp);
                         return Err(e.into());
                     }
-                    wf.stale_temp = Some(temp.clone());
+                    if let Some(older) = wf.stale_temp.replace(temp.clone()) {
+                        // An earlier stream's leftover: nothing refers to it any more.
+                        let _ = self.remote.delete(&older);
+                    }
                     Some((temp, pos))
                 }
                 Body::Spool(_) => unreachable!("checked above"),
@@ -392,6 +395,9 @@ impl FtpFs {
         if size == 0 && !matches!(wf.body, Body::Streaming { .. }) {
             // Nothing of the old content matters: no fetch, and the fast path stays open.
             wf.body = Body::Remote { size: 0 };
+            if let Some(stale) = wf.stale_temp.take() {
+                let _ = self.remote.delete(&stale);
+            }
         } else {
             self.spool_of(wf)?.truncate(size).map_err(local)?;
         }

@@ -87,14 +87,14 @@ fn suppaftp_level(filter: &str) -> LevelFilter {
     let parts: Vec<&str> = filter.split(',').map(str::trim).collect();
     let own = parts
         .iter()
+        .rev()
         .filter_map(|p| p.strip_prefix("suppaftp="))
-        .filter_map(|l| l.parse().ok())
-        .last();
+        .find_map(|l| l.parse().ok());
     let global = parts
         .iter()
+        .rev()
         .filter(|p| !p.contains('='))
-        .filter_map(|l| l.parse().ok())
-        .last();
+        .find_map(|l| l.parse().ok());
     own.or(global)
         .unwrap_or(LevelFilter::Error)
         .min(LevelFilter::Debug)

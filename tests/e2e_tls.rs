@@ -24,6 +24,11 @@ fn cafile_opt(server: &Server) -> String {
 }
 
 fn tls_workload(server: &Server) {
+    tls_workload_with(server, &[]);
+}
+
+/// The FTPS workload with extra mount options (`tls=implicit` for implicit FTPS).
+fn tls_workload_with(server: &Server, extra: &[&str]) {
     const LISTED: usize = 500;
     const UPLOADS: usize = 300;
     server.populate(|d| {
@@ -34,7 +39,9 @@ fn tls_workload(server: &Server) {
         write_random_file(d.join("blob.bin"), 5_000_000, 3);
     });
     let ca = cafile_opt(server);
-    let m = Mount::new(&ftps_url(server), &[&ca]);
+    let mut opts = vec![ca.as_str()];
+    opts.extend_from_slice(extra);
+    let m = Mount::new(&ftps_url(server), &opts);
     // A listing of 500 files, and reads.
     assert_eq!(dir_names(m.join("many")).len(), LISTED, "{}", m.log());
     assert_same_file(m.join("blob.bin"), server.dir().join("blob.bin"));
@@ -90,6 +97,24 @@ fn tls_workload(server: &Server) {
     }
 }
 for_each_server_kind!(tls_workload, ServerOptions::tls(), tls_workload);
+
+/// The same workload over implicit FTPS, where the server offers it (vsftpd, proftpd;
+/// pure-ftpd has no implicit mode).
+#[test]
+fn implicit_tls_workload_vsftpd() {
+    tls_workload_with(
+        &Server::start(ServerKind::Vsftpd, ServerOptions::implicit_tls()),
+        &["tls=implicit"],
+    );
+}
+
+#[test]
+fn implicit_tls_workload_proftpd() {
+    tls_workload_with(
+        &Server::start(ServerKind::Proftpd, ServerOptions::implicit_tls()),
+        &["tls=implicit"],
+    );
+}
 
 /// A certificate from an unknown authority fails the mount with one line saying so.
 #[test]

@@ -249,7 +249,8 @@ fn umount_with_open_file_leaves_no_dead_mount() {
     assert!(status.success(), "{status}");
 }
 
-/// `auto_unmount`: killing ftpfs with SIGKILL still removes the mount (bound: 10 s).
+/// `auto_unmount`: killing ftpfs with SIGKILL still removes the mount (bound: 30 s; it is
+/// fusermount3, not ftpfs, that acts here, and on a loaded machine it can be slow).
 #[test]
 fn auto_unmount_after_kill() {
     let server = Server::start(ServerKind::PureFtpd, ServerOptions::default());
@@ -257,8 +258,8 @@ fn auto_unmount_after_kill() {
     let m = mount_for(&server, &["auto_unmount"]);
     assert_eq!(fs::read(m.join("a")).unwrap(), b"a");
     signal(m.pid(), libc::SIGKILL);
-    let gone = wait_until(Duration::from_secs(10), || !is_mounted(m.path()));
-    assert!(gone, "the mount outlived its killed daemon");
+    let gone = wait_until(Duration::from_secs(30), || !is_mounted(m.path()));
+    assert!(gone, "the mount outlived its killed daemon\n{}", m.log());
 }
 
 /// `delay_connect`: mounts while the server is down, works once it is up.

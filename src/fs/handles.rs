@@ -35,6 +35,9 @@ pub struct Reader {
     /// Size when opened; reads are clamped to it.
     pub size: u64,
     pub stream: ReadStream,
+    /// When the last read timed out, and how: the kernel retries a failed read at once, and
+    /// that retry must not wait out the whole budget a second time.
+    pub timed_out: Option<(std::time::Instant, crate::error::FsError)>,
 }
 
 pub enum Handle {

@@ -40,6 +40,10 @@ use reader::ReadStream;
 use spool::SpoolBudget;
 use write::{WriteFile, WriterHandle};
 
+/// After a read timed out, further reads on the same handle fail at once for this long (the
+/// kernel retries a failed read immediately; see SEMANTICS.md, failures).
+const RETRY_AFTER_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How many MDTM-refined modification times are remembered.
 const MAX_REFINED_MTIMES: usize = 65536;
 
@@ -487,6 +491,7 @@ impl FtpFs {
             path,
             size: entry.size,
             stream: ReadStream::new(),
+            timed_out: None,
         };
         Ok(self
             .handles
@@ -501,16 +506,28 @@ impl FtpFs {
         }
         let mut reader = handle.reader().ok_or(FsError::IsADirectory)?;
         self.lot.unpark(fh);
+        if let Some((at, err)) = &reader.timed_out {
+            if at.elapsed() < RETRY_AFTER_TIMEOUT {
+                return Err(err.clone());
+            }
+        }
         let Reader {
             path,
             size: file_size,
             stream,
+            timed_out,
         } = &mut *reader;
         let open = |at: u64| {
             self.stats.transfers.fetch_add(1, Ordering::Relaxed);
             self.remote.open_read(path, at, self.cfg.data_timeout)
         };
-        let result = stream.read(&open, offset, size as usize, *file_size);
+        let result = stream
+            .read(&open, offset, size as usize, *file_size)
+            .map_err(FsError::from);
+        *timed_out = match &result {
+            Err(e) if e.errno() == libc::ETIMEDOUT => Some((std::time::Instant::now(), e.clone())),
+            _ => None,
+        };
         let evict = if stream.has_transfer() {
             self.lot.park(fh, &handle)
         } else {

@@ -163,6 +163,11 @@ pub fn parse_mlsd_line(line: &[u8]) -> Result<Option<Entry>, ParseError> {
         Some(v) => parse_decimal(v).ok_or_else(|| err("invalid MLSD size fact"))?,
     };
     let mtime = modify.and_then(parse_mlsd_time);
+    // Devices have no byte size (the LIST parser agrees).
+    let size = match kind {
+        EntryKind::CharDevice | EntryKind::BlockDevice => 0,
+        _ => size,
+    };
     Ok(Some(Entry {
         name: name.to_vec(),
         kind,

@@ -258,15 +258,7 @@ impl Session {
             return Ok(());
         }
         self.cwd = None;
-        self.ftp.cwd(&self.wire(dir)?).map_err(|e| {
-            let mut err = ftp_err(e);
-            // A CWD 550 on an existing path means "not a directory" as often as "missing";
-            // the caller decides from its cache.
-            if err.kind == RemoteErrorKind::Other {
-                err.kind = RemoteErrorKind::NotFound;
-            }
-            err
-        })?;
+        self.ftp.cwd(&self.wire(dir)?).map_err(ftp_err)?;
         self.cwd = Some(dir.clone());
         Ok(())
     }

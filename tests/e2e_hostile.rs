@@ -1,0 +1,1302 @@
+//! ftpfs against a hostile FTP server: malformed greetings and replies, garbage and
+//! oversized listing lines, broken EPSV/PASV replies, transfers that do not match the
+//! listed size, replies too large to buffer.
+//!
+//! The server is scripted inside this file (std::net, one thread per connection), so every
+//! byte it sends is chosen here; the real `ftpfs` binary is mounted against it. Each scenario
+//! asserts a clean, bounded outcome: the mount fails with one line within the timeouts, or
+//! the syscall gets an errno (never a hang, never a crash), and afterwards the ftpfs process
+//! is still alive and the mount answers the next valid request with a fresh listing.
+//!
+//! The parsers themselves are fuzzed by the cargo-fuzz targets in fuzz/ (docs/FUZZING.md);
+//! PASV/EPSV replies are parsed inside suppaftp, so they are covered here, end to end.
+//!
+//! Needs root and /dev/fuse, like every e2e test; no real FTP server.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::process::{is_mounted, wait_until};
+
+/// Options of every mount: short deadlines, so a stalled server costs seconds. `timeout` is
+/// ftpfs's bound on one filesystem call, retries included.
+const TIMEOUTS: &str = "timeout=6,connect_timeout=3,reply_timeout=3,data_timeout=2";
+/// The `timeout` above: every failing call must have returned within it (plus [`SLACK`]).
+const CALL_BUDGET: Duration = Duration::from_secs(6);
+/// A failing read(2) may take two of them: the kernel's readahead request fails, then it
+/// asks again for the same page (two FUSE reads at offset 0, seen in ftpfs's log).
+const READ_BUDGET: Duration = Duration::from_secs(12);
+/// Scheduling slack on a loaded two-core machine.
+const SLACK: Duration = Duration::from_secs(3);
+/// A mount against a server that never becomes usable must have failed by then:
+/// connect_timeout + reply_timeout plus slack for a loaded machine.
+const MOUNT_FAIL_BOUND: Duration = Duration::from_secs(10);
+/// A good mount must be up by then.
+const MOUNT_BOUND: Duration = Duration::from_secs(10);
+/// A syscall still running after this is taken for a hang (well past `CALL_BUDGET`).
+const OP_BOUND: Duration = Duration::from_secs(20);
+/// What the server sends for a file called `a.txt` in the fresh directories.
+const A_TXT: &[u8] = b"hello";
+
+// ---------------------------------------------------------------------------------------------
+// The scripted server
+
+/// One command as the server received it.
+#[derive(Debug, Clone)]
+struct Cmd {
+    /// Upper-cased verb.
+    verb: String,
+    /// The argument, lossily decoded.
+    arg: String,
+    /// The directory of the last successful CWD.
+    cwd: String,
+}
+
+/// What the server does with a command (or instead of a greeting).
+#[derive(Clone)]
+enum Action {
+    /// Sends these bytes on the control connection.
+    Reply(Vec<u8>),
+    /// A data transfer: `150`, the bytes on the pending passive connection, then `end`.
+    Transfer { data: Vec<u8>, end: End },
+    /// Sends `prefix`, then `line` again and again up to `total` bytes, then waits for the
+    /// client to hang up.
+    Endless {
+        prefix: Vec<u8>,
+        line: Vec<u8>,
+        total: usize,
+    },
+    /// Opens a passive listener (on 127.0.0.1) and announces it in a 227 reply with this
+    /// host, e.g. "127,0,0,2".
+    PassiveAs(&'static str),
+    /// Says nothing and waits for the client to hang up.
+    Silence,
+    /// Closes the control connection.
+    Close,
+}
+
+/// How a transfer ends.
+#[derive(Clone)]
+enum End {
+    /// Closes the data connection, then sends this reply.
+    Reply(Vec<u8>),
+    /// Closes the data connection, then the control connection without a reply.
+    Close,
+    /// Keeps the data connection open without sending more; once the client gives up and
+    /// closes it, answers 426.
+    Stall,
+}
+
+fn reply(text: &str) -> Option<Action> {
+    Some(Action::Reply(format!("{text}\r\n").into_bytes()))
+}
+
+type Hook = dyn Fn(&Cmd) -> Option<Action> + Send + Sync;
+
+/// What a server says and serves.
+struct Script {
+    greeting: Action,
+    /// The FEAT lines (without the leading space).
+    feat: Vec<&'static str>,
+    /// Raw listing bytes by directory path ("/", "/dir").
+    listings: HashMap<String, Vec<u8>>,
+    /// File contents by path.
+    files: HashMap<String, Vec<u8>>,
+    /// Asked first for every command; `None` falls back to the normal behaviour.
+    hook: Box<Hook>,
+}
+
+/// Directories `/fresh-0` ... that each hold `a.txt`: listing one the mount has not listed
+/// before proves that it still talks to the server (the directory cache cannot answer).
+const FRESH_DIRS: usize = 12;
+
+impl Script {
+    /// A well-behaved MLSD server whose root holds `root` (MLSD lines) plus the fresh
+    /// directories.
+    fn mlsd(root: &[&str]) -> Script {
+        let mut listings = HashMap::new();
+        let mut files = HashMap::new();
+        let mut root_listing: Vec<u8> = Vec::new();
+        for line in root {
+            root_listing.extend_from_slice(line.as_bytes());
+            root_listing.extend_from_slice(b"\r\n");
+        }
+        for i in 0..FRESH_DIRS {
+            root_listing.extend_from_slice(
+                format!("type=dir;modify=20240101120000; fresh-{i}\r\n").as_bytes(),
+            );
+            listings.insert(
+                format!("/fresh-{i}"),
+                format!(
+                    "type=file;size={};modify=20240101120000; a.txt\r\n",
+                    A_TXT.len()
+                )
+                .into_bytes(),
+            );
+            files.insert(format!("/fresh-{i}/a.txt"), A_TXT.to_vec());
+        }
+        listings.insert("/".to_string(), root_listing);
+        Script {
+            greeting: Action::Reply(b"220 hostile test server\r\n".to_vec()),
+            feat: vec![
+                "MLST type*;size*;modify*;",
+                "SIZE",
+                "MDTM",
+                "EPSV",
+                "REST STREAM",
+            ],
+            listings,
+            files,
+            hook: Box::new(|_| None),
+        }
+    }
+
+    fn greeting(mut self, greeting: Action) -> Script {
+        self.greeting = greeting;
+        self
+    }
+
+    fn hook(mut self, hook: impl Fn(&Cmd) -> Option<Action> + Send + Sync + 'static) -> Script {
+        self.hook = Box::new(hook);
+        self
+    }
+
+    fn listing(mut self, dir: &str, bytes: Vec<u8>) -> Script {
+        self.listings.insert(dir.to_string(), bytes);
+        self
+    }
+
+    fn file(mut self, path: &str, bytes: Vec<u8>) -> Script {
+        self.files.insert(path.to_string(), bytes);
+        self
+    }
+}
+
+/// The server: a listener thread and one thread per connection, until dropped.
+struct HostileServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    /// Every command received, in order ("VERB arg"), for failure messages.
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl HostileServer {
+    fn start(script: Script) -> HostileServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(script);
+        {
+            let stop = Arc::clone(&stop);
+            let log = Arc::clone(&log);
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((sock, _)) => {
+                            let script = Arc::clone(&script);
+                            let log = Arc::clone(&log);
+                            let stop = Arc::clone(&stop);
+                            thread::spawn(move || {
+                                // Errors only mean the client went away.
+                                let _ = serve(sock, &script, &log, &stop);
+                            });
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            thread::sleep(Duration::from_millis(10));
+                        }
+                        Err(_) => thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+            });
+        }
+        HostileServer { port, stop, log }
+    }
+
+    fn url(&self) -> String {
+        format!("ftp://127.0.0.1:{}/", self.port)
+    }
+
+    fn commands(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for HostileServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Per-connection state.
+struct Conn {
+    ctrl: BufReader<TcpStream>,
+    cwd: String,
+    rest: usize,
+    pending: Option<TcpListener>,
+}
+
+impl Conn {
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.ctrl.get_mut().write_all(bytes)
+    }
+
+    /// Reads and discards until the client hangs up (or the socket's read deadline).
+    fn wait_for_hangup(&mut self) {
+        let mut buf = [0u8; 4096];
+        while matches!(self.ctrl.read(&mut buf), Ok(n) if n > 0) {}
+    }
+
+    /// Accepts the data connection the client opened after EPSV/PASV.
+    fn accept_data(&mut self) -> Option<TcpStream> {
+        let listener = self.pending.take()?;
+        listener.set_nonblocking(true).ok()?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            match listener.accept() {
+                Ok((s, _)) => {
+                    s.set_nonblocking(false).ok()?;
+                    s.set_write_timeout(Some(Duration::from_secs(10))).ok()?;
+                    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+                    return Some(s);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    /// Performs `action`. `Ok(false)` ends the connection.
+    fn act(&mut self, action: Action) -> io::Result<bool> {
+        match action {
+            Action::Reply(bytes) => self.send(&bytes)?,
+            Action::Transfer { data, end } => {
+                self.send(b"150 Here it comes.\r\n")?;
+                let Some(mut sock) = self.accept_data() else {
+                    self.send(b"425 No data connection.\r\n")?;
+                    return Ok(true);
+                };
+                // The client may close early (it read all it wanted): not our problem.
+                let _ = sock.write_all(&data);
+                match end {
+                    End::Reply(bytes) => {
+                        drop(sock);
+                        self.send(&bytes)?;
+                    }
+                    End::Close => {
+                        drop(sock);
+                        return Ok(false);
+                    }
+                    End::Stall => {
+                        let mut buf = [0u8; 1024];
+                        while matches!(sock.read(&mut buf), Ok(n) if n > 0) {}
+                        drop(sock);
+                        self.send(b"426 Transfer aborted.\r\n")?;
+                    }
+                }
+            }
+            Action::Endless {
+                prefix,
+                line,
+                total,
+            } => {
+                self.send(&prefix)?;
+                let mut sent = prefix.len();
+                while sent < total {
+                    self.send(&line)?;
+                    sent += line.len();
+                }
+                self.wait_for_hangup();
+                return Ok(false);
+            }
+            Action::PassiveAs(host) => {
+                let port = self.open_passive()?;
+                let text = format!(
+                    "227 Entering Passive Mode ({host},{},{}).\r\n",
+                    port >> 8,
+                    port & 0xff
+                );
+                self.send(text.as_bytes())?;
+            }
+            Action::Silence => {
+                self.wait_for_hangup();
+                return Ok(false);
+            }
+            Action::Close => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn open_passive(&mut self) -> io::Result<u16> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        self.pending = Some(listener);
+        Ok(port)
+    }
+
+    /// The normal answer to `cmd`.
+    fn default_action(&mut self, cmd: &Cmd, script: &Script) -> io::Result<Action> {
+        let path = if cmd.arg.starts_with('/') {
+            cmd.arg.clone()
+        } else if cmd.cwd == "/" {
+            format!("/{}", cmd.arg)
+        } else {
+            format!("{}/{}", cmd.cwd, cmd.arg)
+        };
+        let text = |s: &str| Action::Reply(format!("{s}\r\n").into_bytes());
+        Ok(match cmd.verb.as_str() {
+            "USER" => text("331 Password please."),
+            "PASS" => text("230 Logged in."),
+            "TYPE" => text("200 Binary it is."),
+            "OPTS" => text("200 OK."),
+            "FEAT" => {
+                let mut r = String::from("211-Features:\r\n");
+                for f in &script.feat {
+                    r.push_str(&format!(" {f}\r\n"));
+                }
+                r.push_str("211 End\r\n");
+                Action::Reply(r.into_bytes())
+            }
+            "PWD" => text(&format!("257 \"{}\"", self.cwd)),
+            "CWD" => {
+                if script.listings.contains_key(&path) {
+                    self.cwd = path;
+                    text("250 OK.")
+                } else {
+                    text("550 No such directory.")
+                }
+            }
+            "EPSV" => {
+                let port = self.open_passive()?;
+                text(&format!("229 Entering Extended Passive Mode (|||{port}|)"))
+            }
+            "PASV" => {
+                let port = self.open_passive()?;
+                text(&format!(
+                    "227 Entering Passive Mode (127,0,0,1,{},{}).",
+                    port >> 8,
+                    port & 0xff
+                ))
+            }
+            "MLSD" | "LIST" => Action::Transfer {
+                data: script.listings.get(&cmd.cwd).cloned().unwrap_or_default(),
+                end: End::Reply(b"226 Done.\r\n".to_vec()),
+            },
+            "REST" => {
+                self.rest = cmd.arg.parse().unwrap_or(0);
+                text("350 Restarting.")
+            }
+            "RETR" => match script.files.get(&path) {
+                Some(data) => {
+                    let from = std::mem::take(&mut self.rest).min(data.len());
+                    Action::Transfer {
+                        data: data[from..].to_vec(),
+                        end: End::Reply(b"226 Done.\r\n".to_vec()),
+                    }
+                }
+                None => text("550 No such file."),
+            },
+            "SIZE" => match script.files.get(&path) {
+                Some(data) => text(&format!("213 {}", data.len())),
+                None => text("550 No such file."),
+            },
+            "MDTM" => match script.files.get(&path) {
+                Some(_) => text("213 20240101120000"),
+                None => text("550 No such file."),
+            },
+            "NOOP" => text("200 NOOP ok."),
+            "QUIT" => {
+                self.send(b"221 Bye.\r\n")?;
+                Action::Close
+            }
+            _ => text("502 Not implemented."),
+        })
+    }
+}
+
+fn serve(
+    sock: TcpStream,
+    script: &Script,
+    log: &Mutex<Vec<String>>,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    // Deadlines so that no server thread outlives its test by long.
+    sock.set_read_timeout(Some(Duration::from_secs(30)))?;
+    sock.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let mut conn = Conn {
+        ctrl: BufReader::new(sock),
+        cwd: "/".to_string(),
+        rest: 0,
+        pending: None,
+    };
+    if !conn.act(script.greeting.clone())? {
+        return Ok(());
+    }
+    while !stop.load(Ordering::Relaxed) {
+        let mut line = Vec::new();
+        if (&mut conn.ctrl)
+            .take(64 * 1024)
+            .read_until(b'\n', &mut line)?
+            == 0
+        {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        let (verb, arg) = text.split_once(' ').unwrap_or((text, ""));
+        let cmd = Cmd {
+            verb: verb.to_ascii_uppercase(),
+            arg: arg.to_string(),
+            cwd: conn.cwd.clone(),
+        };
+        log.lock().unwrap().push(if cmd.verb == "PASS" {
+            "PASS ***".into()
+        } else {
+            text.to_string()
+        });
+        let action = match (script.hook)(&cmd) {
+            Some(action) => action,
+            None => conn.default_action(&cmd, script)?,
+        };
+        if !conn.act(action)? {
+            return Ok(());
+        }
+        if cmd.verb != "REST" {
+            // REST applies to the next command only, whatever it was.
+            conn.rest = 0;
+        }
+    }
+    Ok(())
+}
+
+/// MLSD lines for a plain file and a directory.
+fn mlsd_file(name: &str, size: usize) -> String {
+    format!("type=file;size={size};modify=20240101120000; {name}")
+}
+
+fn mlsd_dir(name: &str) -> String {
+    format!("type=dir;modify=20240101120000; {name}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The mount
+
+/// The ftpfs process and its mountpoint. Dropping it unmounts (`umount -l`) and ends the
+/// process (SIGTERM, then SIGKILL), whatever happened, and prints ftpfs's log when the test
+/// is panicking.
+struct FtpfsMount {
+    child: Option<Child>,
+    _tmp: tempfile::TempDir,
+    mnt: PathBuf,
+    log_path: PathBuf,
+    /// The server's command log, shown on failure.
+    server_log: Option<Arc<Mutex<Vec<String>>>>,
+}
+
+/// How a mount attempt ended.
+enum Started {
+    Mounted(FtpfsMount),
+    /// ftpfs exited: its status, what it printed, and how long it took.
+    Failed(ExitStatus, String, Duration),
+}
+
+impl FtpfsMount {
+    /// Runs `ftpfs URL MNT -f -o OPTS` and waits until it mounted or exited. `debug` turns
+    /// ftpfs's debug log on (otherwise its default level: warnings only).
+    fn start(server: &HostileServer, opts: &str, debug: bool, bound: Duration) -> Started {
+        common::require_fuse();
+        let tmp = tempfile::Builder::new()
+            .prefix("ftpfs-hostile.")
+            .tempdir()
+            .expect("tempdir");
+        let mnt = tmp.path().join("mnt");
+        fs::create_dir(&mnt).unwrap();
+        let log_path = tmp.path().join("ftpfs.log");
+        let log = fs::File::create(&log_path).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ftpfs"));
+        cmd.arg(server.url())
+            .arg(&mnt)
+            .arg("-f")
+            .arg("-o")
+            .arg(opts)
+            .env_remove("RUST_LOG")
+            .env_remove("FTPFS_LOG")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        if debug {
+            cmd.env("FTPFS_LOG", "ftpfs=debug,warn");
+        }
+        let started = Instant::now();
+        let child = cmd.spawn().expect("spawn ftpfs");
+        let mut mount = FtpfsMount {
+            child: Some(child),
+            _tmp: tmp,
+            mnt,
+            log_path,
+            server_log: Some(Arc::clone(&server.log)),
+        };
+        let mut status = None;
+        let done = wait_until(bound, || {
+            status = mount.child.as_mut().unwrap().try_wait().unwrap();
+            status.is_some() || is_mounted(&mount.mnt)
+        });
+        assert!(
+            done,
+            "ftpfs neither mounted nor exited within {bound:?}\n{}",
+            mount.describe()
+        );
+        match status {
+            None => Started::Mounted(mount),
+            Some(status) => {
+                mount.child = None;
+                Started::Failed(status, mount.log(), started.elapsed())
+            }
+        }
+    }
+
+    /// Mounts with `-o TIMEOUTS`, panicking if that fails.
+    fn new(server: &HostileServer) -> FtpfsMount {
+        match FtpfsMount::start(server, TIMEOUTS, true, MOUNT_BOUND) {
+            Started::Mounted(m) => m,
+            Started::Failed(status, log, _) => panic!(
+                "ftpfs failed to mount ({status}):\n{log}\nserver saw:\n{}",
+                server.commands()
+            ),
+        }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.mnt.join(rel)
+    }
+
+    fn log(&self) -> String {
+        String::from_utf8_lossy(&fs::read(&self.log_path).unwrap_or_default()).into_owned()
+    }
+
+    fn describe(&self) -> String {
+        let server = self
+            .server_log
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|p| p.into_inner()).join("\n"))
+            .unwrap_or_default();
+        format!(
+            "----- ftpfs log -----\n{}\n----- server saw -----\n{server}",
+            self.log()
+        )
+    }
+
+    /// Panics unless ftpfs is still running and the mount still there.
+    fn assert_alive(&mut self) {
+        let status = self.child.as_mut().map(|c| c.try_wait());
+        assert!(
+            matches!(status, Some(Ok(None))),
+            "ftpfs is gone ({status:?})\n{}",
+            self.describe()
+        );
+        assert!(
+            is_mounted(&self.mnt),
+            "the mount is gone\n{}",
+            self.describe()
+        );
+    }
+
+    /// Panics unless the mount answers a request that needs the server: a directory it has
+    /// never listed, and a file in it.
+    fn assert_serving(&mut self, fresh: usize) {
+        self.assert_alive();
+        let dir = format!("fresh-{fresh}");
+        let names = within(OP_BOUND, list(self.path(&dir)));
+        assert_eq!(
+            names,
+            Ok(vec!["a.txt".to_string()]),
+            "listing {dir} after the hostile step\n{}",
+            self.describe()
+        );
+        let data = within(OP_BOUND, read(self.path(&format!("{dir}/a.txt"))));
+        assert_eq!(
+            data.as_deref(),
+            Ok(A_TXT),
+            "reading {dir}/a.txt\n{}",
+            self.describe()
+        );
+        self.assert_alive();
+    }
+}
+
+impl Drop for FtpfsMount {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!("{}", self.describe());
+        }
+        if is_mounted(&self.mnt) {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(&self.mnt)
+                .stderr(Stdio::null())
+                .status();
+        }
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            let exited = wait_until(Duration::from_secs(5), || {
+                matches!(child.try_wait(), Ok(Some(_)))
+            });
+            if !exited {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounded filesystem calls
+
+/// Runs `op` on another thread and returns its result, panicking if it takes longer than
+/// `bound` (a hung FUSE request: the mount guard's unmount then releases the thread).
+fn within<T: Send + 'static>(bound: Duration, op: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let started = Instant::now();
+    thread::spawn(move || {
+        let _ = tx.send(op());
+    });
+    match rx.recv_timeout(bound) {
+        Ok(v) => v,
+        Err(_) => panic!(
+            "a filesystem call did not return within {bound:?} (started {:?} ago): ftpfs hangs",
+            started.elapsed()
+        ),
+    }
+}
+
+/// [`within`] [`OP_BOUND`], also returning how long the call took.
+fn timed<T: Send + 'static>(op: impl FnOnce() -> T + Send + 'static) -> (T, Duration) {
+    let started = Instant::now();
+    let v = within(OP_BOUND, op);
+    (v, started.elapsed())
+}
+
+fn errno(e: io::Error) -> i32 {
+    e.raw_os_error()
+        .unwrap_or_else(|| panic!("not an OS error: {e}"))
+}
+
+/// `ls`: the sorted names, or the errno.
+fn list(path: PathBuf) -> impl FnOnce() -> Result<Vec<String>, i32> + Send + 'static {
+    move || {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&path).map_err(errno)? {
+            let entry = entry.map_err(errno)?;
+            names.push(String::from_utf8_lossy(entry.file_name().as_bytes()).into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// `cat`: the contents, or the errno.
+fn read(path: PathBuf) -> impl FnOnce() -> Result<Vec<u8>, i32> + Send + 'static {
+    move || fs::read(&path).map_err(errno)
+}
+
+/// `stat`: the size, or the errno.
+fn stat(path: PathBuf) -> impl FnOnce() -> Result<u64, i32> + Send + 'static {
+    move || fs::metadata(&path).map(|m| m.len()).map_err(errno)
+}
+
+fn errname(e: i32) -> &'static str {
+    match e {
+        libc::ENOENT => "ENOENT",
+        libc::EIO => "EIO",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        libc::EACCES => "EACCES",
+        libc::ENOTCONN => "ENOTCONN",
+        _ => "other",
+    }
+}
+
+/// Asserts that a call failed with `want` within `budget` (plus [`SLACK`]).
+#[track_caller]
+fn assert_errno<T: std::fmt::Debug>(
+    what: &str,
+    (result, took): (Result<T, i32>, Duration),
+    want: i32,
+    budget: Duration,
+    m: &FtpfsMount,
+) {
+    match result {
+        Err(e) if e == want => {}
+        other => panic!(
+            "{what}: expected {} ({want}), got {:?} {}\n{}",
+            errname(want),
+            other,
+            other.as_ref().err().map_or("", |e| errname(*e)),
+            m.describe()
+        ),
+    }
+    assert!(
+        took <= budget + SLACK,
+        "{what}: {} after {took:?}, more than {budget:?}",
+        errname(want)
+    );
+    eprintln!("{what}: {} after {took:.1?}", errname(want));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Greetings: the mount must fail with one line, within the deadlines
+
+fn assert_mount_fails(greeting: Action) {
+    let server = HostileServer::start(Script::mlsd(&[]).greeting(greeting));
+    let outcome = FtpfsMount::start(&server, TIMEOUTS, false, MOUNT_FAIL_BOUND);
+    let Started::Failed(status, output, took) = outcome else {
+        panic!("ftpfs mounted a server with a hostile greeting");
+    };
+    assert!(!status.success(), "ftpfs exited with {status}: {output}");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "ftpfs exited with {status}: {output}"
+    );
+    let lines: Vec<&str> = output.lines().collect();
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("ftpfs: ") && lines[0].len() < 1024,
+        "expected one short error line, got {} lines:\n{output}",
+        lines.len()
+    );
+    assert!(took < MOUNT_FAIL_BOUND, "took {took:?}");
+    eprintln!("mount failed after {took:?}: {}", lines[0]);
+}
+
+#[test]
+fn greeting_not_220() {
+    assert_mount_fails(Action::Reply(b"421 Too many users, go away.\r\n".to_vec()));
+}
+
+#[test]
+fn greeting_binary_junk() {
+    assert_mount_fails(Action::Reply(
+        b"\x00\x01\xff\xfe\x80\x1b[2Jjunk\x00\r\n\xc3\x28".to_vec(),
+    ));
+}
+
+#[test]
+fn greeting_endless_line_without_crlf() {
+    // 4 MiB of 'A' and no line end: more than suppaftp's 256 KiB reply bound.
+    assert_mount_fails(Action::Endless {
+        prefix: b"220 ".to_vec(),
+        line: vec![b'A'; 64 * 1024],
+        total: 4 << 20,
+    });
+}
+
+#[test]
+fn greeting_endless_multiline() {
+    // A multi-line 220 whose last line never comes.
+    assert_mount_fails(Action::Endless {
+        prefix: b"220-Welcome\r\n".to_vec(),
+        line: b"220-and welcome again, and again, and again\r\n".to_vec(),
+        total: 4 << 20,
+    });
+}
+
+#[test]
+fn greeting_never_sent() {
+    // Bounded by reply_timeout (3 s).
+    assert_mount_fails(Action::Silence);
+}
+
+#[test]
+fn greeting_then_hangup() {
+    assert_mount_fails(Action::Close);
+}
+
+#[test]
+fn login_with_oversized_feat_reply() {
+    // Logs in, then answers FEAT with 1 MiB of features and no end line.
+    let server = HostileServer::start(Script::mlsd(&[]).hook(|c| {
+        (c.verb == "FEAT").then(|| Action::Endless {
+            prefix: b"211-Features:\r\n".to_vec(),
+            line: b" XFEATURE with a long, long description\r\n".to_vec(),
+            total: 1 << 20,
+        })
+    }));
+    let outcome = FtpfsMount::start(&server, TIMEOUTS, false, MOUNT_FAIL_BOUND);
+    let Started::Failed(status, output, took) = outcome else {
+        panic!("ftpfs mounted a server whose FEAT reply is 1 MiB");
+    };
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert_eq!(output.lines().count(), 1, "{output}");
+    assert!(took < MOUNT_FAIL_BOUND, "took {took:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listings with garbage
+
+/// MLSD lines that no parser may turn into an entry.
+fn garbage_mlsd_lines() -> Vec<Vec<u8>> {
+    vec![
+        b"\x00\xff\xfe\x80\x81".to_vec(),
+        b"type=file;size=12 no-separator".to_vec(),
+        b"type=file;size=abc; bad-size".to_vec(),
+        b"type=file;size=-1; negative-size".to_vec(),
+        b"type=file;size=99999999999999999999999; huge-size".to_vec(),
+        b"typefile; no-equals".to_vec(),
+        b"type=file;=x; empty-fact".to_vec(),
+        b"type=file;size=1; ".to_vec(),
+        b"type=file;size=1; sub/dir".to_vec(),
+        b"type=file;size=1; nul\x00name".to_vec(),
+        b"type=file;size=1; ..".to_vec(),
+        b"type=cdir; current".to_vec(),
+        b"size=1;size; no-value".to_vec(),
+        // Longer than the parser's 64 KiB line limit.
+        [b"type=file;size=1; ".as_slice(), &vec![b'L'; 200 * 1024]].concat(),
+    ]
+}
+
+#[test]
+fn mlsd_listing_with_garbage_lines() {
+    let mut listing = Vec::new();
+    let valid = [
+        mlsd_file("good-1.txt", 5),
+        mlsd_file("good 2.txt", 0),
+        mlsd_dir("good-dir"),
+    ];
+    for (i, bad) in garbage_mlsd_lines().into_iter().enumerate() {
+        if let Some(v) = valid.get(i) {
+            listing.extend_from_slice(v.as_bytes());
+            listing.extend_from_slice(b"\r\n");
+        }
+        listing.extend_from_slice(&bad);
+        listing.extend_from_slice(if i % 2 == 0 { b"\r\n" } else { b"\n" });
+    }
+    // A last line of 1 MiB without a line end.
+    listing.extend_from_slice(&vec![b'z'; 1 << 20]);
+    let server = HostileServer::start(
+        Script::mlsd(&[&mlsd_dir("mixed")])
+            .listing("/mixed", listing)
+            .listing("/mixed/good-dir", Vec::new())
+            .file("/mixed/good-1.txt", b"12345".to_vec()),
+    );
+    let mut m = FtpfsMount::new(&server);
+    let names = within(OP_BOUND, list(m.path("mixed")));
+    assert_eq!(
+        names,
+        Ok(vec![
+            "good 2.txt".to_string(),
+            "good-1.txt".to_string(),
+            "good-dir".to_string()
+        ]),
+        "only the valid lines become entries\n{}",
+        m.describe()
+    );
+    assert_eq!(
+        within(OP_BOUND, read(m.path("mixed/good-1.txt"))).as_deref(),
+        Ok(&b"12345"[..])
+    );
+    for ghost in [
+        "bad-size",
+        "no-equals",
+        "current",
+        "nul",
+        "sub",
+        "negative-size",
+    ] {
+        let r = timed(stat(m.path(&format!("mixed/{ghost}"))));
+        assert_errno(
+            &format!("stat mixed/{ghost}"),
+            r,
+            libc::ENOENT,
+            CALL_BUDGET,
+            &m,
+        );
+    }
+    assert!(
+        m.log().contains("skipped a line"),
+        "bad lines are logged\n{}",
+        m.describe()
+    );
+    m.assert_serving(0);
+}
+
+#[test]
+fn list_listing_with_garbage_lines() {
+    // A server without MLST: ftpfs uses LIST -a and the Unix/DOS parsers.
+    let mut listing = Vec::new();
+    for line in [
+        &b"total 12"[..],
+        b"-rw-r--r--   1 ftp      ftp             5 Jan 01  2024 good-1.txt",
+        b"\x00\xff garbage \xfe",
+        b"drwxr-xr-x   2 ftp      ftp          4096 Jan 01  2024 good-dir",
+        b"-rw-r--r--   1 ftp      ftp           abc Jan 01  2024 bad-size",
+        b"-rw-r--r--   1 ftp      ftp             5 Foo 99  2024 bad-date",
+        b"-rw-r--r--   1 ftp      ftp             5 Jan 01  2024 ",
+        b"-rw-r--r--   1 ftp      ftp             5 Jan 01  2024 nul\x00name",
+        b"-rw-r--r--",
+        b"01-01-24  12:00PM                    5 good-dos.txt",
+        b"01-01-24  12:00PM                  xyz bad-dos.txt",
+        b"lrwxrwxrwx   1 ftp      ftp             5 Jan 01  2024 link -> ",
+        b" leading-space-line",
+    ] {
+        listing.extend_from_slice(line);
+        listing.extend_from_slice(b"\r\n");
+    }
+    listing.extend_from_slice(
+        &[
+            &b"-rw-r--r-- 1 a b 5 Jan 01  2024 "[..],
+            &vec![b'L'; 100_000],
+        ]
+        .concat(),
+    );
+    listing.extend_from_slice(b"\r\n");
+    let mut script = Script::mlsd(&[]);
+    script.feat = vec!["SIZE", "EPSV", "REST STREAM"];
+    // Root and the fresh directories in LIST form.
+    let mut root = b"drwxr-xr-x 2 ftp ftp 4096 Jan 01  2024 mixed\r\n".to_vec();
+    for i in 0..FRESH_DIRS {
+        root.extend_from_slice(
+            format!("drwxr-xr-x 2 ftp ftp 4096 Jan 01  2024 fresh-{i}\r\n").as_bytes(),
+        );
+        script.listings.insert(
+            format!("/fresh-{i}"),
+            b"-rw-r--r-- 1 ftp ftp 5 Jan 01  2024 a.txt\r\n".to_vec(),
+        );
+    }
+    let server = HostileServer::start(
+        script
+            .listing("/", root)
+            .listing("/mixed", listing)
+            .listing("/mixed/good-dir", Vec::new()),
+    );
+    let mut m = FtpfsMount::new(&server);
+    let names = within(OP_BOUND, list(m.path("mixed")));
+    assert_eq!(
+        names,
+        Ok(vec![
+            "good-1.txt".to_string(),
+            "good-dir".to_string(),
+            "good-dos.txt".to_string(),
+            // A link whose target is empty: kept, target unknown (listing.rs).
+            "link".to_string()
+        ]),
+        "only the valid lines become entries\n{}",
+        m.describe()
+    );
+    for ghost in ["bad-size", "bad-dos.txt", "bad-date", "nul"] {
+        let r = timed(stat(m.path(&format!("mixed/{ghost}"))));
+        assert_errno(
+            &format!("stat mixed/{ghost}"),
+            r,
+            libc::ENOENT,
+            CALL_BUDGET,
+            &m,
+        );
+    }
+    m.assert_serving(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Malformed EPSV / PASV replies
+
+#[test]
+fn malformed_epsv_replies() {
+    // A port nobody listens on (bound, then released).
+    let dead_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dirs = [
+        "epsv-port-99999",
+        "epsv-no-port",
+        "epsv-garbage",
+        "epsv-dead-port",
+    ];
+    let root: Vec<String> = dirs.iter().map(|d| mlsd_dir(d)).collect();
+    let root: Vec<&str> = root.iter().map(String::as_str).collect();
+    let mut script = Script::mlsd(&root).hook(move |c| {
+        if c.verb != "EPSV" {
+            return None;
+        }
+        match c.cwd.as_str() {
+            "/epsv-port-99999" => reply("229 Entering Extended Passive Mode (|||99999|)"),
+            "/epsv-no-port" => reply("229 Entering Extended Passive Mode"),
+            "/epsv-garbage" => Some(Action::Reply(b"229 (|||\xff\xfe|)\x00\r\n".to_vec())),
+            "/epsv-dead-port" => reply(&format!(
+                "229 Entering Extended Passive Mode (|||{dead_port}|)"
+            )),
+            _ => None,
+        }
+    });
+    for d in dirs {
+        script
+            .listings
+            .insert(format!("/{d}"), mlsd_file("x", 1).into_bytes());
+    }
+    let server = HostileServer::start(script);
+    let mut m = FtpfsMount::new(&server);
+    for (i, d) in dirs.iter().enumerate() {
+        let r = timed(list(m.path(d)));
+        assert_errno(&format!("ls {d}"), r, libc::EIO, CALL_BUDGET, &m);
+        let r = timed(stat(m.path(&format!("{d}/x"))));
+        assert_errno(&format!("stat {d}/x"), r, libc::EIO, CALL_BUDGET, &m);
+        m.assert_serving(i);
+    }
+}
+
+#[test]
+fn malformed_pasv_replies() {
+    let dirs = [
+        "pasv-short",
+        "pasv-octet-999",
+        "pasv-no-parens",
+        "pasv-other-loopback",
+    ];
+    let root: Vec<String> = dirs.iter().map(|d| mlsd_dir(d)).collect();
+    let root: Vec<&str> = root.iter().map(String::as_str).collect();
+    let mut script = Script::mlsd(&root).hook(|c| {
+        if c.verb != "PASV" {
+            return None;
+        }
+        match c.cwd.as_str() {
+            "/pasv-short" => reply("227 Entering Passive Mode (1,2,3)"),
+            "/pasv-octet-999" => reply("227 Entering Passive Mode (127,0,0,1,999,999)"),
+            "/pasv-no-parens" => reply("227 Entering Passive Mode 127,0,0,1,4,1"),
+            // The real listener, announced at another address: ftpfs must connect to the
+            // control connection's peer instead, as it does by default.
+            "/pasv-other-loopback" => Some(Action::PassiveAs("127,0,0,2")),
+            _ => None,
+        }
+    });
+    // No EPSV in FEAT: ftpfs uses PASV.
+    script.feat = vec!["MLST type*;size*;modify*;", "SIZE", "REST STREAM"];
+    for d in dirs {
+        script
+            .listings
+            .insert(format!("/{d}"), mlsd_file("x", 1).into_bytes());
+    }
+    let server = HostileServer::start(script);
+    let mut m = FtpfsMount::new(&server);
+    for (i, d) in dirs[..3].iter().enumerate() {
+        let r = timed(list(m.path(d)));
+        assert_errno(&format!("ls {d}"), r, libc::EIO, CALL_BUDGET, &m);
+        m.assert_serving(i);
+    }
+    let r = within(OP_BOUND, list(m.path("pasv-other-loopback")));
+    assert_eq!(r, Ok(vec!["x".to_string()]), "{}", m.describe());
+    m.assert_serving(3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Malformed and oversized replies
+
+/// A root with these directories, each holding a file `x`, and `hook` answering MLSD.
+fn script_with_dirs(
+    dirs: &[&str],
+    hook: impl Fn(&Cmd) -> Option<Action> + Send + Sync + 'static,
+) -> Script {
+    let root: Vec<String> = dirs.iter().map(|d| mlsd_dir(d)).collect();
+    let root: Vec<&str> = root.iter().map(String::as_str).collect();
+    let mut script = Script::mlsd(&root).hook(hook);
+    for d in dirs {
+        script.listings.insert(
+            format!("/{d}"),
+            format!("{}\r\n", mlsd_file("x", 1)).into_bytes(),
+        );
+    }
+    script
+}
+
+/// A valid listing of one file, as the transfers below send it.
+fn one_file_listing() -> Vec<u8> {
+    format!("{}\r\n", mlsd_file("x", 1)).into_bytes()
+}
+
+#[test]
+fn malformed_replies_give_eio() {
+    let dirs = [
+        "bad-code",
+        "unknown-code",
+        "too-short",
+        "oversized-multiline",
+        "oversized-line",
+        "final-garbage",
+        "final-hangup",
+    ];
+    let script = script_with_dirs(&dirs, |c| {
+        if c.verb != "MLSD" {
+            return None;
+        }
+        Some(match c.cwd.as_str() {
+            // Not a three-digit code.
+            "/bad-code" => Action::Reply(b"1\xff0 junk\r\n".to_vec()),
+            // A code no RFC knows, and binary text.
+            "/unknown-code" => Action::Reply(b"999 \xff\xfe\x00 what\r\n".to_vec()),
+            "/too-short" => Action::Reply(b"15\r\n".to_vec()),
+            // A multi-line reply that never ends: 1 MiB of continuation lines.
+            "/oversized-multiline" => Action::Endless {
+                prefix: b"150-Here it comes\r\n".to_vec(),
+                line: b"150-and more, and more, and more, and more\r\n".to_vec(),
+                total: 1 << 20,
+            },
+            // One 1 MiB line without a line end.
+            "/oversized-line" => Action::Endless {
+                prefix: b"150 ".to_vec(),
+                line: vec![b'x'; 64 * 1024],
+                total: 1 << 20,
+            },
+            // A good listing, then garbage instead of 226.
+            "/final-garbage" => Action::Transfer {
+                data: one_file_listing(),
+                end: End::Reply(b"2\xff6 \x00\x01\x02\r\n".to_vec()),
+            },
+            // A good listing, then the control connection closes without 226.
+            "/final-hangup" => Action::Transfer {
+                data: one_file_listing(),
+                end: End::Close,
+            },
+            _ => return None,
+        })
+    });
+    let server = HostileServer::start(script);
+    let mut m = FtpfsMount::new(&server);
+    for (i, d) in dirs.iter().enumerate() {
+        let r = timed(list(m.path(d)));
+        assert_errno(&format!("ls {d}"), r, libc::EIO, CALL_BUDGET, &m);
+        m.assert_serving(i);
+    }
+}
+
+#[test]
+fn replies_that_never_complete_give_etimedout() {
+    let dirs = ["code-then-garbage", "no-reply", "data-stalls"];
+    let script = script_with_dirs(&dirs, |c| {
+        if c.verb != "MLSD" {
+            return None;
+        }
+        Some(match c.cwd.as_str() {
+            // A three-digit code and no separator: a multi-line reply whose end never comes.
+            "/code-then-garbage" => Action::Reply(b"150\xff\xfe\x00garbage\r\n".to_vec()),
+            "/no-reply" => Action::Silence,
+            // Half a listing, then the data connection stays open and silent.
+            "/data-stalls" => Action::Transfer {
+                data: b"type=file;size=1; x\r\ntype=fi".to_vec(),
+                end: End::Stall,
+            },
+            _ => return None,
+        })
+    });
+    let server = HostileServer::start(script);
+    // reply_timeout 3 s, data_timeout 2 s, timeout 6 s: retried while the first 3 s last.
+    let mut m = FtpfsMount::new(&server);
+    for (i, d) in dirs.iter().enumerate() {
+        let r = timed(list(m.path(d)));
+        assert_errno(&format!("ls {d}"), r, libc::ETIMEDOUT, CALL_BUDGET, &m);
+        m.assert_serving(i);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transfers that do not match the listing
+
+/// 0, 1, 2, ... as bytes.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+fn transfer_script() -> Script {
+    Script::mlsd(&[
+        &mlsd_file("short.bin", 1000),
+        &mlsd_file("long.bin", 100),
+        &mlsd_file("missing.bin", 10),
+        &mlsd_file("refused.bin", 10),
+        &mlsd_file("stalls.bin", 1000),
+        &mlsd_file("aborted.bin", 1000),
+    ])
+    // The server's file is shorter than its listing says ...
+    .file("/short.bin", pattern(400))
+    // ... or longer.
+    .file("/long.bin", pattern(5000))
+    .hook(|c| {
+        if c.verb != "RETR" {
+            return None;
+        }
+        match c.arg.as_str() {
+            "/missing.bin" => Some(Action::Reply(b"550 \xff\xfe no such\r\n".to_vec())),
+            "/refused.bin" => reply("425 Can't open data connection."),
+            "/stalls.bin" => Some(Action::Transfer {
+                data: pattern(100),
+                end: End::Stall,
+            }),
+            "/aborted.bin" => Some(Action::Transfer {
+                data: pattern(400),
+                end: End::Reply(b"426 Connection closed; transfer aborted.\r\n".to_vec()),
+            }),
+            _ => None,
+        }
+    })
+}
+
+#[test]
+fn transfers_that_do_not_match_the_listing() {
+    let server = HostileServer::start(transfer_script());
+    let mut m = FtpfsMount::new(&server);
+
+    // Fewer bytes than listed: a short read (docs/SEMANTICS.md: a file that shrank).
+    assert_eq!(within(OP_BOUND, stat(m.path("short.bin"))), Ok(1000));
+    let r = within(OP_BOUND, read(m.path("short.bin")));
+    assert_eq!(r, Ok(pattern(400)), "short.bin\n{}", m.describe());
+    m.assert_serving(0);
+
+    // More bytes than listed: reads stop at the listed size.
+    let r = within(OP_BOUND, read(m.path("long.bin")));
+    assert_eq!(r, Ok(pattern(100)), "long.bin\n{}", m.describe());
+    m.assert_serving(1);
+
+    // RETR refused with 550 and binary text.
+    let r = timed(read(m.path("missing.bin")));
+    assert_errno("cat missing.bin", r, libc::ENOENT, READ_BUDGET, &m);
+    m.assert_serving(2);
+
+    // 425 on every try.
+    let r = timed(read(m.path("refused.bin")));
+    assert_errno("cat refused.bin", r, libc::EIO, READ_BUDGET, &m);
+    m.assert_serving(3);
+
+    // The data connection stalls after 100 bytes (data_timeout 2 s, resumed once).
+    let r = timed(read(m.path("stalls.bin")));
+    assert_errno("cat stalls.bin", r, libc::ETIMEDOUT, READ_BUDGET, &m);
+    m.assert_serving(4);
+}
+
+/// A transfer that the server ends with 426 after 400 of 1000 bytes must not pass for a
+/// complete (shorter) file.
+#[test]
+fn transfer_aborted_by_the_server_is_an_error() {
+    let server = HostileServer::start(transfer_script());
+    let mut m = FtpfsMount::new(&server);
+    let r = timed(read(m.path("aborted.bin")));
+    assert_errno(
+        "cat aborted.bin",
+        (r.0.map(|d| d.len()), r.1),
+        libc::EIO,
+        READ_BUDGET,
+        &m,
+    );
+    m.assert_serving(0);
+}

@@ -30,7 +30,7 @@ use super::handles::Handle;
 use super::spool::Spool;
 use super::FtpFs;
 use crate::error::FsError;
-use crate::remote::client::WriteTransfer;
+use crate::remote::client::AsyncUpload;
 use crate::remote::{
     Entry, EntryKind, Name, RemoteError, RemoteErrorKind, RemotePath, TimePrecision,
 };
@@ -65,7 +65,7 @@ pub enum Body {
         size: u64,
     },
     Streaming {
-        upload: WriteTransfer,
+        upload: AsyncUpload,
         temp: RemotePath,
         pos: u64,
     },
@@ -290,7 +290,8 @@ impl FtpFs {
             {
                 let path = self.path_of(wf.ino)?;
                 let temp = temp_path(&path)?;
-                let mut upload = self.remote.open_write(&temp, self.cfg.data_timeout)?;
+                let mut upload =
+                    AsyncUpload::start(self.remote.open_write(&temp, self.cfg.data_timeout)?)?;
                 if let Err(e) = upload.write_all(data) {
                     drop(upload);
                     let _ = self.remote.delete(&temp);

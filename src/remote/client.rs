@@ -364,6 +364,87 @@ impl WriteTransfer {
     }
 }
 
+/// Chunks an [`AsyncUpload`] may hold before a write waits: bounds its memory (the kernel
+/// writes at most 1 MiB at a time) while letting the writer run ahead of the network.
+const UPLOAD_QUEUE: usize = 8;
+
+/// An upload fed from the caller's thread and written to the data connection by a worker,
+/// so a FUSE write returns as soon as its bytes are queued. An error of the worker is returned
+/// by the next `write_all` or by `finish`.
+pub struct AsyncUpload {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    worker: Option<std::thread::JoinHandle<Result<WriteTransfer, RemoteError>>>,
+}
+
+impl AsyncUpload {
+    pub fn start(mut upload: WriteTransfer) -> Result<AsyncUpload, RemoteError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(UPLOAD_QUEUE);
+        let worker = std::thread::Builder::new()
+            .name("ftpfs-upload".into())
+            .spawn(move || {
+                for chunk in rx {
+                    upload.write_all(&chunk)?;
+                }
+                Ok(upload)
+            })
+            .map_err(|e| {
+                RemoteError::new(
+                    RemoteErrorKind::Other,
+                    format!("cannot start an upload thread: {e}"),
+                )
+            })?;
+        Ok(AsyncUpload {
+            tx: Some(tx),
+            worker: Some(worker),
+        })
+    }
+
+    /// Queues `data`; fails with the worker's error if the upload already failed.
+    pub fn write_all(&mut self, data: &[u8]) -> Result<(), RemoteError> {
+        let sent = self
+            .tx
+            .as_ref()
+            .is_some_and(|tx| tx.send(data.to_vec()).is_ok());
+        if sent {
+            return Ok(());
+        }
+        self.tx = None;
+        Err(match self.join() {
+            Err(e) => e,
+            Ok(_) => RemoteError::new(RemoteErrorKind::Connection, "upload already ended"),
+        })
+    }
+
+    /// Waits for every queued byte to be sent, then completes the transfer.
+    pub fn finish(mut self) -> Result<(), RemoteError> {
+        self.tx = None;
+        self.join()?.finish()
+    }
+
+    fn join(&mut self) -> Result<WriteTransfer, RemoteError> {
+        let worker = self
+            .worker
+            .take()
+            .ok_or_else(|| RemoteError::new(RemoteErrorKind::Connection, "upload already ended"))?;
+        worker.join().unwrap_or_else(|_| {
+            Err(RemoteError::new(
+                RemoteErrorKind::Other,
+                "upload thread panicked",
+            ))
+        })
+    }
+}
+
+impl Drop for AsyncUpload {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(w) = self.worker.take() {
+            // Dropping the transfer unfinished ends it; the caller deletes the temporary file.
+            let _ = w.join();
+        }
+    }
+}
+
 impl Drop for WriteTransfer {
     fn drop(&mut self) {
         if self.transfer.take().is_some() {

@@ -558,7 +558,7 @@ impl FtpFs {
     /// handles have nothing to do.
     pub fn fsync(&self, fh: u64) -> Result<(), FsError> {
         match self.handles.get(fh).as_deref() {
-            Some(Handle::Writer(_)) => self.flush(fh),
+            Some(Handle::Writer(w)) => self.sync_file(&w.file),
             Some(_) => Ok(()),
             None => Err(FsError::Stale),
         }

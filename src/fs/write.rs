@@ -95,6 +95,22 @@ pub struct WriteFile {
 }
 
 impl WriteFile {
+    /// Clean state for a file whose content is `size` bytes on the server.
+    fn new(ino: u64, size: u64, old_mode: Option<u32>) -> WriteFile {
+        WriteFile {
+            ino,
+            body: Body::Remote { size },
+            dirty: false,
+            error: None,
+            pending_mtime: None,
+            mtime: SystemTime::now(),
+            opens: 0,
+            stale_temp: None,
+            old_mode,
+            failed: false,
+        }
+    }
+
     pub fn size(&self) -> u64 {
         match &self.body {
             Body::Remote { size } => *size,
@@ -133,34 +149,11 @@ impl FtpFs {
     /// no handle has it yet. Counts one more open.
     fn attach(&self, ino: u64, size: u64, old_mode: Option<u32>) -> Arc<Mutex<WriteFile>> {
         let mut files = self.open_files.lock().unwrap_or_else(|p| p.into_inner());
-        let file = files.entry(ino).or_insert_with(|| {
-            Arc::new(Mutex::new(WriteFile {
-                ino,
-                body: Body::Remote { size },
-                dirty: false,
-                error: None,
-                pending_mtime: None,
-                mtime: SystemTime::now(),
-                opens: 0,
-                stale_temp: None,
-                old_mode,
-                failed: false,
-            }))
-        });
+        let fresh = || Arc::new(Mutex::new(WriteFile::new(ino, size, old_mode)));
+        let file = files.entry(ino).or_insert_with(fresh);
         if lock_file(file).failed {
             // A failed upload's state is not inherited: start again from the server's file.
-            *file = Arc::new(Mutex::new(WriteFile {
-                ino,
-                body: Body::Remote { size },
-                dirty: false,
-                error: None,
-                pending_mtime: None,
-                mtime: SystemTime::now(),
-                opens: 0,
-                stale_temp: None,
-                old_mode,
-                failed: false,
-            }));
+            *file = fresh();
         }
         let file = Arc::clone(file);
         drop(files);
@@ -407,11 +400,9 @@ impl FtpFs {
         Ok(())
     }
 
-    /// Uploads the file if dirty (flush, fsync, release). Reports a pending error once.
-    pub fn flush(&self, fh: u64) -> Result<(), FsError> {
-        let (file, _) = self.writer(fh)?;
-        let mut wf = lock_file(&file);
-        self.sync_locked(&mut wf)
+    /// Uploads the file if dirty (flush, fsync). Reports a pending error once.
+    pub(super) fn sync_file(&self, file: &Mutex<WriteFile>) -> Result<(), FsError> {
+        self.sync_locked(&mut lock_file(file))
     }
 
     fn sync_locked(&self, wf: &mut WriteFile) -> Result<(), FsError> {

@@ -102,8 +102,12 @@ impl Remote {
         &self.pool
     }
 
+    /// What the server supports, connecting a first session if none has yet.
     pub fn features(&self) -> Result<Features, RemoteError> {
-        self.pool.features()
+        match self.pool.features() {
+            Some(f) => Ok(f),
+            None => self.probe(),
+        }
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the retry window (the first half

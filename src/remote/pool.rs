@@ -62,7 +62,7 @@ pub struct Pool {
 /// "too many"/"maximum" at login, as vsftpd, proftpd and pure-ftpd word it).
 fn is_connection_limit(e: &RemoteError) -> bool {
     let text = e.message.to_ascii_lowercase();
-    let says = ["too many", "maximum", "max", "limit"]
+    let says = ["too many", "max", "limit"]
         .iter()
         .any(|w| text.contains(w));
     match e.code {
@@ -115,45 +115,12 @@ impl Pool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// What the server supports, as seen by the first session (connecting one if needed).
-    pub fn features(self: &Arc<Self>) -> Result<Features, RemoteError> {
-        if let Some(f) = self
-            .features
+    /// What the server supports, as seen by the first session; `None` before any connected.
+    pub fn features(&self) -> Option<Features> {
+        self.features
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-        {
-            return Ok(f);
-        }
-        let mut guard = self.checkout()?;
-        guard.run(|s| Ok(s.features().clone()))
-    }
-
-    /// Returns an idle session, or opens a new one if fewer than `max` exist, or waits for one
-    /// to be returned, up to the wait deadline.
-    pub fn checkout(self: &Arc<Self>) -> Result<SessionGuard, RemoteError> {
-        let deadline = Instant::now() + self.wait_timeout;
-        loop {
-            match self.try_checkout()? {
-                Some(guard) => return Ok(guard),
-                None => {
-                    let state = self.lock();
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Err(RemoteError::new(
-                            RemoteErrorKind::Timeout,
-                            format!("no free FTP session after {:?}", self.wait_timeout),
-                        ));
-                    }
-                    if state.idle.is_empty() && state.live >= self.max_sessions() {
-                        let _ = self
-                            .returned
-                            .wait_timeout(state, deadline - now)
-                            .unwrap_or_else(|p| p.into_inner());
-                    }
-                }
-            }
-        }
     }
 
     pub fn wait_timeout(&self) -> Duration {

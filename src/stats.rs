@@ -16,6 +16,12 @@ pub static BYTES_READ: AtomicU64 = AtomicU64::new(0);
 pub static BYTES_WRITTEN: AtomicU64 = AtomicU64::new(0);
 /// Bytes sent to the server by uploads.
 pub static BYTES_UPLOADED: AtomicU64 = AtomicU64::new(0);
+/// Directory listings fetched from the server.
+pub static LISTINGS: AtomicU64 = AtomicU64::new(0);
+/// Downloads started (RETR, with or without REST).
+pub static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
+/// LIST times refined with MDTM.
+pub static MDTM_REFINEMENTS: AtomicU64 = AtomicU64::new(0);
 /// Uploads completed (temporary file renamed over the target).
 pub static UPLOADS: AtomicU64 = AtomicU64::new(0);
 

@@ -22,7 +22,6 @@ pub mod write;
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -69,14 +68,6 @@ pub struct FsConfig {
     pub read_only: bool,
 }
 
-/// Counters exposed for tests and diagnostics.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub listings: AtomicU64,
-    pub mdtm: AtomicU64,
-    pub transfers: AtomicU64,
-}
-
 /// How a file is opened, from the open flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OpenMode {
@@ -121,7 +112,6 @@ pub struct FtpFs {
     open_files: Mutex<HashMap<u64, Arc<Mutex<WriteFile>>>>,
     budget: Arc<SpoolBudget>,
     mounted_at: SystemTime,
-    pub stats: Stats,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -152,7 +142,6 @@ impl FtpFs {
             budget: SpoolBudget::new(cfg.spool_max),
             mounted_at: SystemTime::now(),
             cfg,
-            stats: Stats::default(),
         }
     }
 
@@ -231,7 +220,7 @@ impl FtpFs {
                 Cached::Missing => Err(FsError::NotFound),
             };
         }
-        self.stats.listings.fetch_add(1, Ordering::Relaxed);
+        crate::stats::add(&crate::stats::LISTINGS, 1);
         match self.remote.list(dir) {
             Ok(mut entries) => {
                 // Our own uploads in progress are not shown.
@@ -288,7 +277,7 @@ impl FtpFs {
             match known {
                 Some(r) if r.coarse == entry.mtime && r.size == entry.size => mtime = Some(r.exact),
                 _ if refine && self.cfg.refine_mtime && self.features().mdtm => {
-                    self.stats.mdtm.fetch_add(1, Ordering::Relaxed);
+                    crate::stats::add(&crate::stats::MDTM_REFINEMENTS, 1);
                     match self.remote.mdtm(path) {
                         Ok(exact) => {
                             mtime = Some(exact);
@@ -518,7 +507,7 @@ impl FtpFs {
             timed_out,
         } = &mut *reader;
         let open = |at: u64| {
-            self.stats.transfers.fetch_add(1, Ordering::Relaxed);
+            crate::stats::add(&crate::stats::DOWNLOADS, 1);
             self.remote.open_read(path, at, self.cfg.data_timeout)
         };
         let result = stream
@@ -594,9 +583,9 @@ impl FtpFs {
             ("bytes_written", get(&stats::BYTES_WRITTEN)),
             ("bytes_uploaded", get(&stats::BYTES_UPLOADED)),
             ("uploads", get(&stats::UPLOADS)),
-            ("listings", self.stats.listings.load(Ordering::Relaxed)),
-            ("downloads", self.stats.transfers.load(Ordering::Relaxed)),
-            ("mdtm_refinements", self.stats.mdtm.load(Ordering::Relaxed)),
+            ("listings", get(&stats::LISTINGS)),
+            ("downloads", get(&stats::DOWNLOADS)),
+            ("mdtm_refinements", get(&stats::MDTM_REFINEMENTS)),
             ("cache_hits", hits),
             ("cache_misses", misses),
             ("sessions_live", pool.live() as u64),

@@ -305,6 +305,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyWrite,
     ) {
         count_op();
+        log::trace!("write {} fh {} at {offset}+{}", ino.0, fh.0, data.len());
         match self.fs.write(fh.0, offset, data) {
             Ok(n) => reply.written(n),
             Err(e) => reply_error!(reply, "write", format_args!("{} at {offset}", ino.0), e),
@@ -320,6 +321,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         count_op();
+        log::debug!("flush {} fh {}", ino.0, fh.0);
         match self.fs.fsync(fh.0) {
             Ok(()) => reply.ok(),
             Err(e) => reply_error!(reply, "flush", ino.0, e),
@@ -335,6 +337,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         count_op();
+        log::debug!("fsync {} fh {}", ino.0, fh.0);
         match self.fs.fsync(fh.0) {
             Ok(()) => reply.ok(),
             Err(e) => reply_error!(reply, "fsync", ino.0, e),
@@ -352,6 +355,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         count_op();
+        log::debug!("release {} fh {}", ino.0, fh.0);
         match self.fs.release(fh.0) {
             Ok(()) => reply.ok(),
             Err(e) => reply_error!(reply, "release", ino.0, e),

@@ -397,8 +397,13 @@ for_each_server_kind!(read_only_directory, read_only_directory);
 
 /// The server dies during an upload: fsync and close fail, and the spool keeps the right
 /// bytes, at a path the log names.
+///
+/// The servers throttle uploads (see [`throttled`]) so that the kill lands while STOR runs,
+/// however late this thread gets to see the temporary file. A `flush` may upload early: every
+/// process another test forks inherits `f` and closes it at exec, which the kernel reports as
+/// a flush of this file.
 fn server_killed_during_upload(server: &mut Server) {
-    const SIZE: usize = 128 << 20;
+    const SIZE: usize = 32 << 20;
     let cache = tempfile::tempdir().unwrap();
     let cache_opt = format!("cache_dir={}", cache.path().display());
     let m = mount_for(
@@ -431,9 +436,10 @@ fn server_killed_during_upload(server: &mut Server) {
     let uploading = wait_until(Duration::from_secs(30), || {
         fs::read_dir(&dir).unwrap().any(|e| {
             let e = e.unwrap();
-            // The temporary file appears when STOR starts: stop the server then, before
-            // 128 MiB can cross loopback (waiting for its first bytes raced the upload).
-            e.file_name().to_string_lossy().starts_with(".~ftpfs-")
+            // A temporary file appears when STOR starts (ours, or pure-ftpd's own
+            // `.pureftpd-upload.*`); at the throttled rate the upload then takes seconds, so
+            // the kill below lands in the middle of it.
+            e.file_name() != "big.bin"
         })
     });
     assert!(uploading, "the upload never started\n{}", m.log());
@@ -462,11 +468,24 @@ fn server_killed_during_upload(server: &mut Server) {
     );
 }
 
+/// Server options that hold uploads to about 8 MiB/s.
+fn throttled(kind: ServerKind) -> ServerOptions {
+    let extra: &[&str] = match kind {
+        ServerKind::Vsftpd => &["anon_max_rate=8388608", "local_max_rate=8388608"],
+        ServerKind::Proftpd => &["TransferRate STOR 8192"],
+        ServerKind::PureFtpd => &["-T 8192"],
+    };
+    ServerOptions {
+        extra: extra.iter().map(|l| l.to_string()).collect(),
+        ..ServerOptions::default()
+    }
+}
+
 #[test]
 fn server_killed_during_upload_pure_ftpd() {
     server_killed_during_upload(&mut Server::start(
         ServerKind::PureFtpd,
-        ServerOptions::default(),
+        throttled(ServerKind::PureFtpd),
     ));
 }
 
@@ -474,7 +493,7 @@ fn server_killed_during_upload_pure_ftpd() {
 fn server_killed_during_upload_vsftpd() {
     server_killed_during_upload(&mut Server::start(
         ServerKind::Vsftpd,
-        ServerOptions::default(),
+        throttled(ServerKind::Vsftpd),
     ));
 }
 
@@ -482,6 +501,6 @@ fn server_killed_during_upload_vsftpd() {
 fn server_killed_during_upload_proftpd() {
     server_killed_during_upload(&mut Server::start(
         ServerKind::Proftpd,
-        ServerOptions::default(),
+        throttled(ServerKind::Proftpd),
     ));
 }

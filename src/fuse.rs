@@ -9,6 +9,7 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -30,12 +31,61 @@ pub struct FuseAdapter {
     fs: Arc<FtpFs>,
     /// Kernel attribute and entry cache lifetime: the same as the directory cache's.
     ttl: Duration,
+    /// Ranges written through direct I/O, whose cached pages other handles may still hold.
+    stale: Sender<(u64, u64, u64)>,
 }
 
 impl FuseAdapter {
-    pub fn new(fs: Arc<FtpFs>) -> FuseAdapter {
+    /// The adapter, and the receiving side of its page invalidations, to start once the
+    /// session exists.
+    pub fn new(fs: Arc<FtpFs>) -> (FuseAdapter, PageInvalidator) {
         let ttl = fs.config().dir_ttl;
-        FuseAdapter { fs, ttl }
+        let (stale, rx) = std::sync::mpsc::channel();
+        (FuseAdapter { fs, ttl, stale }, PageInvalidator { rx })
+    }
+}
+
+/// The end of an invalidated range that runs to the end of the file.
+const TO_EOF: u64 = u64::MAX;
+
+/// Drops the kernel's cached pages of ranges written through a direct-I/O (write-only)
+/// handle: such writes bypass the page cache, so a reader that opened the file earlier would
+/// otherwise keep reading the old bytes (or zeros past the old end, for `tail -f`). Runs on
+/// its own thread: a notification waits for page locks, which a read in flight holds until a
+/// session thread answers it.
+pub struct PageInvalidator {
+    rx: Receiver<(u64, u64, u64)>,
+}
+
+impl PageInvalidator {
+    /// Starts the thread; it ends when the adapter (the sending side) is dropped.
+    pub fn start(self, notifier: fuser::Notifier) {
+        let spawned = std::thread::Builder::new()
+            .name("ftpfs-inval".into())
+            .spawn(move || {
+                while let Ok(first) = self.rx.recv() {
+                    // Merge what has queued up meanwhile: one notification per inode.
+                    let mut ranges: std::collections::HashMap<u64, (u64, u64)> =
+                        std::collections::HashMap::new();
+                    for (ino, start, end) in std::iter::once(first).chain(self.rx.try_iter()) {
+                        let r = ranges.entry(ino).or_insert((start, end));
+                        *r = (r.0.min(start), r.1.max(end));
+                    }
+                    for (ino, (start, end)) in ranges {
+                        // A length of 0 means "to the end of the file" to the kernel.
+                        let len = if end == TO_EOF { 0 } else { end - start };
+                        let (off, len) = (start as i64, len as i64);
+                        log::trace!("inval {ino} {off}+{len}");
+                        if let Err(e) = notifier.inval_inode(INodeNo(ino), off, len) {
+                            // ENOENT: the kernel has forgotten the inode, and its pages.
+                            log::debug!("invalidating pages of {ino}: {e}");
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            log::warn!("cannot start the page invalidation thread: {e}");
+        }
     }
 }
 
@@ -269,7 +319,7 @@ impl Filesystem for FuseAdapter {
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         count_op();
         match self.fs.open(ino.0, open_mode(flags)) {
-            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+            Ok(fh) => reply.opened(FileHandle(fh), open_flags(flags.0)),
             Err(e) => reply_error!(reply, "open", ino.0, e),
         }
     }
@@ -300,14 +350,26 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         data: &[u8],
         _write_flags: WriteFlags,
-        _flags: OpenFlags,
+        flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
         count_op();
         log::trace!("write {} fh {} at {offset}+{}", ino.0, fh.0, data.len());
         match self.fs.write(fh.0, offset, data) {
-            Ok(n) => reply.written(n),
+            Ok(n) => {
+                if open_flags(flags.0).contains(FopenFlags::FOPEN_DIRECT_IO) {
+                    // An append lands at our end of file, at or after `offset` (the kernel's
+                    // idea of the size): drop everything from there on.
+                    let end = if flags.0 & libc::O_APPEND != 0 {
+                        TO_EOF
+                    } else {
+                        offset + u64::from(n)
+                    };
+                    let _ = self.stale.send((ino.0, offset, end));
+                }
+                reply.written(n)
+            }
             Err(e) => reply_error!(reply, "write", format_args!("{} at {offset}", ino.0), e),
         }
     }
@@ -487,9 +549,21 @@ impl Filesystem for FuseAdapter {
                 &file_attr(&attr),
                 Generation(0),
                 FileHandle(fh),
-                FopenFlags::empty(),
+                open_flags(flags),
             ),
             Err(e) => reply_error!(reply, "create", show(name), e),
         }
+    }
+}
+
+/// Open flags for the kernel. A write-only handle bypasses the page cache (direct I/O): its
+/// data goes from the writer's buffer to us in one copy, which more than doubles sequential
+/// upload throughput, and a write-only handle can neither read nor map the file shared, so
+/// nothing relies on the cache. Handles that can read keep the page cache (mmap, readahead).
+fn open_flags(flags: i32) -> FopenFlags {
+    if flags & libc::O_ACCMODE == libc::O_WRONLY {
+        FopenFlags::FOPEN_DIRECT_IO
+    } else {
+        FopenFlags::empty()
     }
 }

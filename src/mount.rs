@@ -271,7 +271,7 @@ fn start(
     // session is busy with a transfer.
     cfg.n_threads = Some(config.max_conns + 2);
     cfg.clone_fd = true;
-    let adapter = FuseAdapter::new(Arc::clone(&fs));
+    let (adapter, invalidator) = FuseAdapter::new(Arc::clone(&fs));
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     let session = if root && !config.auto_unmount {
@@ -284,6 +284,7 @@ fn start(
         fuser::spawn_mount(adapter, mountpoint, &cfg)
     };
     let session = session.map_err(|e| format!("cannot mount on {}: {e}", mountpoint.display()))?;
+    invalidator.start(session.notifier());
     raise_read_ahead(mountpoint);
     Ok((session, fs))
 }

@@ -351,6 +351,74 @@ fn mmap_write(server: &Server) {
 }
 for_each_server_kind!(mmap_write, mmap_write);
 
+/// A reader opened before a writer sees the writer's bytes, like on a local disk: write-only
+/// handles bypass the page cache (direct I/O), so this checks that the reader's cached pages
+/// and read-ahead are dropped, during the write, after its upload, and while a file grows
+/// (`tail -f` on a file being copied in).
+fn reader_sees_writes(server: &Server) {
+    use std::os::unix::fs::FileExt;
+    let m = mount_for(server, &[]);
+    let path = m.join("shared.txt");
+    fs::write(&path, b"hello world, old content\n").unwrap();
+    let reader = fs::File::open(&path).unwrap();
+    let read_all = |r: &fs::File| {
+        let mut buf = vec![0u8; 4096];
+        let n = r.read_at(&mut buf, 0).unwrap();
+        buf.truncate(n);
+        buf
+    };
+    assert_eq!(read_all(&reader), b"hello world, old content\n");
+
+    let writer = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    writer.write_all_at(b"HELLO", 0).unwrap();
+    // The kernel's cached page is dropped just after the write returns.
+    let expected = b"HELLO world, old content\n";
+    let seen = wait_until(Duration::from_secs(5), || read_all(&reader) == expected);
+    assert!(
+        seen,
+        "the reader still sees {:?}\n{}",
+        String::from_utf8_lossy(&read_all(&reader)),
+        m.log()
+    );
+    drop(writer);
+    assert_eq!(read_all(&reader), expected, "after the upload");
+    assert_eq!(fs::read(server.dir().join("shared.txt")).unwrap(), expected);
+
+    let mut appender = fs::OpenOptions::new().append(true).open(&path).unwrap();
+    appender.write_all(b"appended\n").unwrap();
+    drop(appender);
+    let expected = b"HELLO world, old content\nappended\n";
+    assert_eq!(read_all(&reader), expected, "after an append");
+    assert_eq!(reader.metadata().unwrap().len(), expected.len() as u64);
+
+    // A file that grows under a reader: every byte the reader gets is a written one.
+    let growing = m.join("growing.bin");
+    let data = random_bytes(3 << 20, 21);
+    let mut w = fs::File::create(&growing).unwrap();
+    let r = fs::File::open(&growing).unwrap();
+    let mut got = Vec::new();
+    for chunk in data.chunks(300_000) {
+        w.write_all(chunk).unwrap();
+        let want = got.len() + chunk.len();
+        let mut buf = vec![0u8; want - got.len()];
+        let caught_up = wait_until(Duration::from_secs(5), || {
+            r.read_at(&mut buf, got.len() as u64).unwrap() == buf.len()
+        });
+        assert!(caught_up, "the reader does not see the new end at {want}");
+        got.extend_from_slice(&buf);
+        assert!(
+            got == data[..want],
+            "the reader got other bytes than written, below {want}"
+        );
+    }
+    drop(w);
+    assert_eq!(
+        sha256_file(server.dir().join("growing.bin")),
+        sha256_bytes(&data)
+    );
+}
+for_each_server_kind!(reader_sees_writes, reader_sees_writes);
+
 /// A server-side read-only directory: cp fails, and nothing half-written is left.
 fn read_only_directory(server: &Server) {
     server.populate(|d| {

@@ -31,9 +31,12 @@ pub struct DirItem {
 }
 
 pub struct Reader {
+    pub ino: u64,
     pub path: RemotePath,
-    /// Size when opened; reads are clamped to it.
+    /// Size when opened (or when `version` last changed); reads are clamped to it.
     pub size: u64,
+    /// The inode's content version that `size` and `stream` belong to.
+    pub version: u64,
     pub stream: ReadStream,
     /// When the last read timed out, and how: the kernel retries a failed read at once, and
     /// that retry must not wait out the whole budget a second time.

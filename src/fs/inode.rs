@@ -17,6 +17,9 @@ pub const ROOT_INO: u64 = 1;
 struct Node {
     path: RemotePath,
     lookups: u64,
+    /// Bumped each time this mount replaces the file's content (an upload), so that handles
+    /// opened before can tell that what they read ahead is stale.
+    version: u64,
 }
 
 pub struct InodeTable {
@@ -39,6 +42,7 @@ impl InodeTable {
             Node {
                 path: root,
                 lookups: 1,
+                version: 0,
             },
         );
         t
@@ -46,6 +50,18 @@ impl InodeTable {
 
     pub fn path(&self, ino: u64) -> Option<&RemotePath> {
         self.by_ino.get(&ino).map(|n| &n.path)
+    }
+
+    /// The content version of `ino` (see `Node::version`); 0 for unknown inodes.
+    pub fn version(&self, ino: u64) -> u64 {
+        self.by_ino.get(&ino).map_or(0, |n| n.version)
+    }
+
+    /// Records that this mount has just replaced the content of `ino`.
+    pub fn bump_version(&mut self, ino: u64) {
+        if let Some(n) = self.by_ino.get_mut(&ino) {
+            n.version += 1;
+        }
     }
 
     /// The number for `path`, creating it if needed, without touching the lookup count
@@ -62,6 +78,7 @@ impl InodeTable {
             Node {
                 path: path.clone(),
                 lookups: 0,
+                version: 0,
             },
         );
         ino

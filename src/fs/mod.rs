@@ -477,6 +477,8 @@ impl FtpFs {
             return self.open_writer(ino, &entry, mode.truncate && mode.write, mode.append);
         }
         let reader = Reader {
+            ino,
+            version: lock(&self.inodes).version(ino),
             path,
             size: entry.size,
             stream: ReadStream::new(),
@@ -494,6 +496,19 @@ impl FtpFs {
             return self.read_writer(&w.file, offset, size);
         }
         let mut reader = handle.reader().ok_or(FsError::IsADirectory)?;
+        // Written through another handle since this one opened: read what the writer has
+        // (like a local file), and after its upload start over on the new content.
+        if let Some(file) = self.open_file(reader.ino) {
+            drop(reader);
+            return self.read_writer(&file, offset, size);
+        }
+        let version = lock(&self.inodes).version(reader.ino);
+        if version != reader.version {
+            let size = self.entry(&reader.path)?.size;
+            reader.stream = ReadStream::new();
+            reader.size = size;
+            reader.version = version;
+        }
         self.lot.unpark(fh);
         if let Some((at, err)) = &reader.timed_out {
             if at.elapsed() < RETRY_AFTER_TIMEOUT {
@@ -505,6 +520,7 @@ impl FtpFs {
             size: file_size,
             stream,
             timed_out,
+            ..
         } = &mut *reader;
         let open = |at: u64| {
             crate::stats::add(&crate::stats::DOWNLOADS, 1);

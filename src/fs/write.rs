@@ -557,6 +557,7 @@ impl FtpFs {
         }
         let mtime = mtime.unwrap_or_else(SystemTime::now);
         wf.mtime = mtime;
+        self.inodes_lock().bump_version(wf.ino);
         if let Some((dir, name)) = path.split() {
             self.cache_upsert(
                 &dir,

@@ -377,17 +377,21 @@ const UPLOAD_QUEUE: usize = 8;
 /// by the next `write_all` or by `finish`.
 pub struct AsyncUpload {
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    /// Buffers the worker has sent, handed back for reuse (no 1 MiB allocation per write).
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
     worker: Option<std::thread::JoinHandle<Result<WriteTransfer, RemoteError>>>,
 }
 
 impl AsyncUpload {
     pub fn start(mut upload: WriteTransfer) -> Result<AsyncUpload, RemoteError> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(UPLOAD_QUEUE);
+        let (give_back, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(UPLOAD_QUEUE);
         let worker = std::thread::Builder::new()
             .name("ftpfs-upload".into())
             .spawn(move || {
                 for chunk in rx {
                     upload.write_all(&chunk)?;
+                    let _ = give_back.try_send(chunk);
                 }
                 Ok(upload)
             })
@@ -399,16 +403,19 @@ impl AsyncUpload {
             })?;
         Ok(AsyncUpload {
             tx: Some(tx),
+            spare,
             worker: Some(worker),
         })
     }
 
     /// Queues `data`; fails with the worker's error if the upload already failed.
     pub fn write_all(&mut self, data: &[u8]) -> Result<(), RemoteError> {
-        let sent = self
-            .tx
-            .as_ref()
-            .is_some_and(|tx| tx.send(data.to_vec()).is_ok());
+        let sent = self.tx.as_ref().is_some_and(|tx| {
+            let mut buf = self.spare.try_recv().unwrap_or_default();
+            buf.clear();
+            buf.extend_from_slice(data);
+            tx.send(buf).is_ok()
+        });
         if sent {
             return Ok(());
         }

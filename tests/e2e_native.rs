@@ -109,10 +109,18 @@ fn server() -> Server {
     server
 }
 
+/// Tests that run mount(8) hold this: `install_script_and_mount_t_ftpfs` puts helpers in
+/// /sbin for a while, which changes what `mount -t fuse.ftpfs` runs.
+fn mount8_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// `mount -t fuse.ftpfs URL DIR -o ...` through mount.fuse3, with the options mount(8) and
 /// systemd pass mixed in.
 #[test]
 fn mount_t_fuse_ftpfs() {
+    let _mount8 = mount8_lock();
     let server = server();
     let bin = bin_dir();
     let mnt = tempfile::tempdir().unwrap();
@@ -132,6 +140,7 @@ fn mount_t_fuse_ftpfs() {
 /// A scratch fstab line of type fuse.ftpfs, mounted with `mount -T FSTAB DIR`.
 #[test]
 fn scratch_fstab() {
+    let _mount8 = mount8_lock();
     let server = server();
     let bin = bin_dir();
     let mnt = tempfile::tempdir().unwrap();
@@ -182,6 +191,221 @@ fn mount_helper_link() {
         .arg("-f"));
     assert!(!is_mounted(other.path()));
     umount_and_wait(mnt.path());
+}
+
+/// Runs contrib/install.sh with `args`.
+fn install_sh(args: &[&str]) -> Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/install.sh");
+    run(Command::new("bash").arg(script).args(args))
+}
+
+/// Uninstalls from a scratch prefix (and /sbin) when dropped, even after a failure.
+struct Uninstall(String);
+
+impl Drop for Uninstall {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/install.sh");
+        let _ = Command::new("bash")
+            .arg(script)
+            .args(["--uninstall", "--prefix", &self.0, "--sbindir", "/sbin"])
+            .output();
+    }
+}
+
+/// contrib/install.sh for real: the binary, man page and completions under a scratch prefix
+/// and the mount helper links in /sbin, where mount(8) looks. Then `mount -t ftpfs` (no
+/// `fuse.` prefix) runs the installed /sbin/mount.ftpfs, and `--uninstall` removes it all.
+#[test]
+fn install_script_and_mount_t_ftpfs() {
+    let _mount8 = mount8_lock();
+    let helpers = [
+        PathBuf::from("/sbin/mount.ftpfs"),
+        PathBuf::from("/sbin/mount.fuse.ftpfs"),
+    ];
+    for h in &helpers {
+        assert!(
+            fs::symlink_metadata(h).is_err(),
+            "{} exists: this test installs its own helpers in /sbin and removes them \
+             afterwards, so it will not run over a real install (uninstall it first)",
+            h.display()
+        );
+    }
+    let server = server();
+    let prefix = tempfile::Builder::new()
+        .prefix("ftpfs-prefix.")
+        .tempdir()
+        .unwrap();
+    let p = prefix.path().to_str().unwrap().to_string();
+    let _uninstall = Uninstall(p.clone());
+    install_sh(&[
+        "--prefix",
+        &p,
+        "--sbindir",
+        "/sbin",
+        "--binary",
+        ftpfs_bin(),
+    ]);
+
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let installed = [
+        ("bin/ftpfs", PathBuf::from(ftpfs_bin())),
+        ("share/man/man1/ftpfs.1", repo.join("docs/ftpfs.1")),
+        (
+            "share/bash-completion/completions/ftpfs",
+            repo.join("contrib/completions/ftpfs.bash"),
+        ),
+        (
+            "share/zsh/site-functions/_ftpfs",
+            repo.join("contrib/completions/_ftpfs"),
+        ),
+        (
+            "share/fish/vendor_completions.d/ftpfs.fish",
+            repo.join("contrib/completions/ftpfs.fish"),
+        ),
+    ];
+    for (rel, source) in &installed {
+        let got = fs::read(prefix.path().join(rel))
+            .unwrap_or_else(|e| panic!("{rel} was not installed: {e}"));
+        assert!(
+            got == fs::read(source).unwrap(),
+            "{rel} differs from {}",
+            source.display()
+        );
+    }
+    let bin = prefix.path().join("bin/ftpfs");
+    for h in &helpers {
+        assert_eq!(fs::read_link(h).unwrap(), bin, "{}", h.display());
+    }
+
+    let mnt = tempfile::tempdir().unwrap();
+    let _guard = Unmount(mnt.path().to_path_buf());
+    run(Command::new("mount")
+        .args(["-t", "ftpfs", &server.url()])
+        .arg(mnt.path())
+        .args(["-o", "rw,noatime,max_conns=2"]));
+    check_mount(mnt.path(), &server);
+    umount_and_wait(mnt.path());
+
+    install_sh(&["--uninstall", "--prefix", &p, "--sbindir", "/sbin"]);
+    for h in &helpers {
+        assert!(
+            fs::symlink_metadata(h).is_err(),
+            "{} is still there",
+            h.display()
+        );
+    }
+    for (rel, _) in &installed {
+        assert!(!prefix.path().join(rel).exists(), "{rel} is still there");
+    }
+}
+
+/// Once in the background, the daemon logs to syslog (`/dev/log`) under `ftpfs[PID]`, and the
+/// protocol trace there masks PASS as on stderr. The test owns `/dev/log`: it binds it when
+/// no syslog daemon runs, and otherwise runs the mount in a private mount namespace with its
+/// socket bound over the real one.
+#[test]
+fn daemon_logs_to_syslog() {
+    use std::os::unix::net::UnixDatagram;
+    const SECRET: &str = "Zq9-syslog-secret";
+    let server = Server::start(
+        ServerKind::Proftpd,
+        ServerOptions {
+            password: SECRET.into(),
+            ..ServerOptions::default()
+        },
+    );
+    server.populate(|d| fs::write(d.join("hello.txt"), b"hello\n").unwrap());
+    let scratch = tempfile::tempdir().unwrap();
+    let mnt = scratch.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let devlog = Path::new("/dev/log");
+    let private = fs::symlink_metadata(devlog).is_ok();
+    let sock_path = if private {
+        scratch.path().join("log")
+    } else {
+        devlog.to_path_buf()
+    };
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    struct RemoveSocket(PathBuf);
+    impl Drop for RemoveSocket {
+        fn drop(&mut self) {
+            let _ = fs::remove_file(&self.0);
+        }
+    }
+    let _remove = RemoveSocket(sock_path.clone());
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+
+    // Mount in the background (connecting on first use, so the login happens after the
+    // daemon has left the terminal), read a file, unmount.
+    let script = r#"
+        set -e
+        if [ -n "$SOCK" ]; then mount --bind "$SOCK" /dev/log; fi
+        "$FTPFS" "$URL" "$MNT" -o delay_connect,trace_ftp,max_conns=1
+        cat "$MNT/hello.txt"
+        umount "$MNT"
+    "#;
+    let mut cmd = if private {
+        let mut c = Command::new("unshare");
+        c.args(["--mount", "--propagation", "private", "sh", "-c", script]);
+        c.env("SOCK", &sock_path);
+        c
+    } else {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]);
+        c
+    };
+    let url = format!("ftp://{}@127.0.0.1:{}/", server.user(), server.port());
+    let out = run(cmd
+        .env("FTPFS", ftpfs_bin())
+        .env("URL", &url)
+        .env("MNT", &mnt)
+        .env("FTPFS_PASSWORD", SECRET)
+        .env("FTPFS_LOG", "info"));
+    assert_eq!(out.stdout, b"hello\n");
+
+    let mut messages = Vec::new();
+    let done = wait_until(Duration::from_secs(10), || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = sock.recv(&mut buf) {
+            messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        messages.iter().any(|m| m.contains("unmounted"))
+    });
+    let all = messages.join("\n");
+    assert!(done, "no \"unmounted\" message reached syslog; got:\n{all}");
+    // Other daemons of the suite may log here too: keep ours, by pid.
+    let pid = messages
+        .iter()
+        .find(|m| m.contains(&format!("on {}", mnt.display())))
+        .and_then(|m| m.split("ftpfs[").nth(1))
+        .and_then(|rest| rest.split(']').next())
+        .unwrap_or_else(|| panic!("no \"mounted ... on MNT\" message with a pid:\n{all}"))
+        .to_string();
+    let ours: Vec<&String> = messages
+        .iter()
+        .filter(|m| m.contains(&format!("ftpfs[{pid}]:")))
+        .collect();
+    let ours_text = ours
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for want in [
+        "mounted ftp://",
+        "USER test / PASS ****",
+        "RETR /hello.txt",
+        "unmounted",
+    ] {
+        assert!(
+            ours_text.contains(want),
+            "no {want:?} in syslog:\n{ours_text}"
+        );
+    }
+    // <30> is daemon.info, <31> daemon.debug: the facility and levels are right.
+    assert!(ours.iter().any(|m| m.starts_with("<30>")), "{ours_text}");
+    assert!(ours.iter().any(|m| m.starts_with("<31>")), "{ours_text}");
+    assert!(!all.contains(SECRET), "the password reached syslog:\n{all}");
 }
 
 /// `-o encoding=gbk`: GBK names on the server appear as UTF-8, and new names are written

@@ -63,6 +63,7 @@ EXIT_WAIT=15            # seconds a FUSE daemon may take to exit after unmount
 TARGET_READ_VS_CURL=0.70
 TARGET_READ_VS_RCLONE=2.0
 TARGET_RSS_MIB=64
+TARGET_WRITE_VS_CURL=0.70  # sequential write: ftpfs at least 70% of curl -T
 
 # ----- output helpers ------------------------------------------------------------------------
 if [[ -t 1 ]]; then
@@ -680,4 +681,8 @@ printf '   %-56s %-22s %s\n' "sequential read >= 2x rclone mount" "ftpfs/rclone 
 printf '   %-56s %-22s %s\n' "find | wc -l faster than rclone mount" "ftpfs/rclone = $rn" "$(verdict lt "$rn" 1)"
 printf '   %-56s %-22s %s\n' "find -type f -size +0 faster than rclone mount" "ftpfs/rclone = $rs" "$(verdict lt "$rs" 1)"
 printf '   %-56s %-22s %s\n' "ftpfs peak RSS < $TARGET_RSS_MIB MiB" "$rss MiB" "$(verdict lt "$rss" "$TARGET_RSS_MIB")"
+if [[ $WRITE_RESULT == measured ]]; then
+    r_w=$(calc "$(med "$R_W")" 2)
+    printf '   %-56s %-22s %s\n' "sequential write >= 70% of curl -T" "ftpfs/curl = $r_w" "$(verdict ge "$r_w" "$TARGET_WRITE_VS_CURL")"
+fi
 printf '\n   all results verified (byte counts, entry counts%s).\n' "$([[ $VERIFY == 1 ]] && echo ', content')"

@@ -160,12 +160,29 @@ fn show(name: &OsStr) -> String {
     name.as_bytes().escape_ascii().to_string()
 }
 
-fn open_mode(flags: OpenFlags) -> OpenMode {
+fn open_mode(req: &Request, flags: OpenFlags) -> OpenMode {
     OpenMode {
         write: flags.acc_mode() != OpenAccMode::O_RDONLY,
         truncate: flags.0 & libc::O_TRUNC != 0,
         append: flags.0 & libc::O_APPEND != 0,
+        owner: process_of(req),
     }
+}
+
+/// The process (thread group id) of the thread that made a request: the kernel gives the
+/// thread's id, and a program may open in one thread and close in another. Falls back to the
+/// thread id when /proc cannot tell (the thread has gone, or lives in another pid namespace).
+fn process_of(req: &Request) -> u32 {
+    let tid = req.pid();
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Tgid:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(tid)
 }
 
 impl Filesystem for FuseAdapter {
@@ -316,9 +333,9 @@ impl Filesystem for FuseAdapter {
         }
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         count_op();
-        match self.fs.open(ino.0, open_mode(flags)) {
+        match self.fs.open(ino.0, open_mode(req, flags)) {
             Ok(fh) => reply.opened(FileHandle(fh), open_flags(flags.0)),
             Err(e) => reply_error!(reply, "open", ino.0, e),
         }
@@ -376,7 +393,7 @@ impl Filesystem for FuseAdapter {
 
     fn flush(
         &self,
-        _req: &Request,
+        req: &Request,
         ino: INodeNo,
         fh: FileHandle,
         _lo: LockOwner,
@@ -384,7 +401,7 @@ impl Filesystem for FuseAdapter {
     ) {
         count_op();
         log::debug!("flush {} fh {}", ino.0, fh.0);
-        match self.fs.fsync(fh.0) {
+        match self.fs.flush(fh.0, process_of(req)) {
             Ok(()) => reply.ok(),
             Err(e) => reply_error!(reply, "flush", ino.0, e),
         }
@@ -530,7 +547,7 @@ impl Filesystem for FuseAdapter {
 
     fn create(
         &self,
-        _req: &Request,
+        req: &Request,
         parent: INodeNo,
         name: &OsStr,
         mode: u32,
@@ -540,10 +557,13 @@ impl Filesystem for FuseAdapter {
     ) {
         count_op();
         let exclusive = flags & libc::O_EXCL != 0;
-        match self
-            .fs
-            .create(parent.0, name.as_bytes(), mode & !umask, exclusive)
-        {
+        match self.fs.create(
+            parent.0,
+            name.as_bytes(),
+            mode & !umask,
+            exclusive,
+            process_of(req),
+        ) {
             Ok((attr, fh)) => reply.created(
                 &self.ttl,
                 &file_attr(&attr),

@@ -14,27 +14,6 @@ use std::time::{Duration, Instant};
 use common::process::{is_mounted, pid_alive, signal};
 use common::*;
 
-/// The mount's counters from the `user.ftpfs.stats` attribute of its root.
-fn stats(m: &Mount) -> std::collections::HashMap<String, u64> {
-    let out = Command::new("getfattr")
-        .args(["--only-values", "-n", "user.ftpfs.stats"])
-        .arg(m.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "getfattr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            l.split_once(' ')
-                .map(|(k, v)| (k.to_string(), v.trim().parse().unwrap_or(0)))
-        })
-        .collect()
-}
-
 /// A stopped (SIGSTOP) server: calls fail with ETIMEDOUT or EIO within `timeout` (6 s, plus
 /// 3 s of slack), never hang; once it resumes, the same mount works again.
 fn stalled_server(server: &Server) {
@@ -106,7 +85,7 @@ fn killed_mid_read(server: &mut Server) {
         .unwrap_or_else(|e| panic!("read failed after a server restart: {e}\n{}", m.log()));
     assert_eq!(got, want, "bytes differ after the resume");
     assert!(t.elapsed() < Duration::from_secs(120));
-    assert!(stats(&m)["reconnects"] >= 1, "no reconnect happened?");
+    assert!(m.stats()["reconnects"] >= 1, "no reconnect happened?");
 }
 
 #[test]
@@ -151,7 +130,7 @@ fn connection_limit_is_respected() {
         assert_eq!(got, sums[i], "reader {i}");
     }
     assert!(t.elapsed() < Duration::from_secs(120));
-    let s = stats(&m);
+    let s = m.stats();
     assert_eq!(
         s["sessions_max"], 2,
         "the pool did not learn the limit: {s:?}"
@@ -175,7 +154,7 @@ fn idle_timeout_and_keepalive() {
         };
         let m = mount_for(&server, &opts);
         assert_eq!(fs::read(m.join("a")).unwrap(), b"a");
-        let before = stats(&m)["connects"];
+        let before = m.stats()["connects"];
         // Waiting out the server's idle timeout is the point of this test.
         std::thread::sleep(Duration::from_secs(5));
         assert_eq!(
@@ -185,7 +164,7 @@ fn idle_timeout_and_keepalive() {
             m.log()
         );
         assert_eq!(dir_names(m.path()), vec!["a".to_string()]);
-        let after = stats(&m)["connects"];
+        let after = m.stats()["connects"];
         if keepalive {
             assert_eq!(
                 after,
@@ -301,10 +280,10 @@ fn fstype_source_and_stats() {
         line.starts_with(&format!("ftp://test@127.0.0.1:{}/ ", server.port())),
         "{line}"
     );
-    let before = stats(&m);
+    let before = m.stats();
     assert_eq!(fs::read(m.join("f")).unwrap().len(), 100_000);
     fs::write(m.join("g"), vec![1u8; 5000]).unwrap();
-    let after = stats(&m);
+    let after = m.stats();
     assert_eq!(
         after["bytes_read"] - before["bytes_read"],
         100_000,

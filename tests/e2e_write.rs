@@ -419,6 +419,55 @@ fn reader_sees_writes(server: &Server) {
 }
 for_each_server_kind!(reader_sees_writes, reader_sees_writes);
 
+/// Children that inherit a descriptor being written close it when they exit or exec, and the
+/// kernel reports each such close as a flush of the file. Only the owner's close uploads: a
+/// file written while its writer starts processes goes up once, complete, instead of once
+/// per child (the pattern of `make > /mnt/log` or a script's redirected output).
+fn inherited_descriptors(server: &Server) {
+    let m = mount_for(server, &[]);
+    let data = random_bytes(3 << 20, 31);
+    let before = m.stats()["uploads"];
+    let mut f = fs::File::create(m.join("inherited.bin")).unwrap();
+    for chunk in data.chunks(1 << 20) {
+        f.write_all(chunk).unwrap();
+        // Rust opens files close-on-exec: `true` closes its inherited copy at exec.
+        for _ in 0..3 {
+            assert!(Command::new("true").status().unwrap().success());
+        }
+    }
+    assert_eq!(
+        m.stats()["uploads"],
+        before,
+        "the children's closes uploaded\n{}",
+        m.log()
+    );
+    drop(f);
+    assert_eq!(m.stats()["uploads"], before + 1, "{}", m.log());
+    assert_eq!(
+        sha256_file(server.dir().join("inherited.bin")),
+        sha256_bytes(&data)
+    );
+    // A child that writes after the owner has closed, and closes last: the release of the
+    // last descriptor uploads what it wrote.
+    let shared = fs::File::create(m.join("child.txt")).unwrap();
+    let mut child = Command::new("sh")
+        .args(["-c", "sleep 0.3; echo from the child"])
+        .stdout(shared.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    drop(shared);
+    assert!(child.wait().unwrap().success());
+    let done = wait_until(Duration::from_secs(10), || {
+        fs::read(server.dir().join("child.txt")).ok().as_deref() == Some(b"from the child\n")
+    });
+    assert!(
+        done,
+        "the child's write never reached the server\n{}",
+        m.log()
+    );
+}
+for_each_server_kind!(inherited_descriptors, inherited_descriptors);
+
 /// A server-side read-only directory: cp fails, and nothing half-written is left.
 fn read_only_directory(server: &Server) {
     server.populate(|d| {
@@ -467,9 +516,7 @@ for_each_server_kind!(read_only_directory, read_only_directory);
 /// bytes, at a path the log names.
 ///
 /// The servers throttle uploads (see [`throttled`]) so that the kill lands while STOR runs,
-/// however late this thread gets to see the temporary file. A `flush` may upload early: every
-/// process another test forks inherits `f` and closes it at exec, which the kernel reports as
-/// a flush of this file.
+/// however late this thread gets to see the temporary file.
 fn server_killed_during_upload(server: &mut Server) {
     const SIZE: usize = 32 << 20;
     let cache = tempfile::tempdir().unwrap();

@@ -74,6 +74,8 @@ pub struct OpenMode {
     pub write: bool,
     pub truncate: bool,
     pub append: bool,
+    /// The process (thread group) that opens: see [`FtpFs::flush`].
+    pub owner: u32,
 }
 
 /// Values for statfs. FTP has no way to ask for free space, so these are fixed, large and
@@ -474,7 +476,7 @@ impl FtpFs {
             self.writable()?;
         }
         if mode.write || self.open_file(ino).is_some() {
-            return self.open_writer(ino, &entry, mode.truncate && mode.write, mode.append);
+            return self.open_writer(ino, &entry, mode);
         }
         let reader = Reader {
             ino,
@@ -559,8 +561,24 @@ impl FtpFs {
         Ok(())
     }
 
-    /// fsync and flush (each close()): upload now if dirty and report the result. Read-only
-    /// handles have nothing to do.
+    /// flush, sent for every close() of a descriptor: uploads now if dirty and reports the
+    /// result, when the closing process (`closer`) is the one that opened the handle. Other
+    /// processes hold the descriptor by inheritance: a forked child closing its copy (or
+    /// exec closing it) must not upload a file its parent is still writing, which would
+    /// upload a growing file again at every child's exit. Their flush leaves the data dirty
+    /// for the owner's close() or, at the latest, the release of the last descriptor.
+    pub fn flush(&self, fh: u64, closer: u32) -> Result<(), FsError> {
+        if let Some(Handle::Writer(w)) = self.handles.get(fh).as_deref() {
+            if w.owner != closer {
+                log::debug!("flush of handle {fh} by process {closer} (opened by {}): upload left to the owner", w.owner);
+                return Ok(());
+            }
+        }
+        self.fsync(fh)
+    }
+
+    /// fsync: upload now if dirty and report the result. Read-only handles have nothing to
+    /// do.
     pub fn fsync(&self, fh: u64) -> Result<(), FsError> {
         match self.handles.get(fh).as_deref() {
             Some(Handle::Writer(w)) => self.sync_file(&w.file),

@@ -28,7 +28,7 @@ use std::time::SystemTime;
 use super::attr::Attr;
 use super::handles::Handle;
 use super::spool::Spool;
-use super::FtpFs;
+use super::{FtpFs, OpenMode};
 use crate::error::FsError;
 use crate::remote::client::AsyncUpload;
 use crate::remote::{
@@ -128,6 +128,8 @@ impl WriteFile {
 pub struct WriterHandle {
     pub file: Arc<Mutex<WriteFile>>,
     pub append: bool,
+    /// The process that opened the handle (its flush uploads; see `FtpFs::flush`).
+    pub owner: u32,
 }
 
 pub fn lock_file(f: &Mutex<WriteFile>) -> MutexGuard<'_, WriteFile> {
@@ -179,20 +181,21 @@ impl FtpFs {
         &self,
         ino: u64,
         entry: &Entry,
-        truncate: bool,
-        append: bool,
+        mode: OpenMode,
     ) -> Result<u64, FsError> {
         let file = self.attach(ino, entry.size, entry.mode);
-        if truncate {
+        if mode.truncate && mode.write {
             let mut wf = lock_file(&file);
             if let Err(e) = self.truncate_locked(&mut wf, 0) {
                 wf.opens -= 1;
                 return Err(e);
             }
         }
-        Ok(self
-            .handles
-            .insert(Handle::Writer(WriterHandle { file, append })))
+        Ok(self.handles.insert(Handle::Writer(WriterHandle {
+            file,
+            append: mode.append,
+            owner: mode.owner,
+        })))
     }
 
     /// Creates `name` in `parent`: an empty file is stored on the server at once, so it
@@ -203,7 +206,14 @@ impl FtpFs {
         name: &[u8],
         mode: u32,
         exclusive: bool,
+        owner: u32,
     ) -> Result<(Attr, u64), FsError> {
+        let open = OpenMode {
+            write: true,
+            truncate: true,
+            append: false,
+            owner,
+        };
         self.writable()?;
         let name = Name::new(name)?;
         let dir = self.path_of(parent)?;
@@ -216,7 +226,7 @@ impl FtpFs {
                 return Err(FsError::IsADirectory);
             }
             let ino = self.inodes_lookup(&path);
-            let fh = self.open_writer(ino, &existing, true, false)?;
+            let fh = self.open_writer(ino, &existing, open)?;
             return Ok((self.getattr(ino)?, fh));
         }
         self.remote.put(&path, b"", self.cfg.data_timeout)?;
@@ -239,7 +249,7 @@ impl FtpFs {
         };
         self.cache_upsert(&dir, entry.clone());
         let ino = self.inodes_lookup(&path);
-        let fh = self.open_writer(ino, &entry, false, false)?;
+        let fh = self.open_writer(ino, &entry, open)?;
         Ok((self.getattr(ino)?, fh))
     }
 

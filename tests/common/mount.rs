@@ -50,6 +50,27 @@ pub struct Mount {
 }
 
 impl Mount {
+    /// The mount's counters, from the `user.ftpfs.stats` attribute of its root.
+    pub fn stats(&self) -> std::collections::HashMap<String, u64> {
+        let out = Command::new("getfattr")
+            .args(["--only-values", "-n", "user.ftpfs.stats"])
+            .arg(self.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "getfattr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                l.split_once(' ')
+                    .map(|(k, v)| (k.to_string(), v.trim().parse().unwrap_or(0)))
+            })
+            .collect()
+    }
+
     /// Mounts `url` with `-o opts` (none: no `-o`). Panics with ftpfs's log if it fails.
     pub fn new(url: &str, opts: &[&str]) -> Mount {
         Mount::try_new(url, opts).unwrap_or_else(|e| panic!("{e}"))

@@ -189,11 +189,18 @@ fn serve(config: &Config, mountpoint: &Path, report: Option<File>) -> Result<(),
         }
         if sig == libc::SIGUSR1 {
             log::info!("unmounted");
-            return Ok(());
+        } else {
+            log::info!("signal {sig}: unmounting {}", mountpoint.display());
+            lazy_unmount(mountpoint);
+            wait_for_session_end(&set);
         }
-        log::info!("signal {sig}: unmounting {}", mountpoint.display());
-        lazy_unmount(mountpoint);
-        wait_for_session_end(&set);
+        // Programs that still hold files open keep a detached mount alive, and an aborted
+        // connection never releases them: their unsaved changes go up now rather than being
+        // lost with this process.
+        let failed = fs.sync_all();
+        if failed > 0 {
+            log::error!("{failed} open file(s) could not be uploaded before exiting; their content is kept in the spool files named above");
+        }
         return Ok(());
     }
 }

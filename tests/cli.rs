@@ -209,6 +209,45 @@ fn signal_with_open_file(sig: libc::c_int) {
     assert_eq!(fs::read_dir(&mnt).unwrap().count(), 0);
 }
 
+/// SIGTERM while a program holds a file open with unsaved changes (one written in order,
+/// streaming, and one written out of order, in a spool): both reach the server before the
+/// daemon exits, instead of vanishing with it.
+#[test]
+fn sigterm_uploads_files_still_open() {
+    use std::os::unix::fs::FileExt;
+    let server = Server::start(ServerKind::PureFtpd, ServerOptions::default());
+    let mut m = mount_for(&server, &[]);
+    let streamed = random_bytes(3 << 20, 41);
+    let spooled = random_bytes(2 << 20, 42);
+    let mut a = fs::File::create(m.join("streamed.bin")).unwrap();
+    std::io::Write::write_all(&mut a, &streamed).unwrap();
+    let b = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(m.join("spooled.bin"))
+        .unwrap();
+    b.write_all_at(&spooled[1 << 20..], 1 << 20).unwrap();
+    b.write_all_at(&spooled[..1 << 20], 0).unwrap();
+    m.signal(libc::SIGTERM);
+    let status = m
+        .wait_exit(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("ftpfs ignored SIGTERM\n{}", m.log()));
+    assert!(status.success(), "exit status {status}\n{}", m.log());
+    for (name, data) in [("streamed.bin", &streamed), ("spooled.bin", &spooled)] {
+        let on_server = fs::read(server.dir().join(name)).unwrap();
+        assert!(
+            on_server == *data,
+            "{name}: {} bytes on the server, {} written\n{}",
+            on_server.len(),
+            data.len(),
+            m.log()
+        );
+    }
+    drop((a, b));
+}
+
 #[test]
 fn sigterm_with_open_file_unmounts() {
     signal_with_open_file(libc::SIGTERM);

@@ -584,6 +584,30 @@ impl FtpFs {
         }
     }
 
+    /// Uploads every file that is still open with unsaved changes (at shutdown, when the
+    /// mount goes away while programs hold files open). A failure is logged with the path
+    /// of the kept spool, as for any upload. Returns how many uploads failed.
+    pub fn sync_all(&self) -> usize {
+        let files: Vec<_> = self
+            .open_files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let mut failed = 0;
+        for file in files {
+            let mut wf = lock_file(&file);
+            if wf.dirty || wf.error.is_some() {
+                log::info!("uploading {} before exiting: it is still open", wf.ino);
+                if self.sync_locked(&mut wf).is_err() {
+                    failed += 1;
+                }
+            }
+        }
+        failed
+    }
+
     /// Closes a writer handle: uploads if dirty (the error is logged; the spool is kept),
     /// and drops the shared state with the last handle.
     pub(super) fn release_writer(&self, file: &Arc<Mutex<WriteFile>>) {

@@ -295,4 +295,17 @@ fn fstype_source_and_stats() {
     assert!(after["ftp_commands"] > before["ftp_commands"]);
     assert!(after["operations"] > before["operations"]);
     assert!(after["sessions_live"] >= 1);
+    // Sessions opened side by side are not reconnects: nothing was lost here.
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let path = m.join("f");
+            std::thread::spawn(move || fs::read(path).unwrap().len())
+        })
+        .collect();
+    for r in readers {
+        assert_eq!(r.join().unwrap(), 100_000);
+    }
+    let end = m.stats();
+    assert!(end["connects"] >= 1, "{end:?}");
+    assert_eq!(end["reconnects"], 0, "{end:?}");
 }

@@ -609,7 +609,6 @@ impl FtpFs {
             (c.hits, c.misses)
         };
         let pool = self.remote.pool();
-        let connects = pool.connects();
         let rows: [(&str, u64); 18] = [
             ("operations", get(&stats::OPERATIONS)),
             ("ftp_commands", get(&stats::COMMANDS)),
@@ -624,8 +623,8 @@ impl FtpFs {
             ("cache_misses", misses),
             ("sessions_live", pool.live() as u64),
             ("sessions_max", pool.max_sessions() as u64),
-            ("connects", connects),
-            ("reconnects", connects.saturating_sub(1)),
+            ("connects", pool.connects()),
+            ("reconnects", pool.reconnects()),
             ("inodes", lock(&self.inodes).count() as u64),
             ("open_handles", self.handles.count() as u64),
             ("spool_bytes", self.budget.used()),

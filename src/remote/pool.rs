@@ -56,6 +56,9 @@ pub struct Pool {
     tls12_only: AtomicBool,
     /// Control connections opened so far (reconnects show up here).
     connects: AtomicU64,
+    /// The most sessions that were ever alive at once: connections beyond that many
+    /// replaced lost ones.
+    peak: AtomicUsize,
 }
 
 /// Whether a refused connection means "too many connections" (421 at the greeting, or 530
@@ -91,6 +94,7 @@ impl Pool {
             cfg,
             limit: AtomicUsize::new(max.max(1)),
             connects: AtomicU64::new(0),
+            peak: AtomicUsize::new(0),
             idle_timeout,
             wait_timeout,
             state: Mutex::new(PoolState {
@@ -169,6 +173,7 @@ impl Pool {
                 return Ok(None);
             }
             state.live += 1;
+            self.peak.fetch_max(state.live, Ordering::Relaxed);
             drop(state);
             self.connects.fetch_add(1, Ordering::Relaxed);
             return match Session::connect(&self.cfg, self.tls12_only.load(Ordering::Relaxed)) {
@@ -280,6 +285,13 @@ impl Pool {
     /// Control connections opened since the mount (the first one included).
     pub fn connects(&self) -> u64 {
         self.connects.load(Ordering::Relaxed)
+    }
+
+    /// Connections opened to replace sessions that were lost (dropped by the server, failed,
+    /// or closed when idle): those beyond the most that were ever alive at once.
+    pub fn reconnects(&self) -> u64 {
+        self.connects()
+            .saturating_sub(self.peak.load(Ordering::Relaxed) as u64)
     }
 
     /// Sends NOOP on sessions idle for at least `every`, so the server's idle timeout does not

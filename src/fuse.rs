@@ -9,7 +9,7 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -32,7 +32,7 @@ pub struct FuseAdapter {
     /// Kernel attribute and entry cache lifetime: the same as the directory cache's.
     ttl: Duration,
     /// Ranges written through direct I/O, whose cached pages other handles may still hold.
-    stale: Sender<(u64, u64, u64)>,
+    stale: Sender<Stale>,
 }
 
 impl FuseAdapter {
@@ -48,13 +48,22 @@ impl FuseAdapter {
 /// The end of an invalidated range that runs to the end of the file.
 const TO_EOF: u64 = u64::MAX;
 
+/// A range of a file whose cached pages are stale: inode, start, end (or [`TO_EOF`]), and
+/// whom to tell once they are dropped.
+type Stale = (u64, u64, u64, Option<SyncSender<()>>);
+
+/// How long a write waits for its stale pages to be dropped before it answers anyway. Only a
+/// read in flight on the same pages holds the drop up, and it is answered by another session
+/// thread; the bound makes sure a writer can never hang on it.
+const INVALIDATE_WAIT: Duration = Duration::from_millis(200);
+
 /// Drops the kernel's cached pages of ranges written through a direct-I/O (write-only)
 /// handle: such writes bypass the page cache, so a reader that opened the file earlier would
 /// otherwise keep reading the old bytes (or zeros past the old end, for `tail -f`). Runs on
 /// its own thread: a notification waits for page locks, which a read in flight holds until a
 /// session thread answers it.
 pub struct PageInvalidator {
-    rx: Receiver<(u64, u64, u64)>,
+    rx: Receiver<Stale>,
 }
 
 impl PageInvalidator {
@@ -67,9 +76,12 @@ impl PageInvalidator {
                     // Merge what has queued up meanwhile: one notification per inode.
                     let mut ranges: std::collections::HashMap<u64, (u64, u64)> =
                         std::collections::HashMap::new();
-                    for (ino, start, end) in std::iter::once(first).chain(self.rx.try_iter()) {
+                    let mut waiting = Vec::new();
+                    for (ino, start, end, done) in std::iter::once(first).chain(self.rx.try_iter())
+                    {
                         let r = ranges.entry(ino).or_insert((start, end));
                         *r = (r.0.min(start), r.1.max(end));
+                        waiting.extend(done);
                     }
                     for (ino, (start, end)) in ranges {
                         // A length of 0 means "to the end of the file" to the kernel.
@@ -80,6 +92,9 @@ impl PageInvalidator {
                             // ENOENT: the kernel has forgotten the inode, and its pages.
                             log::debug!("invalidating pages of {ino}: {e}");
                         }
+                    }
+                    for done in waiting {
+                        let _ = done.try_send(());
                     }
                 }
             });
@@ -237,7 +252,7 @@ impl Filesystem for FuseAdapter {
         _atime: Option<TimeOrNow>,
         mtime: Option<TimeOrNow>,
         _ctime: Option<SystemTime>,
-        _fh: Option<FileHandle>,
+        fh: Option<FileHandle>,
         _crtime: Option<SystemTime>,
         _chgtime: Option<SystemTime>,
         _bkuptime: Option<SystemTime>,
@@ -247,6 +262,7 @@ impl Filesystem for FuseAdapter {
         count_op();
         let change = SetAttr {
             size,
+            by_path: fh.is_none(),
             mode,
             uid,
             gid,
@@ -375,7 +391,13 @@ impl Filesystem for FuseAdapter {
         log::trace!("write {} fh {} at {offset}+{}", ino.0, fh.0, data.len());
         match self.fs.write(fh.0, offset, data) {
             Ok(n) => {
-                if open_flags(flags.0).contains(FopenFlags::FOPEN_DIRECT_IO) {
+                // Pages of this file can be cached only through another open handle (every
+                // open without FOPEN_KEEP_CACHE empties the cache, and a mapping keeps its
+                // handle open); then the written range must be dropped before we answer, so
+                // that a read after this write returns sees it.
+                if open_flags(flags.0).contains(FopenFlags::FOPEN_DIRECT_IO)
+                    && self.fs.shared(ino.0, fh.0)
+                {
                     // An append lands at our end of file, at or after `offset` (the kernel's
                     // idea of the size): drop everything from there on.
                     let end = if flags.0 & libc::O_APPEND != 0 {
@@ -383,7 +405,12 @@ impl Filesystem for FuseAdapter {
                     } else {
                         offset + u64::from(n)
                     };
-                    let _ = self.stale.send((ino.0, offset, end));
+                    let (done, dropped) = std::sync::mpsc::sync_channel(1);
+                    if self.stale.send((ino.0, offset, end, Some(done))).is_ok()
+                        && dropped.recv_timeout(INVALIDATE_WAIT).is_err()
+                    {
+                        log::debug!("write {}: stale pages not dropped yet", ino.0);
+                    }
                 }
                 reply.written(n)
             }

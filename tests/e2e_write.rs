@@ -465,6 +465,28 @@ fn inherited_descriptors(server: &Server) {
         "the child's write never reached the server\n{}",
         m.log()
     );
+    // truncate(2) by path while a child still holds a descriptor: the new size is on the
+    // server when truncate returns, as for a file nobody has open.
+    let mut held = fs::File::create(m.join("held.bin")).unwrap();
+    held.write_all(&data[..100_000]).unwrap();
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .stdout(held.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    drop(held);
+    let c_path = std::ffi::CString::new(m.join("held.bin").as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::truncate(c_path.as_ptr(), 1000) }, 0);
+    let on_server = fs::read(server.dir().join("held.bin")).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        on_server == data[..1000],
+        "{} bytes on the server after truncate(2) to 1000\n{}",
+        on_server.len(),
+        m.log()
+    );
 }
 for_each_server_kind!(inherited_descriptors, inherited_descriptors);
 

@@ -65,8 +65,12 @@ impl Handle {
     }
 }
 
+/// A handle, and the inode of its file (none for a directory).
+type Slot = (Arc<Handle>, Option<u64>);
+
 pub struct HandleTable {
-    map: Mutex<HashMap<u64, Arc<Handle>>>,
+    /// Handle number → its slot.
+    map: Mutex<HashMap<u64, Slot>>,
     next: AtomicU64,
 }
 
@@ -78,18 +82,26 @@ impl HandleTable {
         }
     }
 
-    pub fn insert(&self, handle: Handle) -> u64 {
+    /// Adds a handle on the file `ino` (`None` for a directory) and returns its number.
+    pub fn insert(&self, handle: Handle, ino: Option<u64>) -> u64 {
         let fh = self.next.fetch_add(1, Ordering::Relaxed);
-        lock(&self.map).insert(fh, Arc::new(handle));
+        lock(&self.map).insert(fh, (Arc::new(handle), ino));
         fh
     }
 
     pub fn get(&self, fh: u64) -> Option<Arc<Handle>> {
-        lock(&self.map).get(&fh).cloned()
+        lock(&self.map).get(&fh).map(|(h, _)| Arc::clone(h))
     }
 
     pub fn remove(&self, fh: u64) -> Option<Arc<Handle>> {
-        lock(&self.map).remove(&fh)
+        lock(&self.map).remove(&fh).map(|(h, _)| h)
+    }
+
+    /// Whether a handle other than `fh` is open on the file `ino`.
+    pub fn others_on(&self, ino: u64, fh: u64) -> bool {
+        lock(&self.map)
+            .iter()
+            .any(|(&other, &(_, i))| other != fh && i == Some(ino))
     }
 
     pub fn count(&self) -> usize {

@@ -426,7 +426,7 @@ impl FtpFs {
                 });
             }
         }
-        Ok(self.handles.insert(Handle::Dir(items)))
+        Ok(self.handles.insert(Handle::Dir(items), None))
     }
 
     /// Feeds the entries of an open directory from `offset` to `add`, which returns `true`
@@ -488,7 +488,7 @@ impl FtpFs {
         };
         Ok(self
             .handles
-            .insert(Handle::Reader(Box::new(Mutex::new(reader)))))
+            .insert(Handle::Reader(Box::new(Mutex::new(reader))), Some(ino)))
     }
 
     /// Reads up to `size` bytes at `offset` from an open file.
@@ -575,6 +575,12 @@ impl FtpFs {
             }
         }
         self.fsync(fh)
+    }
+
+    /// Whether a handle other than `fh` is open on `ino` (one that may have file pages in
+    /// the kernel's cache).
+    pub fn shared(&self, ino: u64, fh: u64) -> bool {
+        self.handles.others_on(ino, fh)
     }
 
     /// fsync: upload now if dirty and report the result. Read-only handles have nothing to

@@ -191,11 +191,14 @@ impl FtpFs {
                 return Err(e);
             }
         }
-        Ok(self.handles.insert(Handle::Writer(WriterHandle {
-            file,
-            append: mode.append,
-            owner: mode.owner,
-        })))
+        Ok(self.handles.insert(
+            Handle::Writer(WriterHandle {
+                file,
+                append: mode.append,
+                owner: mode.owner,
+            }),
+            Some(ino),
+        ))
     }
 
     /// Creates `name` in `parent`: an empty file is stored on the server at once, so it
@@ -639,7 +642,7 @@ impl FtpFs {
             return Err(FsError::NotPermitted);
         }
         if let Some(size) = change.size {
-            self.truncate(ino, size)?;
+            self.truncate(ino, size, change.by_path)?;
         }
         if let Some(mode) = change
             .mode
@@ -657,10 +660,18 @@ impl FtpFs {
         self.getattr(ino)
     }
 
-    fn truncate(&self, ino: u64, size: u64) -> Result<(), FsError> {
+    fn truncate(&self, ino: u64, size: u64, by_path: bool) -> Result<(), FsError> {
         if let Some(file) = self.open_file(ino) {
+            // Open (maybe only by a process that inherited a descriptor): change the shared
+            // state; by path, also upload now, since the caller may hold no handle whose
+            // close would.
             let mut wf = lock_file(&file);
-            return self.truncate_locked(&mut wf, size);
+            self.truncate_locked(&mut wf, size)?;
+            return if by_path {
+                self.sync_locked(&mut wf)
+            } else {
+                Ok(())
+            };
         }
         // Not open: open, truncate and upload at once (truncate(1), `> file` without O_TRUNC).
         let path = self.path_of(ino)?;
@@ -741,6 +752,9 @@ pub enum TimeSet {
 #[derive(Debug, Clone, Default)]
 pub struct SetAttr {
     pub size: Option<u64>,
+    /// The change names the file by path (truncate(2)), not through an open handle
+    /// (ftruncate(2)): a new size is then uploaded at once, as when nothing has it open.
+    pub by_path: bool,
     pub mode: Option<u32>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,

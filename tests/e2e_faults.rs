@@ -137,6 +137,64 @@ fn connection_limit_is_respected() {
     );
 }
 
+/// A limit reached only because another client held connections does not shrink the pool
+/// for good: once that client is gone, a caller that would wait tries one more session after
+/// `LIMIT_RETRY` (30 s), and the pool grows again.
+#[test]
+fn connection_limit_recovers() {
+    use std::io::{BufRead, BufReader, Read};
+    let server = Server::start(ServerKind::Vsftpd, ServerOptions::extra(&["max_per_ip=2"]));
+    let sums: Vec<String> = server.populate(|d| {
+        (0..4)
+            .map(|i| write_random_file(d.join(format!("f{i}")), 4 << 20, 40 + i))
+            .collect()
+    });
+    // Another client holds one of the two connections vsftpd allows from 127.0.0.1.
+    let other = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    let mut banner = String::new();
+    BufReader::new(&other).read_line(&mut banner).unwrap();
+    assert!(banner.starts_with("220"), "{banner}");
+    let m = mount_for(&server, &["max_conns=4"]);
+    // Every file open at once, each read in turns: more sessions wanted than allowed.
+    let read_all = || {
+        let mut files: Vec<fs::File> = (0..4)
+            .map(|i| fs::File::open(m.join(format!("f{i}"))).unwrap())
+            .collect();
+        let mut data = vec![Vec::new(); 4];
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let mut progress = false;
+            for (f, d) in files.iter_mut().zip(data.iter_mut()) {
+                let n = f.read(&mut buf).unwrap();
+                d.extend_from_slice(&buf[..n]);
+                progress |= n > 0;
+            }
+            if !progress {
+                break;
+            }
+        }
+        for (i, d) in data.iter().enumerate() {
+            assert_eq!(sha256_bytes(d), sums[i], "f{i}\n{}", m.log());
+        }
+    };
+    read_all();
+    let s = m.stats();
+    assert_eq!(
+        s["sessions_max"], 1,
+        "the pool did not learn the limit: {s:?}"
+    );
+    drop(other);
+    // Waiting out the pool's retry delay is the point of this test.
+    std::thread::sleep(ftpfs::remote::pool::LIMIT_RETRY + Duration::from_secs(1));
+    read_all();
+    let s = m.stats();
+    assert!(
+        s["sessions_max"] >= 2,
+        "the pool did not grow back after the other client left: {s:?}\n{}",
+        m.log()
+    );
+}
+
 /// vsftpd drops sessions idle for 3 s. Without keep-alive ftpfs reconnects transparently;
 /// with `keepalive=1` the sessions survive (no new connection).
 #[test]

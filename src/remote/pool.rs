@@ -34,7 +34,14 @@ struct Idle {
     suspect: bool,
 }
 
+/// After the server refused a session for being over its connection limit, the pool keeps to
+/// the sessions it has; once this long has passed, a caller that would wait tries one more
+/// (another client may have left since).
+pub const LIMIT_RETRY: Duration = Duration::from_secs(30);
+
 struct PoolState {
+    /// When the server last refused a session for its connection limit.
+    limited_at: Option<Instant>,
     idle: Vec<Idle>,
     /// Sessions that exist: idle, checked out, or being connected.
     live: usize,
@@ -44,8 +51,11 @@ struct PoolState {
 /// its session between reads).
 pub struct Pool {
     cfg: SessionConfig,
-    /// The most sessions allowed: `max_conns`, lowered when the server says it allows fewer.
+    /// The most sessions allowed: `max_conns`, lowered when the server says it allows fewer
+    /// (and raised again, one at a time, after [`LIMIT_RETRY`]).
     limit: AtomicUsize,
+    /// `max_conns`.
+    max: usize,
     idle_timeout: Duration,
     /// How long a caller may wait for a free session.
     wait_timeout: Duration,
@@ -93,11 +103,13 @@ impl Pool {
         Arc::new(Pool {
             cfg,
             limit: AtomicUsize::new(max.max(1)),
+            max: max.max(1),
             connects: AtomicU64::new(0),
             peak: AtomicUsize::new(0),
             idle_timeout,
             wait_timeout,
             state: Mutex::new(PoolState {
+                limited_at: None,
                 idle: Vec::new(),
                 live: 0,
             }),
@@ -170,7 +182,16 @@ impl Pool {
                 return Ok(Some(self.guard(session)));
             }
             if state.live >= self.max_sessions() {
-                return Ok(None);
+                let retry = state.live < self.max
+                    && state.limited_at.is_some_and(|t| t.elapsed() >= LIMIT_RETRY);
+                if !retry {
+                    return Ok(None);
+                }
+                // Another client may have left: try one more session. A refusal lowers
+                // the limit again and restarts the wait.
+                state.limited_at = Some(Instant::now());
+                let limit = self.limit.fetch_add(1, Ordering::Relaxed) + 1;
+                log::info!("trying {limit} session(s) again after the server's connection limit");
             }
             state.live += 1;
             self.peak.fetch_max(state.live, Ordering::Relaxed);
@@ -178,6 +199,7 @@ impl Pool {
             self.connects.fetch_add(1, Ordering::Relaxed);
             return match Session::connect(&self.cfg, self.tls12_only.load(Ordering::Relaxed)) {
                 Err(e) if is_connection_limit(&e) => {
+                    self.lock().limited_at = Some(Instant::now());
                     self.forget_one();
                     let live = self.live();
                     if live == 0 {

@@ -12,6 +12,8 @@
 //!   than a few seconds, is checked with NOOP before it is handed out again;
 //! - sessions idle longer than `idle_timeout` are closed (servers drop idle clients anyway);
 //! - new sessions are opened on demand, so a dropped connection is replaced by the next call.
+//! - a server that refuses a session for its connection limit lowers the pool's size to the
+//!   sessions that exist; [`LIMIT_RETRY`] later, a caller that would wait tries one more.
 //!
 //! Locking: `state` is the only lock. It is never held across a network call.
 

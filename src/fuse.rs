@@ -155,6 +155,9 @@ macro_rules! reply_error {
 /// The extended attribute of the mount root that reports the counters.
 const STATS_XATTR: &[u8] = b"user.ftpfs.stats";
 
+/// Extra room announced for the stats attribute's size (see `getxattr`).
+const STATS_SLACK: u32 = 256;
+
 /// Answers a getxattr/listxattr: the size when asked for it, else the value or ERANGE.
 fn xattr_reply(reply: ReplyXattr, size: u32, value: &[u8]) {
     if size == 0 {
@@ -208,7 +211,12 @@ impl Filesystem for FuseAdapter {
         // FTP files carry no setuid bits or capabilities, so there is nothing to clear on a
         // write; without this the kernel asks getxattr("security.capability") before every
         // write request, doubling the requests of a sequential write.
-        let mut wanted = InitFlags::FUSE_PARALLEL_DIROPS | InitFlags::FUSE_HANDLE_KILLPRIV_V2;
+        // O_TRUNC reaches open (which truncates the shared state) instead of coming as a
+        // separate setattr without a handle, which would look like truncate(2) by path and be
+        // uploaded at once: an empty upload before every overwrite.
+        let mut wanted = InitFlags::FUSE_PARALLEL_DIROPS
+            | InitFlags::FUSE_HANDLE_KILLPRIV_V2
+            | InitFlags::FUSE_ATOMIC_O_TRUNC;
         if self.fs.listings_are_final() {
             wanted |= InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_READDIRPLUS_AUTO;
         }
@@ -260,6 +268,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyAttr,
     ) {
         count_op();
+        log::debug!("setattr {} size {size:?} fh {fh:?}", ino.0);
         let change = SetAttr {
             size,
             by_path: fh.is_none(),
@@ -351,6 +360,7 @@ impl Filesystem for FuseAdapter {
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         count_op();
+        log::debug!("open {} flags {:#o}", ino.0, flags.0);
         match self.fs.open(ino.0, open_mode(req, flags)) {
             Ok(fh) => reply.opened(FileHandle(fh), open_flags(flags.0)),
             Err(e) => reply_error!(reply, "open", ino.0, e),
@@ -553,7 +563,15 @@ impl Filesystem for FuseAdapter {
         if ino != INodeNo::ROOT || name.as_bytes() != STATS_XATTR {
             return reply.error(Errno::NO_XATTR);
         }
-        xattr_reply(reply, size, self.fs.stats_report().as_bytes());
+        let report = self.fs.stats_report();
+        if size == 0 {
+            // The counters move between a caller's size query and its read: leave room, or
+            // the read fails with ERANGE once a number gains a digit. The read returns the
+            // real length.
+            reply.size(report.len() as u32 + STATS_SLACK);
+            return;
+        }
+        xattr_reply(reply, size, report.as_bytes());
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {

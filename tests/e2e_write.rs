@@ -490,6 +490,25 @@ fn inherited_descriptors(server: &Server) {
 }
 for_each_server_kind!(inherited_descriptors, inherited_descriptors);
 
+/// `cp` over an existing file (open with O_TRUNC, write, close) is one upload: the truncation
+/// reaches open, not a separate handle-less setattr that would be uploaded as an empty file
+/// first.
+fn overwrite_uploads_once(server: &Server) {
+    let m = mount_for(server, &[]);
+    fs::write(m.join("over.bin"), random_bytes(50_000, 51)).unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let data = random_bytes(70_000, 52);
+    fs::write(src.path().join("new.bin"), &data).unwrap();
+    let before = m.stats()["uploads"];
+    sh(
+        m.path(),
+        &format!("cp '{}' over.bin", src.path().join("new.bin").display()),
+    );
+    assert_eq!(m.stats()["uploads"], before + 1, "{}", m.log());
+    assert_eq!(fs::read(server.dir().join("over.bin")).unwrap(), data);
+}
+for_each_server_kind!(overwrite_uploads_once, overwrite_uploads_once);
+
 /// A server-side read-only directory: cp fails, and nothing half-written is left.
 fn read_only_directory(server: &Server) {
     server.populate(|d| {

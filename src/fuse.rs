@@ -50,7 +50,7 @@ const TO_EOF: u64 = u64::MAX;
 
 /// A range of a file whose cached pages are stale: inode, start, end (or [`TO_EOF`]), and
 /// whom to tell once they are dropped.
-type Stale = (u64, u64, u64, Option<SyncSender<()>>);
+type Stale = (u64, u64, u64, SyncSender<()>);
 
 /// How long a write waits for its stale pages to be dropped before it answers anyway. Only a
 /// read in flight on the same pages holds the drop up, and it is answered by another session
@@ -81,7 +81,7 @@ impl PageInvalidator {
                     {
                         let r = ranges.entry(ino).or_insert((start, end));
                         *r = (r.0.min(start), r.1.max(end));
-                        waiting.extend(done);
+                        waiting.push(done);
                     }
                     for (ino, (start, end)) in ranges {
                         // A length of 0 means "to the end of the file" to the kernel.
@@ -416,7 +416,7 @@ impl Filesystem for FuseAdapter {
                         offset + u64::from(n)
                     };
                     let (done, dropped) = std::sync::mpsc::sync_channel(1);
-                    if self.stale.send((ino.0, offset, end, Some(done))).is_ok()
+                    if self.stale.send((ino.0, offset, end, done)).is_ok()
                         && dropped.recv_timeout(INVALIDATE_WAIT).is_err()
                     {
                         log::debug!("write {}: stale pages not dropped yet", ino.0);

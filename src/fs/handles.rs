@@ -173,3 +173,24 @@ pub fn evict(handle: &Handle) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn others_on_counts_file_handles_but_not_the_asker_or_directories() {
+        let t = HandleTable::new();
+        let dir = t.insert(Handle::Dir(Vec::new()), None);
+        let first = t.insert(Handle::Dir(Vec::new()), Some(7));
+        assert!(!t.others_on(7, first), "alone on the file");
+        let second = t.insert(Handle::Dir(Vec::new()), Some(7));
+        assert!(t.others_on(7, first));
+        assert!(t.others_on(7, second));
+        assert!(!t.others_on(8, first));
+        t.remove(second);
+        assert!(!t.others_on(7, first));
+        assert!(t.get(dir).is_some());
+        assert_eq!(t.count(), 2);
+    }
+}

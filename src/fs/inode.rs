@@ -181,6 +181,20 @@ mod tests {
     }
 
     #[test]
+    fn content_versions_count_replacements_per_inode() {
+        let mut t = InodeTable::new(p("/"));
+        let a = t.lookup(&p("/a"));
+        let b = t.lookup(&p("/b"));
+        assert_eq!(t.version(a), 0);
+        t.bump_version(a);
+        t.bump_version(a);
+        assert_eq!(t.version(a), 2);
+        assert_eq!(t.version(b), 0, "other inodes are not affected");
+        t.bump_version(999);
+        assert_eq!(t.version(999), 0, "unknown inodes have no version");
+    }
+
+    #[test]
     fn readdir_numbers_match_later_lookups() {
         let mut t = InodeTable::new(p("/"));
         let r = t.ino_for(&p("/x"));

@@ -1,5 +1,7 @@
 //! Logging: env_logger's filters and format on stderr in the foreground, syslog (and so the
-//! journal) once ftpfs has gone to the background.
+//! journal) once ftpfs has gone to the background. Where nothing listens on `/dev/log`
+//! (containers, minimal systems), the daemon appends to `ftpfs.log` in the cache directory
+//! instead, so that what it says about failed uploads and kept spool files is never lost.
 //!
 //! The filter comes from `FTPFS_LOG` (env_logger syntax), else `warn`, or `debug` with
 //! `--debug`. `--trace-ftp` adds the FTP command trace (target `ftpfs::ftp`, PASS masked).
@@ -8,12 +10,18 @@
 //! therefore capped at debug whatever the filter says, so a password never reaches a log.
 
 use std::ffi::CString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 /// Set once the process is a daemon: records go to syslog instead of stderr.
 static SYSLOG: AtomicBool = AtomicBool::new(false);
+
+/// Set instead of `SYSLOG` when no syslog daemon listens: records go to this file.
+static LOG_FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
 
 struct Logger {
     inner: env_logger::Logger,
@@ -26,6 +34,19 @@ impl Log for Logger {
 
     fn log(&self, record: &Record<'_>) {
         if !self.inner.matches(record) {
+            return;
+        }
+        if let Some(file) = LOG_FILE.get() {
+            let line = format!(
+                "{} {:<5} ftpfs[{}] {}] {}\n",
+                chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                record.level(),
+                std::process::id(),
+                record.target(),
+                record.args()
+            );
+            let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = f.write_all(line.as_bytes());
             return;
         }
         if !SYSLOG.load(Ordering::Relaxed) {
@@ -74,11 +95,50 @@ pub fn init(debug: bool, trace_ftp: bool) {
 }
 
 /// From now on, log to syslog with the `ftpfs` tag and our pid (after going to the
-/// background, when stderr is gone).
-pub fn to_syslog() {
-    // SAFETY: the identifier is a static NUL-terminated string, as openlog requires.
-    unsafe { libc::openlog(c"ftpfs".as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
-    SYSLOG.store(true, Ordering::Relaxed);
+/// background, when stderr is gone); without a syslog daemon, append to `fallback`.
+pub fn to_background(fallback: &Path) {
+    if syslog_listens() {
+        // SAFETY: the identifier is a static NUL-terminated string, as openlog requires.
+        unsafe { libc::openlog(c"ftpfs".as_ptr(), libc::LOG_PID, libc::LOG_DAEMON) };
+        SYSLOG.store(true, Ordering::Relaxed);
+        return;
+    }
+    match open_log_file(fallback) {
+        Ok(file) => {
+            let _ = LOG_FILE.set(Mutex::new(file));
+            log::info!("no syslog daemon listens on /dev/log: logging here");
+        }
+        // Nowhere to write: syslog(3) at least reaches a daemon started later.
+        Err(e) => {
+            log::warn!("no syslog and cannot open {}: {e}", fallback.display());
+            SYSLOG.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether a syslog daemon accepts messages on /dev/log.
+fn syslog_listens() -> bool {
+    std::os::unix::net::UnixDatagram::unbound()
+        .and_then(|s| s.connect("/dev/log"))
+        .is_ok()
+}
+
+/// The fallback log, private to its owner like the spool next to it.
+fn open_log_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Where the daemon logs when there is no syslog: `ftpfs.log` beside the spool directory.
+pub fn fallback_log_path(spool_dir: &Path) -> PathBuf {
+    spool_dir.parent().unwrap_or(spool_dir).join("ftpfs.log")
 }
 
 /// suppaftp's level: what the filter gives it (its own `suppaftp=` entry, else the bare

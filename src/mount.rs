@@ -102,7 +102,7 @@ fn daemonize() -> Result<File, String> {
 
 /// Sends the background parent its answer, then detaches from the terminal.
 /// On failure the child exits here: the parent prints the message, once.
-fn report_to_parent(report: Option<File>, result: &Result<(), String>) {
+fn report_to_parent(report: Option<File>, result: &Result<(), String>, fallback_log: &Path) {
     let Some(mut pipe) = report else { return };
     let msg = match result {
         Ok(()) => "ok".to_string(),
@@ -113,7 +113,7 @@ fn report_to_parent(report: Option<File>, result: &Result<(), String>) {
     if result.is_err() {
         std::process::exit(1);
     }
-    crate::logging::to_syslog();
+    crate::logging::to_background(fallback_log);
     {
         // SAFETY: plain descriptor operations on descriptors this process owns.
         unsafe {
@@ -149,7 +149,8 @@ fn serve(config: &Config, mountpoint: &Path, report: Option<File>) -> Result<(),
 
     let started = start(config, mountpoint);
     let started_ok = started.as_ref().map(|_| ()).map_err(Clone::clone);
-    report_to_parent(report, &started_ok);
+    let fallback_log = crate::logging::fallback_log_path(&config.fs.spool_dir);
+    report_to_parent(report, &started_ok, &fallback_log);
     let (session, fs) = started?;
     log::info!("mounted {} on {}", config.source, mountpoint.display());
 

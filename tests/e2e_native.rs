@@ -299,6 +299,81 @@ fn install_script_and_mount_t_ftpfs() {
     }
 }
 
+/// Tests that own `/dev/log` hold this.
+fn devlog_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+const LOG_SECRET: &str = "Zq9-syslog-secret";
+
+/// A proftpd whose password is [`LOG_SECRET`], serving `hello.txt`.
+fn log_server() -> Server {
+    let server = Server::start(
+        ServerKind::Proftpd,
+        ServerOptions {
+            password: LOG_SECRET.into(),
+            ..ServerOptions::default()
+        },
+    );
+    server.populate(|d| fs::write(d.join("hello.txt"), b"hello\n").unwrap());
+    server
+}
+
+/// Mounts `server` in the background on `mnt` (connecting on first use, so the login happens
+/// after the daemon has left the terminal), reads a file and unmounts, with `/dev/log`
+/// replaced by `devlog` (bound over it in a private mount namespace) when given.
+fn mount_read_unmount(server: &Server, mnt: &Path, devlog: Option<&Path>, opts: &str) {
+    let script = r#"
+        set -e
+        if [ -n "$DEVLOG" ]; then mount --bind "$DEVLOG" /dev/log; fi
+        "$FTPFS" "$URL" "$MNT" -o "$OPTS"
+        cat "$MNT/hello.txt"
+        umount "$MNT"
+    "#;
+    let mut cmd = match devlog {
+        Some(d) => {
+            let mut c = Command::new("unshare");
+            c.args(["--mount", "--propagation", "private", "sh", "-c", script]);
+            c.env("DEVLOG", d);
+            c
+        }
+        None => {
+            let mut c = Command::new("sh");
+            c.args(["-c", script]);
+            c
+        }
+    };
+    let url = format!("ftp://{}@127.0.0.1:{}/", server.user(), server.port());
+    let out = run(cmd
+        .env("FTPFS", ftpfs_bin())
+        .env("URL", &url)
+        .env("MNT", mnt)
+        .env(
+            "OPTS",
+            format!("delay_connect,trace_ftp,max_conns=1,{opts}"),
+        )
+        .env("FTPFS_PASSWORD", LOG_SECRET)
+        .env("FTPFS_LOG", "info"));
+    assert_eq!(out.stdout, b"hello\n");
+}
+
+/// What a daemon's log must say after [`mount_read_unmount`], and must not.
+fn check_daemon_log(text: &str) {
+    for want in [
+        "mounted ftp://",
+        "USER test / PASS ****",
+        "RETR /hello.txt",
+        "unmounted",
+    ] {
+        assert!(text.contains(want), "no {want:?} in the log:\n{text}");
+    }
+    assert!(
+        !text.contains(LOG_SECRET),
+        "the password reached the log:\n{text}"
+    );
+}
+
 /// Once in the background, the daemon logs to syslog (`/dev/log`) under `ftpfs[PID]`, and the
 /// protocol trace there masks PASS as on stderr. The test owns `/dev/log`: it binds it when
 /// no syslog daemon runs, and otherwise runs the mount in a private mount namespace with its
@@ -306,15 +381,8 @@ fn install_script_and_mount_t_ftpfs() {
 #[test]
 fn daemon_logs_to_syslog() {
     use std::os::unix::net::UnixDatagram;
-    const SECRET: &str = "Zq9-syslog-secret";
-    let server = Server::start(
-        ServerKind::Proftpd,
-        ServerOptions {
-            password: SECRET.into(),
-            ..ServerOptions::default()
-        },
-    );
-    server.populate(|d| fs::write(d.join("hello.txt"), b"hello\n").unwrap());
+    let _devlog = devlog_lock();
+    let server = log_server();
     let scratch = tempfile::tempdir().unwrap();
     let mnt = scratch.path().join("mnt");
     fs::create_dir(&mnt).unwrap();
@@ -335,34 +403,7 @@ fn daemon_logs_to_syslog() {
     let _remove = RemoveSocket(sock_path.clone());
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-
-    // Mount in the background (connecting on first use, so the login happens after the
-    // daemon has left the terminal), read a file, unmount.
-    let script = r#"
-        set -e
-        if [ -n "$SOCK" ]; then mount --bind "$SOCK" /dev/log; fi
-        "$FTPFS" "$URL" "$MNT" -o delay_connect,trace_ftp,max_conns=1
-        cat "$MNT/hello.txt"
-        umount "$MNT"
-    "#;
-    let mut cmd = if private {
-        let mut c = Command::new("unshare");
-        c.args(["--mount", "--propagation", "private", "sh", "-c", script]);
-        c.env("SOCK", &sock_path);
-        c
-    } else {
-        let mut c = Command::new("sh");
-        c.args(["-c", script]);
-        c
-    };
-    let url = format!("ftp://{}@127.0.0.1:{}/", server.user(), server.port());
-    let out = run(cmd
-        .env("FTPFS", ftpfs_bin())
-        .env("URL", &url)
-        .env("MNT", &mnt)
-        .env("FTPFS_PASSWORD", SECRET)
-        .env("FTPFS_LOG", "info"));
-    assert_eq!(out.stdout, b"hello\n");
+    mount_read_unmount(&server, &mnt, private.then_some(sock_path.as_path()), "");
 
     let mut messages = Vec::new();
     let done = wait_until(Duration::from_secs(10), || {
@@ -391,21 +432,47 @@ fn daemon_logs_to_syslog() {
         .map(|m| m.as_str())
         .collect::<Vec<_>>()
         .join("\n");
-    for want in [
-        "mounted ftp://",
-        "USER test / PASS ****",
-        "RETR /hello.txt",
-        "unmounted",
-    ] {
-        assert!(
-            ours_text.contains(want),
-            "no {want:?} in syslog:\n{ours_text}"
-        );
-    }
+    check_daemon_log(&ours_text);
     // <30> is daemon.info, <31> daemon.debug: the facility and levels are right.
     assert!(ours.iter().any(|m| m.starts_with("<30>")), "{ours_text}");
     assert!(ours.iter().any(|m| m.starts_with("<31>")), "{ours_text}");
-    assert!(!all.contains(SECRET), "the password reached syslog:\n{all}");
+    assert!(
+        !all.contains(LOG_SECRET),
+        "the password reached syslog:\n{all}"
+    );
+}
+
+/// Without a syslog daemon (nothing listens on `/dev/log`), the daemon appends to
+/// `ftpfs.log` in its cache directory, readable by its owner only, so that what it says about
+/// failed uploads is not lost. Where a syslog daemon runs, the test hides it by binding
+/// /dev/null over `/dev/log` in a private mount namespace.
+#[test]
+fn daemon_without_syslog_logs_to_a_file() {
+    let _devlog = devlog_lock();
+    let server = log_server();
+    let scratch = tempfile::tempdir().unwrap();
+    let mnt = scratch.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let cache = scratch.path().join("cache");
+    let hide = fs::symlink_metadata("/dev/log").is_ok();
+    mount_read_unmount(
+        &server,
+        &mnt,
+        hide.then_some(Path::new("/dev/null")),
+        &format!("cache_dir={}", cache.display()),
+    );
+    let log = cache.join("ftpfs.log");
+    let done = wait_until(Duration::from_secs(10), || {
+        fs::read_to_string(&log).is_ok_and(|t| t.contains("unmounted"))
+    });
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    assert!(done, "no \"unmounted\" in {}:\n{text}", log.display());
+    check_daemon_log(&text);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&log).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 /// `-o encoding=gbk`: GBK names on the server appear as UTF-8, and new names are written

@@ -49,15 +49,32 @@ pub trait Client: Send {
 pub trait DataTransfer: Read + Write + Send {
     fn finish_boxed(self: Box<Self>) -> Result<(), FtpError>;
     fn socket(&self) -> &TcpStream;
+    /// TLS: takes in the session tickets the server has sent since the handshake, without
+    /// waiting for more (see [`Transfer::finish`]).
+    fn take_tickets(&mut self);
 }
 
-impl<T: TlsStream + Send> DataTransfer for TransferStream<T> {
+impl<T: TlsStream + Send> DataTransfer for TransferStream<T>
+where
+    T::InnerStream: 'static,
+{
     fn finish_boxed(self: Box<Self>) -> Result<(), FtpError> {
         (*self).finish()
     }
 
     fn socket(&self) -> &TcpStream {
         self.get_ref().get_ref()
+    }
+
+    fn take_tickets(&mut self) {
+        use suppaftp::rustls::{ClientConnection, StreamOwned};
+        let suppaftp::DataStream::Ssl(tls) = self.get_mut() else {
+            return;
+        };
+        let inner: &mut dyn std::any::Any = tls.mut_ref();
+        if let Some(tls) = inner.downcast_mut::<StreamOwned<ClientConnection, TcpStream>>() {
+            super::tls::take_tickets(tls);
+        }
     }
 }
 
@@ -186,7 +203,15 @@ impl Transfer {
     /// Ends the transfer after the last byte and checks the server's completion reply.
     pub fn finish(self) -> Result<(), RemoteError> {
         let tls13 = self.tls13;
-        self.stream.finish_boxed().map_err(|e| {
+        let mut stream = self.stream;
+        if tls13 {
+            // A TLS 1.3 resumption uses a ticket up, and servers that require data connections
+            // to resume (vsftpd, proftpd) only send new ones on the connections they resume.
+            // An upload never reads, so take them in now, or the next data connection would
+            // find none left.
+            stream.take_tickets();
+        }
+        stream.finish_boxed().map_err(|e| {
             let mut err = RemoteError::from_ftp(e);
             if tls13 && err.code == Some(425) {
                 err.kind = super::RemoteErrorKind::TlsReuse;

@@ -4,11 +4,12 @@
 //! holds two client configurations that differ only in the highest protocol version: one
 //! allowing TLS 1.3, one capped at TLS 1.2. Servers that require data connections to resume
 //! the control connection's TLS session (vsftpd's default `require_ssl_reuse=YES`, proftpd
-//! mod_tls's default) reject rustls's TLS 1.3 data connections after a few transfers, because
-//! a TLS 1.3 resumption needs a fresh session ticket each time and the tickets those servers
-//! send on data connections are lost when the data connection closes. The pool starts with
-//! TLS 1.3 and switches to 1.2 for the rest of the mount when a data connection is refused
-//! that way (`--tls-version` pins either).
+//! mod_tls's default) reject a TLS 1.3 data connection that makes a full handshake, and a
+//! TLS 1.3 resumption uses up a one-time ticket. vsftpd sends a new ticket on each data
+//! connection, which an upload (that never reads) would lose: [`take_tickets`] collects it
+//! before the connection closes, and [`CountingStore`] tells whether one is left. proftpd
+//! sends none there, so the pool starts with TLS 1.3 and switches to 1.2 for the rest of the
+//! mount when a data connection is refused that way (`--tls-version` pins either).
 //!
 //! Certificates are verified against the system roots (rustls-native-certs) plus `cafile`,
 //! including the host name. `no_verify` turns verification off (with a loud warning at mount
@@ -17,16 +18,23 @@
 use std::io;
 use std::net::TcpStream;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use suppaftp::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
+use suppaftp::rustls::client::{
+    ClientSessionMemoryCache, ClientSessionStore, Resumption, Tls12ClientSessionValue,
+    Tls13ClientSessionValue,
+};
 use suppaftp::rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use suppaftp::rustls::pki_types::pem::PemObject;
 use suppaftp::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use suppaftp::rustls::{self, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use suppaftp::rustls::{
+    self, ClientConfig, DigitallySignedStruct, NamedGroup, RootCertStore, SignatureScheme,
+};
 use suppaftp::{FtpResult, RustlsConnector, TlsConnector};
 
 /// How the control connection is secured.
@@ -122,7 +130,7 @@ fn build(
     let builder = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(versions)
         .map_err(|e| format!("TLS set-up: {e}"))?;
-    let config = if settings.no_verify {
+    let mut config = if settings.no_verify {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerify(provider())))
@@ -132,7 +140,122 @@ fn build(
             .with_root_certificates(roots(settings.cafile.as_ref())?)
             .with_no_client_auth()
     };
+    config.resumption = Resumption::store(Arc::new(CountingStore::default()));
     Ok(Arc::new(config))
+}
+
+/// TLS 1.3 tickets the session store holds (this process mounts one server).
+static TICKETS: AtomicUsize = AtomicUsize::new(0);
+
+/// rustls keeps at most this many TLS 1.3 tickets per server, dropping the oldest.
+const TICKETS_KEPT: usize = 8;
+
+/// Whether a TLS 1.3 ticket is at hand for the next data connection.
+pub fn ticket_held() -> bool {
+    TICKETS.load(Ordering::Relaxed) > 0
+}
+
+/// Data connections in a row that waited in vain for a ticket. After [`MISSES_TO_GIVE_UP`],
+/// this server is taken to send none there (proftpd): later uploads do not wait, and the
+/// TLS 1.2 fallback takes over if the server requires session reuse.
+static MISSES: AtomicUsize = AtomicUsize::new(0);
+const MISSES_TO_GIVE_UP: usize = 3;
+
+/// How long an upload that used the last ticket waits for the server's new one.
+const TICKET_WAIT: Duration = Duration::from_millis(200);
+
+/// Takes in the TLS 1.3 session tickets a data connection's server has sent since the
+/// handshake (an upload never reads, so nothing else would). Servers that require data
+/// connections to resume the control session (vsftpd) send one after each resumed handshake;
+/// without it, the next data connection would find no ticket and be refused. Waits, bounded,
+/// only when no ticket is left.
+pub fn take_tickets(tls: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>) {
+    // An empty upload may not have finished its handshake yet.
+    if io::Write::flush(tls).is_err() {
+        return;
+    }
+    let drain = |tls: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>| {
+        while let Ok(n) = tls.conn.read_tls(&mut tls.sock) {
+            if n == 0 || tls.conn.process_new_packets().is_err() {
+                break;
+            }
+        }
+    };
+    let timeout = tls.sock.read_timeout().ok().flatten();
+    if tls.sock.set_nonblocking(true).is_err() {
+        return;
+    }
+    drain(tls);
+    let _ = tls.sock.set_nonblocking(false);
+    if !ticket_held() && MISSES.load(Ordering::Relaxed) < MISSES_TO_GIVE_UP {
+        let _ = tls.sock.set_read_timeout(Some(TICKET_WAIT));
+        match tls.conn.read_tls(&mut tls.sock) {
+            Ok(n) if n > 0 => {
+                MISSES.store(0, Ordering::Relaxed);
+                let _ = tls.conn.process_new_packets();
+                if tls.sock.set_nonblocking(true).is_ok() {
+                    drain(tls);
+                    let _ = tls.sock.set_nonblocking(false);
+                }
+            }
+            _ => {
+                log::debug!("no TLS session ticket came on a data connection");
+                MISSES.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let _ = tls.sock.set_read_timeout(timeout);
+    }
+}
+
+/// rustls's in-memory session store, counting the TLS 1.3 tickets it holds: a data
+/// connection that finds none cannot resume, which servers requiring session reuse refuse.
+#[derive(Debug)]
+struct CountingStore(ClientSessionMemoryCache);
+
+impl Default for CountingStore {
+    fn default() -> Self {
+        CountingStore(ClientSessionMemoryCache::new(256))
+    }
+}
+
+impl ClientSessionStore for CountingStore {
+    fn set_kx_hint(&self, server_name: ServerName<'static>, group: NamedGroup) {
+        self.0.set_kx_hint(server_name, group)
+    }
+    fn kx_hint(&self, server_name: &ServerName<'_>) -> Option<NamedGroup> {
+        self.0.kx_hint(server_name)
+    }
+    fn set_tls12_session(&self, server_name: ServerName<'static>, value: Tls12ClientSessionValue) {
+        self.0.set_tls12_session(server_name, value)
+    }
+    fn tls12_session(&self, server_name: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+        self.0.tls12_session(server_name)
+    }
+    fn remove_tls12_session(&self, server_name: &ServerName<'static>) {
+        self.0.remove_tls12_session(server_name)
+    }
+    fn insert_tls13_ticket(
+        &self,
+        server_name: ServerName<'static>,
+        value: Tls13ClientSessionValue,
+    ) {
+        let _ = TICKETS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            Some((n + 1).min(TICKETS_KEPT))
+        });
+        self.0.insert_tls13_ticket(server_name, value)
+    }
+    fn take_tls13_ticket(
+        &self,
+        server_name: &ServerName<'static>,
+    ) -> Option<Tls13ClientSessionValue> {
+        let ticket = self.0.take_tls13_ticket(server_name);
+        if ticket.is_some() {
+            let _ = TICKETS.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
+        }
+        ticket
+    }
 }
 
 impl TlsContext {

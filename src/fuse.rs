@@ -59,9 +59,10 @@ const INVALIDATE_WAIT: Duration = Duration::from_millis(200);
 
 /// Drops the kernel's cached pages of ranges written through a direct-I/O (write-only)
 /// handle: such writes bypass the page cache, so a reader that opened the file earlier would
-/// otherwise keep reading the old bytes (or zeros past the old end, for `tail -f`). Runs on
-/// its own thread: a notification waits for page locks, which a read in flight holds until a
-/// session thread answers it.
+/// otherwise keep reading the old bytes (or zeros past the old end, for `tail -f`). Linux 6.6
+/// and later drop them by themselves on a direct write; older kernels (Debian 12 runs 6.1)
+/// need this. Runs on its own thread: a notification waits for page locks, which a read in
+/// flight holds until a session thread answers it.
 pub struct PageInvalidator {
     rx: Receiver<Stale>,
 }

@@ -66,10 +66,11 @@ enum Op {
     Fsync,
     Mmap,
     ReadOther,
+    WriteOther,
     Stat,
 }
 
-const OPS: [(Op, u32); 12] = [
+const OPS: [(Op, u32); 13] = [
     (Op::Write, 20),
     (Op::SeqWrite, 7),
     (Op::Burst, 3),
@@ -81,6 +82,7 @@ const OPS: [(Op, u32); 12] = [
     (Op::Fsync, 5),
     (Op::Mmap, 6),
     (Op::ReadOther, 5),
+    (Op::WriteOther, 5),
     (Op::Stat, 5),
 ];
 
@@ -95,6 +97,8 @@ struct FileState {
     main: Option<File>,
     /// A write-only O_APPEND handle, opened on demand.
     append: Option<File>,
+    /// A write-only handle for writes at offsets (direct I/O in ftpfs), opened on demand.
+    wo: Option<File>,
     /// A second, read-only handle, opened on demand while `main` is open; it may stay open
     /// across a close and reopen of `main`.
     ro: Option<File>,
@@ -435,7 +439,7 @@ impl<'a> Fsx<'a> {
             0,
         );
         self.verify_server(i, why);
-        if f.main.is_none() && f.append.is_none() && f.ro.is_none() {
+        if f.main.is_none() && f.append.is_none() && f.wo.is_none() && f.ro.is_none() {
             let temps = self.temp_files(Some(&f.name));
             if !temps.is_empty() {
                 self.fail(format!(
@@ -588,6 +592,48 @@ impl<'a> Fsx<'a> {
         }
     }
 
+    /// A write at an offset through a second, write-only handle (which ftpfs opens with
+    /// direct I/O, bypassing the page cache the other handles read through); sometimes
+    /// closed right after.
+    fn op_write_other(&mut self, i: usize) {
+        if self.files[i].wo.is_none() {
+            self.note(i, "open O_WRONLY (second handle)".into());
+            let path = self.files[i].mnt.clone();
+            let r = OpenOptions::new().write(true).open(&path);
+            let f = self.check(r, || "open O_WRONLY".into());
+            self.files[i].wo = Some(f);
+        }
+        let len = self.files[i].model.len();
+        let off = self.pick_offset(len).min(MAX_LEN - 1);
+        let size = self.pick_size().min(MAX_LEN - off);
+        let data = self.random_data(size);
+        self.note(
+            i,
+            format!("write (write-only handle) off={off} len={size} (size {len})"),
+        );
+        let r = self.files[i]
+            .wo
+            .as_ref()
+            .unwrap()
+            .write_all_at(&data, off as u64);
+        self.check(r, || {
+            format!("pwrite (write-only handle) off={off} len={size}")
+        });
+        self.model_write(i, off, &data);
+        if self.rng.gen_bool(0.4) {
+            self.close_wo(i);
+            self.verify_server(i, "after closing the write-only handle");
+        }
+    }
+
+    fn close_wo(&mut self, i: usize) {
+        if let Some(f) = self.files[i].wo.take() {
+            self.note(i, "close write-only handle".into());
+            let r = close_checked(f);
+            self.check(r, || "close of the write-only handle".into());
+        }
+    }
+
     fn close_append(&mut self, i: usize) {
         if let Some(f) = self.files[i].append.take() {
             self.note(i, "close O_APPEND handle".into());
@@ -636,10 +682,16 @@ impl<'a> Fsx<'a> {
             self.close_append(i);
         }
         if self.rng.gen_bool(0.7) {
+            self.close_wo(i);
+        }
+        if self.rng.gen_bool(0.7) {
             self.close_ro(i);
         }
         self.close_main(i);
-        if self.files[i].append.is_none() && self.files[i].ro.is_none() {
+        if self.files[i].append.is_none()
+            && self.files[i].wo.is_none()
+            && self.files[i].ro.is_none()
+        {
             self.verify_full(i, "after close");
             match self.rng.gen_range(0..100) {
                 0..=19 => {
@@ -818,6 +870,7 @@ impl<'a> Fsx<'a> {
                 srv: self.server.dir().join(name),
                 main: None,
                 append: None,
+                wo: None,
                 ro: None,
                 model,
             });
@@ -875,6 +928,7 @@ impl<'a> Fsx<'a> {
                 Op::Fsync => self.op_fsync(i),
                 Op::Mmap => self.op_mmap(i),
                 Op::ReadOther => self.op_read_other(i),
+                Op::WriteOther => self.op_write_other(i),
                 Op::Stat => self.op_stat(i),
             }
         }
@@ -882,6 +936,7 @@ impl<'a> Fsx<'a> {
         for i in 0..self.files.len() {
             self.cur_file = i;
             self.close_append(i);
+            self.close_wo(i);
             self.close_ro(i);
             self.close_main(i);
             self.verify_full(i, "at the end");

@@ -603,13 +603,14 @@ impl Filesystem for FuseAdapter {
     ) {
         count_op();
         let exclusive = flags & libc::O_EXCL != 0;
-        match self.fs.create(
-            parent.0,
-            name.as_bytes(),
-            mode & !umask,
-            exclusive,
-            process_of(req),
-        ) {
+        let open = OpenMode {
+            write: true,
+            ..open_mode(req, OpenFlags(flags))
+        };
+        match self
+            .fs
+            .create(parent.0, name.as_bytes(), mode & !umask, exclusive, open)
+        {
             Ok((attr, fh)) => reply.created(
                 &self.ttl,
                 &file_attr(&attr),

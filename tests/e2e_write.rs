@@ -509,6 +509,36 @@ fn overwrite_uploads_once(server: &Server) {
 }
 for_each_server_kind!(overwrite_uploads_once, overwrite_uploads_once);
 
+/// A name this mount's cached listing does not know may exist on the server all the same,
+/// created by another client meanwhile. Creating it through the mount must not store an
+/// empty file over theirs: `>>` appends to their content, and O_EXCL fails with EEXIST.
+fn create_over_another_clients_file(server: &Server) {
+    let m = mount_for(server, &["dir_cache_ttl=3600"]);
+    assert!(dir_names(m.path()).is_empty());
+    server.populate(|d| {
+        fs::write(d.join("theirs.txt"), b"theirs\n").unwrap();
+        fs::write(d.join("excl.txt"), b"keep\n").unwrap();
+    });
+    sh(m.path(), "echo mine >> theirs.txt");
+    assert_eq!(
+        fs::read(server.dir().join("theirs.txt")).unwrap(),
+        b"theirs\nmine\n",
+        "{}",
+        m.log()
+    );
+    let err = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(m.join("excl.txt"))
+        .unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EEXIST), "{err}");
+    assert_eq!(fs::read(server.dir().join("excl.txt")).unwrap(), b"keep\n");
+}
+for_each_server_kind!(
+    create_over_another_clients_file,
+    create_over_another_clients_file
+);
+
 /// A server-side read-only directory: cp fails, and nothing half-written is left.
 fn read_only_directory(server: &Server) {
     server.populate(|d| {

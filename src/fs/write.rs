@@ -203,25 +203,29 @@ impl FtpFs {
 
     /// Creates `name` in `parent`: an empty file is stored on the server at once, so it
     /// exists even if nothing is ever written. Returns its attributes and an open handle.
+    /// If the name turns out to exist on the server after all (created by another client
+    /// since the listing this mount knows), it is opened as `open` says: truncated only
+    /// with `O_TRUNC`, appended to with `O_APPEND`.
     pub fn create(
         &self,
         parent: u64,
         name: &[u8],
         mode: u32,
         exclusive: bool,
-        owner: u32,
+        open: OpenMode,
     ) -> Result<(Attr, u64), FsError> {
-        let open = OpenMode {
-            write: true,
-            truncate: true,
-            append: false,
-            owner,
-        };
         self.writable()?;
         let name = Name::new(name)?;
         let dir = self.path_of(parent)?;
         let path = dir.join(&name);
-        if let Some(existing) = self.listing(&dir)?.get(name.as_bytes()).cloned() {
+        let mut existing = self.listing(&dir)?.get(name.as_bytes()).cloned();
+        if existing.is_none() && self.features().size && self.remote.size(&path).is_ok() {
+            // Another client created it since the listing this mount holds: storing an empty
+            // file now would destroy theirs. Look again, and open what is there.
+            self.cache_lock().invalidate(&dir);
+            existing = self.listing(&dir)?.get(name.as_bytes()).cloned();
+        }
+        if let Some(existing) = existing {
             if exclusive {
                 return Err(FsError::Exists);
             }

@@ -533,6 +533,32 @@ fn create_over_another_clients_file(server: &Server) {
         .unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EEXIST), "{err}");
     assert_eq!(fs::read(server.dir().join("excl.txt")).unwrap(), b"keep\n");
+    // rename(2) with RENAME_NOREPLACE onto such a name fails with EEXIST too.
+    fs::write(m.join("mine.txt"), b"mine\n").unwrap();
+    server.populate(|d| fs::write(d.join("target.txt"), b"their target\n").unwrap());
+    let c = |p: std::path::PathBuf| {
+        std::ffi::CString::new(p.into_os_string().into_encoded_bytes()).unwrap()
+    };
+    let (from, to) = (c(m.join("mine.txt")), c(m.join("target.txt")));
+    // SAFETY: valid NUL-terminated paths; AT_FDCWD with absolute paths.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    assert_eq!(r, -1, "RENAME_NOREPLACE replaced another client's file");
+    assert_eq!(
+        std::io::Error::last_os_error().raw_os_error(),
+        Some(libc::EEXIST)
+    );
+    assert_eq!(
+        fs::read(server.dir().join("target.txt")).unwrap(),
+        b"their target\n"
+    );
 }
 for_each_server_kind!(
     create_over_another_clients_file,

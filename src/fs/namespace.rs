@@ -122,6 +122,11 @@ impl FtpFs {
             .cloned()
             .ok_or(FsError::NotFound)?;
         let target = self.listing(&newdir)?.get(newname.as_bytes()).cloned();
+        if target.is_none() && noreplace && self.features().size && self.remote.size(&to).is_ok() {
+            // Another client created the target since the listing this mount holds.
+            self.cache_lock().invalidate(&newdir);
+            return Err(FsError::Exists);
+        }
         if from == to {
             return Ok(());
         }

@@ -184,7 +184,12 @@ fn open_mode(req: &Request, flags: OpenFlags) -> OpenMode {
         write: flags.acc_mode() != OpenAccMode::O_RDONLY,
         truncate: flags.0 & libc::O_TRUNC != 0,
         append: flags.0 & libc::O_APPEND != 0,
-        owner: process_of(req),
+        // Only writers upload on flush; a read-only open (every file `grep` reads) skips /proc.
+        owner: if flags.acc_mode() == OpenAccMode::O_RDONLY {
+            0
+        } else {
+            process_of(req)
+        },
     }
 }
 
@@ -439,7 +444,7 @@ impl Filesystem for FuseAdapter {
     ) {
         count_op();
         log::debug!("flush {} fh {}", ino.0, fh.0);
-        match self.fs.flush(fh.0, process_of(req)) {
+        match self.fs.flush(fh.0, || process_of(req)) {
             Ok(()) => reply.ok(),
             Err(e) => reply_error!(reply, "flush", ino.0, e),
         }

@@ -74,7 +74,8 @@ pub struct OpenMode {
     pub write: bool,
     pub truncate: bool,
     pub append: bool,
-    /// The process (thread group) that opens: see [`FtpFs::flush`].
+    /// The process (thread group) that opens for writing, 0 for a read-only open: see
+    /// [`FtpFs::flush`].
     pub owner: u32,
 }
 
@@ -567,8 +568,10 @@ impl FtpFs {
     /// exec closing it) must not upload a file its parent is still writing, which would
     /// upload a growing file again at every child's exit. Their flush leaves the data dirty
     /// for the owner's close() or, at the latest, the release of the last descriptor.
-    pub fn flush(&self, fh: u64, closer: u32) -> Result<(), FsError> {
+    /// `closer` is asked only for handles that write.
+    pub fn flush(&self, fh: u64, closer: impl FnOnce() -> u32) -> Result<(), FsError> {
         if let Some(Handle::Writer(w)) = self.handles.get(fh).as_deref() {
+            let closer = closer();
             if w.owner != closer {
                 log::debug!("flush of handle {fh} by process {closer} (opened by {}): upload left to the owner", w.owner);
                 return Ok(());

@@ -453,14 +453,22 @@ struct Heading {
     line: usize,
 }
 
-fn headings(md: &str) -> Vec<Heading> {
-    let mut out = Vec::new();
+/// The lines of a Markdown file with their index, and whether each is inside a fenced code
+/// block; the fence lines themselves are left out.
+fn markdown_lines(md: &str) -> impl Iterator<Item = (usize, &str, bool)> {
     let mut fenced = false;
-    for (i, line) in md.lines().enumerate() {
+    md.lines().enumerate().filter_map(move |(i, line)| {
         if line.trim_start().starts_with("```") {
             fenced = !fenced;
-            continue;
+            return None;
         }
+        Some((i, line, fenced))
+    })
+}
+
+fn headings(md: &str) -> Vec<Heading> {
+    let mut out = Vec::new();
+    for (i, line, fenced) in markdown_lines(md) {
         if fenced {
             continue;
         }
@@ -682,12 +690,7 @@ fn check_code(code: &str, known: &[String], origin: &str, problems: &mut Vec<Str
 /// Code spans and code-block lines of a Markdown file.
 fn code_of_markdown(md: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
-    let mut fenced = false;
-    for (i, line) in md.lines().enumerate() {
-        if line.trim_start().starts_with("```") {
-            fenced = !fenced;
-            continue;
-        }
+    for (i, line, fenced) in markdown_lines(md) {
         if fenced {
             out.push((i + 1, line.to_string()));
             continue;

@@ -731,6 +731,17 @@ fn errname(e: i32) -> &'static str {
     }
 }
 
+/// `ls` of each of `dirs` fails with `errno` within the call budget, and the mount keeps
+/// serving after each.
+#[track_caller]
+fn listings_fail_and_mount_serves(m: &mut FtpfsMount, dirs: &[&str], errno: i32) {
+    for (i, d) in dirs.iter().enumerate() {
+        let r = timed(list(m.path(d)));
+        assert_errno(&format!("ls {d}"), r, errno, CALL_BUDGET, m);
+        m.assert_serving(i);
+    }
+}
+
 /// Asserts that a call failed with `want` within `budget` (plus [`SLACK`]).
 #[track_caller]
 fn assert_errno<T: std::fmt::Debug>(
@@ -1175,11 +1186,7 @@ fn malformed_replies_give_eio() {
     });
     let server = HostileServer::start(script);
     let mut m = FtpfsMount::new(&server);
-    for (i, d) in dirs.iter().enumerate() {
-        let r = timed(list(m.path(d)));
-        assert_errno(&format!("ls {d}"), r, libc::EIO, CALL_BUDGET, &m);
-        m.assert_serving(i);
-    }
+    listings_fail_and_mount_serves(&mut m, &dirs, libc::EIO);
 }
 
 #[test]
@@ -1204,11 +1211,7 @@ fn replies_that_never_complete_give_etimedout() {
     let server = HostileServer::start(script);
     // reply_timeout 3 s, data_timeout 2 s, timeout 6 s: retried while the first 3 s last.
     let mut m = FtpfsMount::new(&server);
-    for (i, d) in dirs.iter().enumerate() {
-        let r = timed(list(m.path(d)));
-        assert_errno(&format!("ls {d}"), r, libc::ETIMEDOUT, CALL_BUDGET, &m);
-        m.assert_serving(i);
-    }
+    listings_fail_and_mount_serves(&mut m, &dirs, libc::ETIMEDOUT);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -173,14 +173,19 @@ pub fn parse_mlsd_line(line: &[u8]) -> Result<Option<Entry>, ParseError> {
         kind,
         size,
         mtime,
-        precision: if mtime.is_some() {
-            TimePrecision::Exact
-        } else {
-            TimePrecision::Day
-        },
+        precision: precision_of(mtime, TimePrecision::Exact),
         mode: unix_mode.and_then(parse_octal_mode),
         link_target,
     }))
+}
+
+/// How exact an entry's time is: `known` when it has one, else day precision (no time).
+fn precision_of(mtime: Option<SystemTime>, known: TimePrecision) -> TimePrecision {
+    if mtime.is_some() {
+        known
+    } else {
+        TimePrecision::Day
+    }
 }
 
 /// Parses one LIST line, Unix or DOS form. `now` is used to infer the year of Unix dates that
@@ -475,11 +480,7 @@ fn parse_unix_line(
         kind,
         size,
         mtime,
-        precision: if mtime.is_some() {
-            precision
-        } else {
-            TimePrecision::Day
-        },
+        precision: precision_of(mtime, precision),
         mode: Some(mode),
         link_target,
     }))
@@ -609,11 +610,7 @@ fn parse_dos_line(line: &[u8], toks: &[Span]) -> Result<Option<Entry>, ParseErro
         kind,
         size,
         mtime,
-        precision: if mtime.is_some() {
-            TimePrecision::Minute
-        } else {
-            TimePrecision::Day
-        },
+        precision: precision_of(mtime, TimePrecision::Minute),
         mode: None,
         link_target: None,
     }))

@@ -87,8 +87,9 @@ pub struct WriteFile {
     opens: usize,
     /// A temporary file on the server that a converted stream left behind.
     stale_temp: Option<RemotePath>,
-    /// Permission bits of the file before it was replaced, restored after upload.
-    old_mode: Option<u32>,
+    /// Permission bits to give the file after an upload (which the server creates with its
+    /// own umask): those of the file it replaces, or the latest chmod while open.
+    mode: Option<u32>,
     /// The last upload failed: the server still has the old content, which is what the
     /// mount shows again; handles that are still open keep this state and may retry.
     failed: bool,
@@ -96,7 +97,7 @@ pub struct WriteFile {
 
 impl WriteFile {
     /// Clean state for a file whose content is `size` bytes on the server.
-    fn new(ino: u64, size: u64, old_mode: Option<u32>) -> WriteFile {
+    fn new(ino: u64, size: u64, mode: Option<u32>) -> WriteFile {
         WriteFile {
             ino,
             body: Body::Remote { size },
@@ -106,7 +107,7 @@ impl WriteFile {
             mtime: SystemTime::now(),
             opens: 0,
             stale_temp: None,
-            old_mode,
+            mode,
             failed: false,
         }
     }
@@ -557,8 +558,8 @@ impl FtpFs {
     /// Updates the cache after a successful upload, and applies a pending mtime and the old
     /// permission bits.
     fn after_upload(&self, wf: &mut WriteFile, path: &RemotePath, size: u64) {
-        if let Some(mode) = wf.old_mode.filter(|m| *m != 0o644) {
-            if let Err(e) = self.remote.chmod(path, mode) {
+        if let Some(mode) = wf.mode {
+            if let Err(e) = self.remote.restore_mode(path, mode) {
                 log::debug!("restoring mode {mode:o} on {path}: {e}");
             }
         }
@@ -584,7 +585,7 @@ impl FtpFs {
                     size,
                     mtime: Some(mtime),
                     precision: TimePrecision::Exact,
-                    mode: wf.old_mode,
+                    mode: wf.mode,
                     link_target: None,
                 },
             );
@@ -657,6 +658,10 @@ impl FtpFs {
                 FsError::NotPermitted
             })?;
             self.update_entry(&path, |e| e.mode = Some(mode & 0o7777));
+            if let Some(file) = self.open_file(ino) {
+                // An upload still to come replaces the file: it must carry the new mode too.
+                lock_file(&file).mode = Some(mode & 0o7777);
+            }
         }
         if let Some(t) = change.mtime {
             self.set_mtime(ino, &path, t)?;

@@ -21,6 +21,9 @@ use super::{Entry, RemoteError, RemoteErrorKind, RemotePath};
 /// Servers that refuse TLS 1.3 data connections do so after two to four of them.
 const TLS13_PROOF: u32 = 8;
 
+/// SITE CHMOD refusals in a row after which [`Remote::restore_mode`] stops asking.
+const CHMOD_GIVE_UP: u8 = 3;
+
 const MTIME_UNKNOWN: u8 = 0;
 const MTIME_MFMT: u8 = 1;
 const MTIME_MDTM: u8 = 2;
@@ -44,6 +47,9 @@ pub struct Remote {
     mtime_method: AtomicU8,
     /// Called when the pool has no free session: frees one held by an idle reader, if any.
     reclaimer: OnceLock<Reclaimer>,
+    /// SITE CHMODs refused in a row after uploads (not implemented, or not allowed to this
+    /// login); at [`CHMOD_GIVE_UP`], modes are no longer restored.
+    chmod_refusals: AtomicU8,
 }
 
 /// Frees one session held by someone idle; returns whether it did.
@@ -66,6 +72,7 @@ impl Remote {
             tls13_ok: Arc::new(AtomicU32::new(0)),
             mtime_method: AtomicU8::new(MTIME_UNKNOWN),
             reclaimer: OnceLock::new(),
+            chmod_refusals: AtomicU8::new(0),
         }
     }
 
@@ -192,6 +199,33 @@ impl Remote {
 
     pub fn chmod(&self, path: &RemotePath, mode: u32) -> Result<(), RemoteError> {
         self.mutate(|s| s.chmod(path, mode))
+    }
+
+    /// Gives a freshly uploaded file the permission bits it had (or was given while open):
+    /// the server created it with its own umask. Stops trying, for the life of the mount,
+    /// once the server has refused SITE CHMOD [`CHMOD_GIVE_UP`] times in a row (one refusal
+    /// may be about one file; several mean the command or this login).
+    pub fn restore_mode(&self, path: &RemotePath, mode: u32) -> Result<(), RemoteError> {
+        if self.chmod_refusals.load(Ordering::Relaxed) >= CHMOD_GIVE_UP {
+            return Err(RemoteError::new(
+                RemoteErrorKind::NotSupported,
+                "the server refused SITE CHMOD before",
+            ));
+        }
+        let result = self.chmod(path, mode);
+        match &result {
+            Ok(()) => self.chmod_refusals.store(0, Ordering::Relaxed),
+            Err(e)
+                if matches!(
+                    e.kind,
+                    RemoteErrorKind::NotSupported | RemoteErrorKind::PermissionDenied
+                ) =>
+            {
+                self.chmod_refusals.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {}
+        }
+        result
     }
 
     /// Sets a modification time: MFMT when FEAT offers it, otherwise vsftpd's two-argument

@@ -65,10 +65,42 @@ const TOO_LONG_KEPT: usize = 256;
 /// Number of spaces IIS puts after `<DIR>`: 9 bytes of column padding plus the separator.
 const DOS_DIR_PAD: usize = 10;
 
-/// English month abbreviations as `ls` prints them (matched case-insensitively).
-const MONTHS: [&[u8]; 12] = [
-    b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
+/// Month abbreviations as `ls` prints them, matched case-insensitively after one trailing
+/// `.` is dropped: English (what FTP servers that format listings themselves print), then
+/// those of servers that run `ls` in another locale (wu-ftpd, embedded devices): German,
+/// French, Spanish, Italian, Portuguese, Dutch, Polish and Russian. No abbreviation names two
+/// different months. Chinese, Japanese and Korean listings number their months: see
+/// [`CJK_MONTH_SUFFIXES`].
+const MONTHS: [&[&str]; 12] = [
+    &["jan", "janv", "ene", "gen", "sty", "янв"],
+    &["feb", "fév", "févr", "fev", "lut", "фев"],
+    &["mar", "mär", "mrz", "mars", "mrt", "мар"],
+    &["apr", "avr", "avril", "abr", "kwi", "апр"],
+    &["may", "mai", "mag", "mei", "maj", "май", "мая"],
+    &["jun", "juin", "giu", "cze", "июн"],
+    &["jul", "juil", "lug", "lip", "июл"],
+    &["aug", "août", "ago", "sie", "авг"],
+    &["sep", "sept", "set", "wrz", "сен"],
+    &["oct", "okt", "ott", "out", "paź", "окт"],
+    &["nov", "lis", "ноя"],
+    &["dec", "dez", "déc", "dic", "gru", "дек"],
 ];
+
+/// What follows the month's number in Chinese and Japanese (月) and Korean (월) listings,
+/// in each encoding such a server may use: UTF-8, GBK/GB18030, Big5, Shift_JIS, EUC-JP,
+/// EUC-KR. (`ls` in those locales prints `10月 23 05:53`.)
+const CJK_MONTH_SUFFIXES: [&[u8]; 7] = [
+    "月".as_bytes(),
+    b"\xd4\xc2",
+    b"\xa4\xeb",
+    b"\x8c\x8e",
+    b"\xb7\xee",
+    "월".as_bytes(),
+    b"\xbf\xf9",
+];
+
+/// What may follow a day's number: a German `23.`, or 日/일 in UTF-8 and GBK.
+const DAY_SUFFIXES: [&[u8]; 4] = [b".", "日".as_bytes(), "일".as_bytes(), b"\xc8\xd5"];
 
 /// Which command produced a listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -523,14 +555,18 @@ fn parse_perms(field: &[u8]) -> Result<(EntryKind, u32), &'static str> {
     Ok((kind, mode))
 }
 
-/// Finds the first `month day time-or-year` triple preceded by at least two columns
-/// (owner and size at minimum) whose last column is a size (devices: anything, size 0).
-/// Returns the month's token index, the date and the size.
+/// Finds the first `month day time-or-year` triple (or `day month time-or-year`, as some
+/// locales print it) preceded by at least two columns (owner and size at minimum) whose last
+/// column is a size (devices: anything, size 0). Returns the first date token's index, the
+/// date and the size.
 fn find_date(line: &[u8], toks: &[Span], kind: EntryKind) -> Option<(usize, UnixDate, u64)> {
     let is_device = matches!(kind, EntryKind::CharDevice | EntryKind::BlockDevice);
     (3..toks.len().saturating_sub(2)).find_map(|i| {
-        let month = parse_month(toks[i].of(line))?;
-        let day = small_number(toks[i + 1].of(line)).filter(|_| toks[i + 1].of(line).len() <= 2)?;
+        let (first, second) = (toks[i].of(line), toks[i + 1].of(line));
+        let (month, day) = match (parse_month(first), parse_day(second)) {
+            (Some(month), Some(day)) => (month, day),
+            _ => (parse_month(second)?, parse_day(first)?),
+        };
         let clock = parse_clock(toks[i + 2].of(line))?;
         let size = if is_device {
             0
@@ -541,9 +577,38 @@ fn find_date(line: &[u8], toks: &[Span], kind: EntryKind) -> Option<(usize, Unix
     })
 }
 
+/// A month: a name from [`MONTHS`], or a number followed by a [`CJK_MONTH_SUFFIXES`] entry.
 fn parse_month(field: &[u8]) -> Option<u32> {
-    let index = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(field))?;
+    if let Some(number) = CJK_MONTH_SUFFIXES
+        .iter()
+        .find_map(|suffix| field.strip_suffix(*suffix))
+    {
+        return small_number(number)
+            .filter(|m| (1..=12).contains(m) && number.len() <= 2)
+            .filter(|_| number.iter().all(u8::is_ascii_digit));
+    }
+    let name = std::str::from_utf8(field.strip_suffix(b".").unwrap_or(field)).ok()?;
+    if name.is_empty() || name.chars().count() > 5 {
+        return None;
+    }
+    let name = name.to_lowercase();
+    let index = MONTHS
+        .iter()
+        .position(|names| names.contains(&name.as_str()))?;
     u32::try_from(index + 1).ok()
+}
+
+/// A day of the month: one or two digits, maybe with a [`DAY_SUFFIXES`] entry. Whether the
+/// day exists in its month is checked later, by the calendar.
+fn parse_day(field: &[u8]) -> Option<u32> {
+    let digits = DAY_SUFFIXES
+        .iter()
+        .find_map(|suffix| field.strip_suffix(*suffix))
+        .unwrap_or(field);
+    if !(1..=2).contains(&digits.len()) {
+        return None;
+    }
+    small_number(digits)
 }
 
 /// `HH:MM` / `H:MM`, or a four-digit year. Values are checked later, by the calendar.

@@ -23,8 +23,9 @@ const SERVU_LIST: &[u8] = fixture!("servu_list.txt");
 const SERVU_MLSD: &[u8] = fixture!("serv-u_mlsd.txt");
 const TRICKY_UNIX: &[u8] = fixture!("tricky_unix.txt");
 const TRICKY_MLSD: &[u8] = fixture!("tricky_mlsd.txt");
+const LOCALIZED_UNIX: &[u8] = fixture!("localized_unix.txt");
 
-const ALL_FIXTURES: [&[u8]; 13] = [
+const ALL_FIXTURES: [&[u8]; 14] = [
     PROFTPD_LIST,
     PROFTPD_MLSD,
     PROFTPD_MLSD_SLINK,
@@ -38,6 +39,7 @@ const ALL_FIXTURES: [&[u8]; 13] = [
     SERVU_MLSD,
     TRICKY_UNIX,
     TRICKY_MLSD,
+    LOCALIZED_UNIX,
 ];
 
 /// Names that are not ASCII: Latin-1 "café.txt", GBK "中文.txt", UTF-8 "实验.doc".
@@ -495,6 +497,43 @@ fn tricky_unix() {
             "no size and date columns",
             "invalid permission field",
         ],
+    );
+}
+
+/// Servers that run `ls` in another locale: numbered months (月/월 in several encodings),
+/// day-first dates, and month names of other languages.
+#[test]
+fn localized_unix() {
+    let (entries, errors) = parse(LOCALIZED_UNIX, ListingFormat::List);
+    let y16 = |name: &[u8]| ent(name, 1, at(D2016), Day).mode(0o644);
+    let oct23 = |name: &[u8]| ent(name, 1, at(1_792_734_780), Minute).mode(0o644);
+    assert_entries(
+        &entries,
+        &[
+            ent(UTF8, 25088, at(1_792_734_780), Minute).mode(0o644),
+            ent("目录".as_bytes(), 4096, at(D2016), Day)
+                .kind(Dir)
+                .mode(0o755),
+            oct23(GBK),
+            y16(b"japanese.txt"),
+            y16(b"korean.txt"),
+            y16(b"euc-kr.txt"),
+            y16(b"german.txt"),
+            ent(b"german recent.txt", 1, at(1_792_129_980), Minute).mode(0o644),
+            y16(b"french.txt"),
+            ent(b"french recent.txt", 1, at(1_792_129_980), Minute).mode(0o644),
+            ent(b"spanish.txt", 1, at(1_450_224_000), Day).mode(0o644),
+            oct23(b"italian.txt"),
+            oct23(b"portuguese.txt"),
+            y16(b"dutch.txt"),
+            oct23(b"polish.txt"),
+            y16(b"russian.txt"),
+        ],
+    );
+    assert_errors(
+        LOCALIZED_UNIX,
+        &errors,
+        &["no size and date columns", "no size and date columns"],
     );
 }
 

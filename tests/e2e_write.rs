@@ -354,6 +354,49 @@ fn modes_survive_rewrites(server: &Server) {
 }
 for_each_server_kind!(modes_survive_rewrites, modes_survive_rewrites);
 
+/// A program that writes more files at once than the mount has sessions: streamed uploads
+/// hold a session each until their file is closed, so they must leave one for the rest (the
+/// other files keep local copies). Before, the third file's first write waited for a session
+/// the program itself held, and failed with ETIMEDOUT.
+fn more_open_writers_than_sessions(server: &Server) {
+    const FILES: usize = 8;
+    const ROUNDS: usize = 20;
+    const CHUNK: usize = 64 * 1024;
+    let m = mount_for(server, &["max_conns=2"]);
+    let mut files: Vec<fs::File> = (0..FILES)
+        .map(|i| fs::File::create(m.join(&format!("w{i}.bin"))).unwrap())
+        .collect();
+    for _ in 0..ROUNDS {
+        for (i, f) in files.iter_mut().enumerate() {
+            f.write_all(&[i as u8; CHUNK])
+                .unwrap_or_else(|e| panic!("write w{i}.bin: {e}\n{}", m.log()));
+        }
+    }
+    // Listing the directory needs a session too.
+    let mut names: Vec<String> = fs::read_dir(m.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let want: Vec<String> = (0..FILES).map(|i| format!("w{i}.bin")).collect();
+    assert_eq!(names, want);
+    // Closing in reverse order: the spooled files upload while the streams still hold theirs.
+    while let Some(f) = files.pop() {
+        f.sync_all()
+            .unwrap_or_else(|e| panic!("fsync w{}.bin: {e}\n{}", files.len(), m.log()));
+    }
+    for i in 0..FILES {
+        let got = fs::read(server.dir().join(format!("w{i}.bin"))).unwrap();
+        assert_eq!(got.len(), ROUNDS * CHUNK, "w{i}.bin");
+        assert!(got.iter().all(|&b| b == i as u8), "w{i}.bin content");
+    }
+    assert_no_temp_files(server.dir());
+}
+for_each_server_kind!(
+    more_open_writers_than_sessions,
+    more_open_writers_than_sessions
+);
+
 /// Writes through a shared mmap reach the server.
 fn mmap_write(server: &Server) {
     let m = mount_for(server, &[]);

@@ -301,20 +301,22 @@ impl FtpFs {
             {
                 let path = self.path_of(wf.ino)?;
                 let temp = temp_path(&path)?;
-                let mut upload =
-                    AsyncUpload::start(self.remote.open_write(&temp, self.cfg.data_timeout)?)?;
-                if let Err(e) = upload.write_all(data) {
-                    drop(upload);
-                    let _ = self.remote.delete(&temp);
-                    return Err(e.into());
+                // No session to spare: keep a local copy, uploaded at close.
+                if let Some(transfer) = self.remote.try_open_stream(&temp, self.cfg.data_timeout)? {
+                    let mut upload = AsyncUpload::start(transfer)?;
+                    if let Err(e) = upload.write_all(data) {
+                        drop(upload);
+                        let _ = self.remote.delete(&temp);
+                        return Err(e.into());
+                    }
+                    wf.body = Body::Streaming {
+                        upload,
+                        temp,
+                        pos: data.len() as u64,
+                    };
+                    wf.dirty = true;
+                    return Ok(());
                 }
-                wf.body = Body::Streaming {
-                    upload,
-                    temp,
-                    pos: data.len() as u64,
-                };
-                wf.dirty = true;
-                return Ok(());
             }
             _ => {}
         }

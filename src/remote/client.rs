@@ -6,7 +6,7 @@
 //! 421/425/426). Anything that changes the server is never retried blindly.
 
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -47,6 +47,8 @@ pub struct Remote {
     mtime_method: AtomicU8,
     /// Called when the pool has no free session: frees one held by an idle reader, if any.
     reclaimer: OnceLock<Reclaimer>,
+    /// Streamed uploads in progress (see [`Remote::try_open_stream`]).
+    streams: Arc<AtomicUsize>,
     /// SITE CHMODs refused in a row after uploads (not implemented, or not allowed to this
     /// login); at [`CHMOD_GIVE_UP`], modes are no longer restored.
     chmod_refusals: AtomicU8,
@@ -73,6 +75,7 @@ impl Remote {
             mtime_method: AtomicU8::new(MTIME_UNKNOWN),
             reclaimer: OnceLock::new(),
             chmod_refusals: AtomicU8::new(0),
+            streams: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -306,15 +309,61 @@ impl Remote {
         path: &RemotePath,
         data_timeout: Duration,
     ) -> Result<WriteTransfer, RemoteError> {
+        let started = self.start_write(path, data_timeout, None)?;
+        started.ok_or_else(|| RemoteError::new(RemoteErrorKind::Other, "no session for STOR"))
+    }
+
+    /// Starts an upload that will stay open while a program writes (the sequential fast
+    /// path), if a session is free right now and at least one would be left for everything
+    /// else: a stream holds its session until the file is closed, so streams alone must
+    /// never take them all (a program writing more files at once than there are sessions
+    /// would wait for itself). `Ok(None)` otherwise: the caller keeps a local copy instead.
+    pub fn try_open_stream(
+        &self,
+        path: &RemotePath,
+        data_timeout: Duration,
+    ) -> Result<Option<WriteTransfer>, RemoteError> {
+        let max = self.pool.max_sessions();
+        let admitted = self
+            .streams
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n + 1 < max).then_some(n + 1)
+            })
+            .is_ok();
+        if !admitted {
+            return Ok(None);
+        }
+        self.start_write(
+            path,
+            data_timeout,
+            Some(StreamSlot(Arc::clone(&self.streams))),
+        )
+    }
+
+    /// STOR on a session: any (waiting for one) for a plain upload, only one free now for
+    /// a stream (`slot`).
+    fn start_write(
+        &self,
+        path: &RemotePath,
+        data_timeout: Duration,
+        mut slot: Option<StreamSlot>,
+    ) -> Result<Option<WriteTransfer>, RemoteError> {
         loop {
-            let mut guard = self.checkout()?;
+            let mut guard = match slot {
+                None => self.checkout()?,
+                Some(_) => match self.checkout_now()? {
+                    Some(guard) => guard,
+                    None => return Ok(None),
+                },
+            };
             match guard.run(|s| s.stor(path, data_timeout)) {
                 Ok(transfer) => {
-                    return Ok(WriteTransfer {
+                    return Ok(Some(WriteTransfer {
                         transfer: Some(transfer),
                         guard,
                         tls13_ok: Arc::clone(&self.tls13_ok),
-                    })
+                        _stream: slot.take(),
+                    }))
                 }
                 // Refused before any byte was sent: safe to try again over TLS 1.2.
                 Err(e) if e.kind == RemoteErrorKind::TlsReuse => {
@@ -324,6 +373,17 @@ impl Remote {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// A session that is free now (or held by an idle reader), without waiting.
+    fn checkout_now(&self) -> Result<Option<SessionGuard>, RemoteError> {
+        if let Some(guard) = self.pool.try_checkout()? {
+            return Ok(Some(guard));
+        }
+        if self.reclaimer.get().is_some_and(|reclaim| reclaim()) {
+            return self.pool.try_checkout();
+        }
+        Ok(None)
     }
 
     /// Checks that a session can be opened (used at mount time to report a bad host,
@@ -359,6 +419,17 @@ pub struct WriteTransfer {
     guard: SessionGuard,
     /// Counts uploads that completed over TLS 1.3 (see [`Remote::streaming_safe`]).
     tls13_ok: Arc<AtomicU32>,
+    /// A stream's place in [`Remote::try_open_stream`]'s count, given back on drop.
+    _stream: Option<StreamSlot>,
+}
+
+/// One of the streamed uploads [`Remote::try_open_stream`] counts; dropping it frees the place.
+struct StreamSlot(Arc<AtomicUsize>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl WriteTransfer {

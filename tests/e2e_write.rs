@@ -364,7 +364,7 @@ fn more_open_writers_than_sessions(server: &Server) {
     const CHUNK: usize = 64 * 1024;
     let m = mount_for(server, &["max_conns=2"]);
     let mut files: Vec<fs::File> = (0..FILES)
-        .map(|i| fs::File::create(m.join(&format!("w{i}.bin"))).unwrap())
+        .map(|i| fs::File::create(m.join(format!("w{i}.bin"))).unwrap())
         .collect();
     for _ in 0..ROUNDS {
         for (i, f) in files.iter_mut().enumerate() {

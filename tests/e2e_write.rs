@@ -397,6 +397,71 @@ for_each_server_kind!(
     more_open_writers_than_sessions
 );
 
+/// Names some servers would store under another name (pure-ftpd turns trailing spaces and
+/// control characters into `_`): where the server keeps them they work like any other; where
+/// it would change them, creating, mkdir and rename fail with EINVAL and nothing lands on the
+/// server under a name the mount does not show. Before, pure-ftpd got `trail_` plus hidden
+/// temporary files holding the data, and close() failed.
+fn names_the_server_would_change(server: &Server) {
+    let m = mount_for(server, &[]);
+    let mnt = m.path();
+    let changes = server.kind() == ServerKind::PureFtpd;
+    let write = |name: &str| -> Result<(), i32> {
+        let mut f = fs::File::create(mnt.join(name)).map_err(|e| e.raw_os_error().unwrap())?;
+        f.write_all(name.as_bytes()).unwrap();
+        f.sync_all().map_err(|e| e.raw_os_error().unwrap())
+    };
+    fs::write(mnt.join("plain"), "plain").unwrap();
+    let mut want = vec!["plain".to_string(), "dot.".to_string()];
+    for name in ["trail ", "two  ", "tab\there"] {
+        let got = write(name);
+        if changes {
+            assert_eq!(got, Err(libc::EINVAL), "{name:?}\n{}", m.log());
+        } else {
+            got.unwrap_or_else(|e| panic!("{name:?}: errno {e}\n{}", m.log()));
+            want.push(name.to_string());
+        }
+    }
+    write("dot.").unwrap();
+    let mkdir = fs::create_dir(mnt.join("dir "));
+    let rename = fs::rename(mnt.join("plain"), mnt.join("renamed "));
+    if changes {
+        assert_eq!(mkdir.unwrap_err().raw_os_error(), Some(libc::EINVAL));
+        assert_eq!(rename.unwrap_err().raw_os_error(), Some(libc::EINVAL));
+    } else {
+        mkdir.unwrap();
+        rename.unwrap();
+        want.push("dir ".to_string());
+        want.retain(|n| n != "plain");
+        want.push("renamed ".to_string());
+    }
+    // The server has exactly these names (no `_` variants, no temporary files), and the
+    // mount shows the same.
+    want.sort();
+    let names = |dir: &Path| {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(server.dir()), want, "{}", m.log());
+    assert_eq!(names(mnt), want);
+    for name in &want {
+        let content = match name.as_str() {
+            "dir " => continue,
+            "plain" | "renamed " => "plain",
+            written => written,
+        };
+        assert_eq!(
+            fs::read_to_string(server.dir().join(name)).unwrap(),
+            content
+        );
+    }
+}
+for_each_server_kind!(names_the_server_would_change, names_the_server_would_change);
+
 /// Writes through a shared mmap reach the server.
 fn mmap_write(server: &Server) {
     let m = mount_for(server, &[]);

@@ -15,6 +15,7 @@ pub mod handles;
 pub mod inode;
 pub mod namespace;
 pub mod reader;
+pub mod renamed;
 pub mod spool;
 pub mod symlink;
 pub mod write;
@@ -115,6 +116,8 @@ pub struct FtpFs {
     open_files: Mutex<HashMap<u64, Arc<Mutex<WriteFile>>>>,
     budget: Arc<SpoolBudget>,
     mounted_at: SystemTime,
+    /// Which risky kinds of names the server keeps (see `renamed.rs`).
+    name_checks: renamed::NameChecks,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -144,6 +147,7 @@ impl FtpFs {
             open_files: Mutex::new(HashMap::new()),
             budget: SpoolBudget::new(cfg.spool_max),
             mounted_at: SystemTime::now(),
+            name_checks: renamed::NameChecks::default(),
             cfg,
         }
     }

@@ -28,6 +28,7 @@ impl FtpFs {
         if self.listing(&dir)?.get(name.as_bytes()).is_some() {
             return Err(FsError::Exists);
         }
+        self.check_name_kept(&path)?;
         self.remote.mkdir(&path)?;
         // As for files: ask for an unusual mode, show it as unknown if the server refuses.
         let mode = mode & 0o7777;
@@ -144,6 +145,9 @@ impl FtpFs {
                 (true, false) => return Err(FsError::NotADirectory),
                 _ => {}
             }
+        }
+        if target.is_none() {
+            self.check_name_kept(&to)?;
         }
         if let Err(first) = self.remote.rename(&from, &to) {
             if first.breaks_session() {

@@ -50,7 +50,7 @@ pub fn is_temp_name(name: &[u8]) -> bool {
 
 /// A temporary name next to `path` for uploading it: `.~ftpfs-<pid>-<n>-<name>`, cut to fit
 /// the 255-byte name limit.
-fn temp_path(path: &RemotePath) -> Result<RemotePath, FsError> {
+pub(super) fn temp_path(path: &RemotePath) -> Result<RemotePath, FsError> {
     let (dir, name) = path.split().ok_or(FsError::IsADirectory)?;
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut bytes = TEMP_PREFIX.to_vec();
@@ -237,6 +237,7 @@ impl FtpFs {
             let fh = self.open_writer(ino, &existing, open)?;
             return Ok((self.getattr(ino)?, fh));
         }
+        self.check_name_kept(&path)?;
         self.remote.put(&path, b"", self.cfg.data_timeout)?;
         // The server picks the new file's mode (its umask). Ask for the requested one when it
         // is not the usual 0644; if the server will not, the mode is shown as unknown.

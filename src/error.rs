@@ -63,7 +63,7 @@ impl FsError {
                 RemoteErrorKind::NotFound => libc::ENOENT,
                 RemoteErrorKind::PermissionDenied => libc::EACCES,
                 RemoteErrorKind::Auth => libc::EACCES,
-                RemoteErrorKind::BadName => libc::EACCES,
+                RemoteErrorKind::BadName => libc::EINVAL,
                 RemoteErrorKind::Unencodable => libc::EILSEQ,
                 RemoteErrorKind::Exists => libc::EEXIST,
                 RemoteErrorKind::NotEmpty => libc::ENOTEMPTY,

@@ -462,6 +462,37 @@ fn names_the_server_would_change(server: &Server) {
 }
 for_each_server_kind!(names_the_server_would_change, names_the_server_would_change);
 
+/// Servers echo the path in their error replies; a name must not decide the errno. Before,
+/// unlinking `exists.txt` that another client had deleted gave EEXIST (proftpd: "550
+/// /exists.txt: No such file or directory"), and rmdir of a vanished `not empty`, ENOTEMPTY.
+fn echoed_names_do_not_change_errors(server: &Server) {
+    let m = mount_for(server, &["dir_cache_ttl=3600"]);
+    let mnt = m.path();
+    fs::write(mnt.join("exists.txt"), "x").unwrap();
+    fs::create_dir(mnt.join("not empty")).unwrap();
+    // Another client removes both; this mount's listing still has them.
+    fs::remove_file(server.dir().join("exists.txt")).unwrap();
+    fs::remove_dir(server.dir().join("not empty")).unwrap();
+    let unlink = fs::remove_file(mnt.join("exists.txt")).unwrap_err();
+    assert_eq!(
+        unlink.raw_os_error(),
+        Some(libc::ENOENT),
+        "unlink: {unlink}\n{}",
+        m.log()
+    );
+    let rmdir = fs::remove_dir(mnt.join("not empty")).unwrap_err();
+    assert_eq!(
+        rmdir.raw_os_error(),
+        Some(libc::ENOENT),
+        "rmdir: {rmdir}\n{}",
+        m.log()
+    );
+}
+for_each_server_kind!(
+    echoed_names_do_not_change_errors,
+    echoed_names_do_not_change_errors
+);
+
 /// Writes through a shared mmap reach the server.
 fn mmap_write(server: &Server) {
     let m = mount_for(server, &[]);

@@ -29,7 +29,7 @@ pub enum RemoteErrorKind {
     Auth,
     /// 452 / 552: storage full or quota exceeded.
     NoSpace,
-    /// 553: the server refuses the file name.
+    /// 550/553 saying the server refuses the file name.
     BadName,
     /// The name cannot be written in the server's encoding (`-o encoding`).
     Unencodable,
@@ -128,6 +128,22 @@ impl RemoteError {
         }
     }
 
+    /// Classifies a reply again with the command's paths (as sent) left out of its text:
+    /// servers echo paths, and a missing file called `exists.txt` must not look like one that
+    /// exists.
+    pub fn about(mut self, paths: &[&str]) -> RemoteError {
+        if let Some(code) = self.code {
+            let mut text = self.message.clone();
+            for path in paths.iter().filter(|p| !p.is_empty()) {
+                text = text.replace(path, "\u{1}");
+            }
+            if text != self.message && self.kind != RemoteErrorKind::TlsReuse {
+                self.kind = classify_reply(code, &text);
+            }
+        }
+        self
+    }
+
     /// Whether the control connection must be thrown away after this error. A reply error
     /// leaves the session in sync; socket, TLS and protocol errors, and 421, do not.
     pub fn breaks_session(&self) -> bool {
@@ -177,6 +193,16 @@ pub fn classify_reply(code: u32, text: &str) -> RemoteErrorKind {
             if has(&["not empty"]) {
                 RemoteErrorKind::NotEmpty
             } else if has(&[
+                "file name",
+                "filename",
+                "invalid name",
+                "illegal name",
+                "bad name",
+            ]) && code != 450
+            {
+                // pure-ftpd: "553 Prohibited file name: ..."; "553 File name not allowed".
+                RemoteErrorKind::BadName
+            } else if has(&[
                 "permission denied",
                 "access denied",
                 "not allowed",
@@ -192,7 +218,8 @@ pub fn classify_reply(code: u32, text: &str) -> RemoteErrorKind {
             } else if has(&["is a directory"]) {
                 RemoteErrorKind::IsADirectory
             } else if code == 553 {
-                RemoteErrorKind::BadName
+                // vsftpd: "553 Could not create file." for any refused STOR/MKD.
+                RemoteErrorKind::PermissionDenied
             } else if code == 450
                 && !has(&["no such", "not found", "doesn't exist", "does not exist"])
             {
@@ -217,7 +244,10 @@ mod tests {
             (550, "/nope: No such file or directory", NotFound), // proftpd
             (550, "Can't open nope: No such file or directory", NotFound), // pure-ftpd
             (550, "/x: Permission denied", PermissionDenied),
-            (553, "Could not create file.", BadName),
+            (553, "Could not create file.", PermissionDenied), // vsftpd
+            (553, "Prohibited file name: /back\\slash", BadName), // pure-ftpd
+            (553, "File name not allowed", BadName),
+            (550, "Filename invalid", BadName),
             (550, "Create directory operation failed.", NotFound),
             (550, "/d: Directory not empty", NotEmpty),
             (550, "/d: File exists", Exists),
@@ -236,6 +266,38 @@ mod tests {
         for (code, text, kind) in cases {
             assert_eq!(classify_reply(*code, text), *kind, "{code} {text}");
         }
+    }
+
+    #[test]
+    fn echoed_paths_do_not_classify_replies() {
+        let missing = |path: &str, text: &str| {
+            RemoteError::from_reply(550, text.into())
+                .about(&[path])
+                .kind
+        };
+        assert_eq!(
+            missing("/exists.txt", "/exists.txt: No such file or directory"),
+            NotFound
+        );
+        assert_eq!(
+            missing(
+                "/not empty",
+                "Can't open /not empty: No such file or directory"
+            ),
+            NotFound
+        );
+        assert_eq!(
+            missing("/my filename", "/my filename: Permission denied"),
+            PermissionDenied
+        );
+        // The server's own words still count.
+        assert_eq!(missing("/d", "/d: Directory not empty"), NotEmpty);
+        assert_eq!(
+            RemoteError::from_reply(553, "Prohibited file name: /a\\b".into())
+                .about(&["/a\\b"])
+                .kind,
+            BadName
+        );
     }
 
     #[test]

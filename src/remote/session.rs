@@ -127,6 +127,11 @@ fn ftp_err(err: FtpError) -> RemoteError {
     RemoteError::from_ftp(err)
 }
 
+/// [`ftp_err`] for a command about `paths` (see [`RemoteError::about`]).
+fn about<'a>(paths: &'a [&'a str]) -> impl FnOnce(FtpError) -> RemoteError + 'a {
+    move |err| RemoteError::from_ftp(err).about(paths)
+}
+
 impl Session {
     /// Connects, logs in and prepares the session. Fails within `connect_timeout` (plus one
     /// reply deadline per command) when the server is unreachable or refuses the login.
@@ -258,7 +263,8 @@ impl Session {
             return Ok(());
         }
         self.cwd = None;
-        self.ftp.cwd(&self.wire(dir)?).map_err(ftp_err)?;
+        let wire = self.wire(dir)?;
+        self.ftp.cwd(&wire).map_err(about(&[&wire]))?;
         self.cwd = Some(dir.clone());
         Ok(())
     }
@@ -331,7 +337,9 @@ impl Session {
         let offset = usize::try_from(offset).map_err(|_| {
             RemoteError::new(RemoteErrorKind::Other, "offset does not fit this platform")
         })?;
-        let stream = self.open_data(|ftp| ftp.retr(&wire, offset))?;
+        let stream = self
+            .open_data(|ftp| ftp.retr(&wire, offset))
+            .map_err(|e| e.about(&[&wire]))?;
         Transfer::new(stream, data_timeout, self.tls13)
     }
 
@@ -342,13 +350,16 @@ impl Session {
         data_timeout: Duration,
     ) -> Result<Transfer, RemoteError> {
         let wire = self.wire(path)?;
-        let stream = self.open_data(|ftp| ftp.stor(&wire))?;
+        let stream = self
+            .open_data(|ftp| ftp.stor(&wire))
+            .map_err(|e| e.about(&[&wire]))?;
         Transfer::new(stream, data_timeout, self.tls13)
     }
 
     /// Creates a directory (MKD).
     pub fn mkdir(&mut self, path: &RemotePath) -> Result<(), RemoteError> {
-        self.ftp.mkdir(&self.wire(path)?).map_err(ftp_err)
+        let wire = self.wire(path)?;
+        self.ftp.mkdir(&wire).map_err(about(&[&wire]))
     }
 
     /// Removes an empty directory (RMD).
@@ -358,12 +369,14 @@ impl Session {
             self.cwd = None;
             let _ = self.ftp.cwd("/");
         }
-        self.ftp.rmdir(&self.wire(path)?).map_err(ftp_err)
+        let wire = self.wire(path)?;
+        self.ftp.rmdir(&wire).map_err(about(&[&wire]))
     }
 
     /// Deletes a file (DELE).
     pub fn delete(&mut self, path: &RemotePath) -> Result<(), RemoteError> {
-        self.ftp.rm(&self.wire(path)?).map_err(ftp_err)
+        let wire = self.wire(path)?;
+        self.ftp.rm(&wire).map_err(about(&[&wire]))
     }
 
     /// Renames (RNFR + RNTO).
@@ -371,9 +384,8 @@ impl Session {
         if self.cwd.as_ref().is_some_and(|c| c.starts_with(from)) {
             self.cwd = None;
         }
-        self.ftp
-            .rename(&self.wire(from)?, &self.wire(to)?)
-            .map_err(ftp_err)
+        let (from, to) = (self.wire(from)?, self.wire(to)?);
+        self.ftp.rename(&from, &to).map_err(about(&[&from, &to]))
     }
 
     /// Sets the modification time with `verb` (`MFMT`, or vsftpd's `MDTM` with two arguments).
@@ -390,32 +402,33 @@ impl Session {
         let stamp = chrono::DateTime::from_timestamp(secs, 0)
             .ok_or_else(|| RemoteError::new(RemoteErrorKind::Other, "time out of range"))?
             .format("%Y%m%d%H%M%S");
+        let wire = self.wire(path)?;
         self.ftp
-            .command(
-                &format!("{verb} {stamp} {}", self.wire(path)?),
-                &[Status::File],
-            )
-            .map_err(ftp_err)
+            .command(&format!("{verb} {stamp} {wire}"), &[Status::File])
+            .map_err(about(&[&wire]))
     }
 
     /// Changes permission bits with `SITE CHMOD`.
     pub fn chmod(&mut self, path: &RemotePath, mode: u32) -> Result<(), RemoteError> {
+        let wire = self.wire(path)?;
         self.ftp
-            .site(&format!("CHMOD {:o} {}", mode & 0o7777, self.wire(path)?))
-            .map_err(ftp_err)
+            .site(&format!("CHMOD {:o} {wire}", mode & 0o7777))
+            .map_err(about(&[&wire]))
     }
 
     /// The exact size of `path` in bytes (SIZE).
     pub fn size(&mut self, path: &RemotePath) -> Result<u64, RemoteError> {
+        let wire = self.wire(path)?;
         self.ftp
-            .size(&self.wire(path)?)
+            .size(&wire)
             .map(|s| s as u64)
-            .map_err(ftp_err)
+            .map_err(about(&[&wire]))
     }
 
     /// The modification time of `path` (MDTM, UTC, second precision).
     pub fn mdtm(&mut self, path: &RemotePath) -> Result<SystemTime, RemoteError> {
-        let t = self.ftp.mdtm(&self.wire(path)?).map_err(ftp_err)?;
+        let wire = self.wire(path)?;
+        let t = self.ftp.mdtm(&wire).map_err(about(&[&wire]))?;
         let secs = t.and_utc().timestamp();
         Ok(if secs >= 0 {
             SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)

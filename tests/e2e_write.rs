@@ -794,6 +794,90 @@ for_each_server_kind!(read_only_directory, read_only_directory);
 ///
 /// The servers throttle uploads (see [`throttled`]) so that the kill lands while STOR runs,
 /// however late this thread gets to see the temporary file.
+/// A 1 MiB tmpfs mounted in the server's tree, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn new(path: std::path::PathBuf) -> SmallDisk {
+        fs::create_dir(&path).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,mode=1777", "tmpfs"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "cannot mount a tmpfs on {}",
+            path.display()
+        );
+        SmallDisk(path)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The server's disk fills up during uploads. The servers say so on the control connection
+/// after closing the data connection (proftpd "452 ... No space left on device", vsftpd and
+/// pure-ftpd a bare 451): close()/fsync() fail with ENOSPC or EIO accordingly, and the log
+/// gives the server's reason (not "Broken pipe"); a file that was being replaced keeps its
+/// old content on the server, its new content is kept in the spool, and no temporary file is
+/// left behind.
+fn server_disk_full(server: &Server) {
+    const SIZE: usize = 3 << 20;
+    let disk = SmallDisk::new(server.dir().join("small"));
+    let cache = tempfile::tempdir().unwrap();
+    let cache_opt = format!("cache_dir={}", cache.path().display());
+    let m = mount_for(server, &[&cache_opt]);
+    let data = random_bytes(SIZE, 12);
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("new.bin"), &data).unwrap();
+    // A new file, streamed.
+    let cp = Command::new("cp")
+        .arg(src.path().join("new.bin"))
+        .arg(m.join("small/new.bin"))
+        .output()
+        .unwrap();
+    assert!(!cp.status.success(), "cp onto a full disk succeeded");
+    let stderr = String::from_utf8_lossy(&cp.stderr);
+    assert!(
+        stderr.contains("Input/output error") || stderr.contains("No space left on device"),
+        "{stderr}"
+    );
+    // An existing file, rewritten in place (spooled), then replaced.
+    fs::write(m.join("small/old.txt"), b"old content\n").unwrap();
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open(m.join("small/old.txt"))
+        .unwrap();
+    f.write_all(&data).unwrap();
+    let err = f.sync_all().expect_err("fsync onto a full disk succeeded");
+    assert!(
+        matches!(err.raw_os_error(), Some(libc::EIO | libc::ENOSPC)),
+        "{err}"
+    );
+    drop(f);
+    assert_eq!(fs::read(disk.0.join("old.txt")).unwrap(), b"old content\n");
+    let log = m.log();
+    assert!(
+        (log.contains("451") || log.contains("452"))
+            && !log.contains("Broken pipe")
+            && !log.contains("reset by peer"),
+        "the server's reason is not what the log says:\n{log}"
+    );
+    let spools: Vec<_> = fs::read_dir(cache.path().join("spool"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(spools.len(), 1, "{spools:?}\n{log}");
+    assert_eq!(sha256_file(&spools[0]), sha256_bytes(&data));
+    assert_no_temp_files(&disk.0);
+}
+for_each_server_kind!(server_disk_full, server_disk_full);
+
 fn server_killed_during_upload(server: &mut Server) {
     const SIZE: usize = 32 << 20;
     let cache = tempfile::tempdir().unwrap();

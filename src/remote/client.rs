@@ -440,12 +440,19 @@ impl WriteTransfer {
                 "upload already failed",
             ));
         };
-        t.write_all(data).map_err(|e| {
-            let err = RemoteError::from_io(&e);
-            self.transfer = None;
+        if let Err(e) = t.write_all(data) {
+            let mut err = RemoteError::from_io(&e);
+            // A server that gives up on an upload (disk full, quota, a write error) closes
+            // the data connection and says why on the control connection: report that.
+            if let Some(Err(reply)) = self.transfer.take().map(Transfer::finish) {
+                if reply.code.is_some() {
+                    err = reply;
+                }
+            }
             self.guard.failed(&err);
-            err
-        })
+            return Err(err);
+        }
+        Ok(())
     }
 
     pub fn finish(mut self) -> Result<(), RemoteError> {
@@ -482,6 +489,8 @@ const UPLOAD_QUEUE: usize = 8;
 /// by the next `write_all` or by `finish`.
 pub struct AsyncUpload {
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    /// The worker's error, once a write has returned it (later calls return it again).
+    failed: Option<RemoteError>,
     /// Buffers the worker has sent, handed back for reuse (no 1 MiB allocation per write).
     spare: std::sync::mpsc::Receiver<Vec<u8>>,
     worker: Option<std::thread::JoinHandle<Result<WriteTransfer, RemoteError>>>,
@@ -508,6 +517,7 @@ impl AsyncUpload {
             })?;
         Ok(AsyncUpload {
             tx: Some(tx),
+            failed: None,
             spare,
             worker: Some(worker),
         })
@@ -537,17 +547,25 @@ impl AsyncUpload {
         self.join()?.finish()
     }
 
+    /// The worker's outcome; its error is kept, so every later call reports the real cause.
     fn join(&mut self) -> Result<WriteTransfer, RemoteError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         let worker = self
             .worker
             .take()
             .ok_or_else(|| RemoteError::new(RemoteErrorKind::Connection, "upload already ended"))?;
-        worker.join().unwrap_or_else(|_| {
+        let outcome = worker.join().unwrap_or_else(|_| {
             Err(RemoteError::new(
                 RemoteErrorKind::Other,
                 "upload thread panicked",
             ))
-        })
+        });
+        if let Err(e) = &outcome {
+            self.failed = Some(e.clone());
+        }
+        outcome
     }
 }
 

@@ -22,8 +22,8 @@ use crate::remote::{Entry, RemotePath};
 /// so this bounds the cache to a few hundred MiB in the very worst case and far less normally.
 const MAX_DIRS: usize = 1024;
 
-/// One directory's entries, in server order, with an index by name.
-#[derive(Debug)]
+/// One directory's entries, in server order (until changed in place), with an index by name.
+#[derive(Debug, Clone)]
 pub struct Listing {
     entries: Vec<Entry>,
     by_name: HashMap<Vec<u8>, usize>,
@@ -68,23 +68,26 @@ impl Listing {
         &self.entries
     }
 
-    fn with(&self, entry: Entry) -> Listing {
-        let mut entries = self.entries.clone();
+    /// Adds or replaces one entry, in place: O(1), so creating many files in one directory
+    /// costs no more per file than in a small one.
+    fn set(&mut self, entry: Entry) {
         match self.by_name.get(&entry.name) {
-            Some(&i) => entries[i] = entry,
-            None => entries.push(entry),
+            Some(&i) => self.entries[i] = entry,
+            None => {
+                self.by_name.insert(entry.name.clone(), self.entries.len());
+                self.entries.push(entry);
+            }
         }
-        Listing::new(entries)
     }
 
-    fn without(&self, name: &[u8]) -> Listing {
-        Listing::new(
-            self.entries
-                .iter()
-                .filter(|e| e.name != name)
-                .cloned()
-                .collect(),
-        )
+    /// Removes one entry, in place (the last entry takes its slot).
+    fn unset(&mut self, name: &[u8]) {
+        if let Some(i) = self.by_name.remove(name) {
+            self.entries.swap_remove(i);
+            if let Some(moved) = self.entries.get(i) {
+                self.by_name.insert(moved.name.clone(), i);
+            }
+        }
     }
 }
 
@@ -173,8 +176,9 @@ impl DirCache {
     /// Does nothing if `dir` is not cached.
     pub fn upsert(&mut self, dir: &RemotePath, entry: Entry) {
         if let Some(slot) = self.lru.peek_mut(dir) {
-            if let Cached::Present(listing) = &slot.value {
-                slot.value = Cached::Present(Arc::new(listing.with(entry)));
+            if let Cached::Present(listing) = &mut slot.value {
+                // Copied only while someone still holds the previous version.
+                Arc::make_mut(listing).set(entry);
             }
         }
     }
@@ -182,8 +186,8 @@ impl DirCache {
     /// Removes one entry from a cached listing of `dir` (after our own change).
     pub fn remove(&mut self, dir: &RemotePath, name: &[u8]) {
         if let Some(slot) = self.lru.peek_mut(dir) {
-            if let Cached::Present(listing) = &slot.value {
-                slot.value = Cached::Present(Arc::new(listing.without(name)));
+            if let Cached::Present(listing) = &mut slot.value {
+                Arc::make_mut(listing).unset(name);
             }
         }
     }
@@ -258,6 +262,41 @@ mod tests {
         assert_eq!(l.get(b"a").map(|e| e.size), Some(10));
         c.invalidate_tree(&p("/"));
         assert!(c.get(&p("/d")).is_none());
+    }
+
+    /// In-place changes keep the name index right, and leave a version someone still holds
+    /// (an open directory's snapshot) untouched.
+    #[test]
+    fn in_place_changes_keep_the_index_and_held_versions() {
+        let mut c = DirCache::new(Duration::from_secs(60), Duration::from_secs(1));
+        let names: Vec<String> = (0..1000).map(|i| format!("f{i}")).collect();
+        c.insert(
+            p("/d"),
+            Cached::Present(Arc::new(Listing::new(
+                names.iter().map(|n| e(n, 1)).collect(),
+            ))),
+        );
+        let Some(Cached::Present(held)) = c.get(&p("/d")) else {
+            panic!("listing missing")
+        };
+        for (i, n) in names.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
+            c.remove(&p("/d"), n.as_bytes());
+            c.upsert(&p("/d"), e(&format!("new{i}"), 2));
+        }
+        let Some(Cached::Present(l)) = c.get(&p("/d")) else {
+            panic!("listing missing")
+        };
+        assert_eq!(l.entries().len(), 1000);
+        for (i, n) in names.iter().enumerate() {
+            let gone = i % 3 == 0;
+            assert_eq!(l.get(n.as_bytes()).is_none(), gone, "{n}");
+            assert_eq!(l.get(format!("new{i}").as_bytes()).is_some(), gone);
+        }
+        for entry in l.entries() {
+            assert_eq!(l.get(&entry.name).map(|x| &x.name), Some(&entry.name));
+        }
+        assert_eq!(held.entries().len(), 1000);
+        assert!(held.get(b"f0").is_some() && held.get(b"new0").is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 #      `-type f -size +0` (forces a stat per entry), ftpfs vs rclone mount
 #   3. the ftpfs daemon's peak RSS (VmHWM) while streaming the big file
 #   4. sequential write, ftpfs vs `curl -T` (only if ftpfs accepts writes; else "skipped")
+#   5. many small files: `cp -r` of the find tree into the mount, ftpfs vs rclone mount
 # and prints a summary table with the targets of the performance issue (PASS/MISS).
 # A MISS is only reported; wrong results (byte counts, file counts, content) make it fail.
 #
@@ -617,6 +618,39 @@ else
 fi
 # <<< END WRITE BENCHMARK
 
+# ----- 5. many small files ------------------------------------------------------------------
+# cp -r of tree/ (the find tree) into a fresh directory through each mount; the copy on the
+# server is then compared with the source (diff -r, untimed).
+SMALL_RESULT=skipped
+if [[ $WRITE_RESULT == measured ]]; then
+    section "5. cp -r of tree/ ($NFILES small files in $NDIRS dirs) into the mount"
+    cp -r "$ROOT/tree" "$WORK/tree-src" # outside the server root
+    declare -A SMALL_T
+    R_SMALL=''
+    for ((r = 1; r <= RUNS; r++)); do
+        for client in ftpfs rclone; do
+            rm -rf "$ROOT/copy-$client"
+            drop_caches
+            mount_fs "$client" "small$r"
+            t0=$(now)
+            timeout -k 10 "$TIMEOUT" cp -r "$WORK/tree-src" "$MNT/copy-$client" ||
+                die "$client: cp -r into the mount failed"
+            unmount_current # rclone may upload after close(): its unmount waits for that
+            t1=$(now)
+            diff -r "$WORK/tree-src" "$ROOT/copy-$client" >/dev/null ||
+                die "$client: the copied tree differs on the server"
+            secs=$(calc "$t1 - $t0" 6)
+            SMALL_T[$client]+="$secs "
+            CUR[$client]=$secs
+            printf '   run %d  %-6s %8.2f s  %7.0f files/s   (cp -r, then unmount)\n' "$r" "$client" \
+                "$secs" "$(calc "$NFILES / $secs" 0)"
+        done
+        R_SMALL+="$(calc "${CUR[ftpfs]} / ${CUR[rclone]}" 4) "
+    done
+    rm -rf "$WORK/tree-src" "$ROOT"/copy-*
+    SMALL_RESULT=measured
+fi
+
 # ----- logs ----------------------------------------------------------------------------------
 section "daemon logs"
 shopt -s nullglob
@@ -671,6 +705,13 @@ if [[ $WRITE_RESULT == measured ]]; then
     printf '   %-42s %12s %12s %12s\n' "" "$(calc "$SIZE_MB / $mwc" 1)" "$(calc "$SIZE_MB / $mwf" 1)" "$(calc "$(med "$R_W")" 2)"
 else
     printf '\n   %-42s %s\n' "sequential write" "skipped: ftpfs is read-only"
+fi
+
+if [[ $SMALL_RESULT == measured ]]; then
+    msf=$(med "${SMALL_T[ftpfs]}")
+    msr=$(med "${SMALL_T[rclone]}")
+    printf '\n   %-42s %12s %12s %12s\n' "cp -r of $NFILES small files (s)" "ftpfs" "rclone mount" "ftpfs/rclone"
+    printf '   %-42s %12s %12s %12s\n' "" "$(calc "$msf" 2)" "$(calc "$msr" 2)" "$(calc "$(med "$R_SMALL")" 2)"
 fi
 
 info "load avg:    $(cut -d' ' -f1-3 /proc/loadavg) at the end (was $LOAD_START)"

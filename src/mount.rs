@@ -232,7 +232,7 @@ fn start(
         config.pool_wait,
     );
     let remote = Remote::new(pool, config.timeout);
-    let server = format!("{}:{}", config.session.host, config.session.port);
+    let server = crate::remote::ftp::host_port(&config.session.host, config.session.port);
     let fs = if config.delay_connect {
         Arc::new(FtpFs::new(remote, None, config.fs.clone()))
     } else {

@@ -100,9 +100,16 @@ fn nothing_listening_fails_fast_with_one_line() {
         let (code, stderr, took) = run_ftpfs(&args, Duration::from_secs(20));
         assert_eq!(code, Some(1), "foreground={fg}: {stderr}");
         assert_one_line(&stderr, "connection refused");
+        assert_one_line(&stderr, &format!("cannot connect to 127.0.0.1:{port}"));
         assert!(took < Duration::from_secs(6), "took {took:?}");
         assert!(!is_mounted(dir.path()));
     }
+    // An IPv6 literal is named as the URL writes it.
+    let url = format!("ftp://[::1]:{port}/");
+    let args = [url.as_str(), dir.path().to_str().unwrap(), "-f"];
+    let (code, stderr, _) = run_ftpfs(&args, Duration::from_secs(20));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_one_line(&stderr, &format!("cannot connect to [::1]:{port}"));
 }
 
 #[test]

@@ -290,7 +290,7 @@ fn connect_tcp(
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".to_string(),
         _ => err.to_string(),
     };
-    remote.message = format!("cannot connect to {host}:{port}: {why}");
+    remote.message = format!("cannot connect to {}: {why}", host_port(host, port));
     Err(remote)
 }
 
@@ -376,6 +376,15 @@ pub fn open(cfg: &SessionConfig, tls12_only: bool) -> Result<Box<dyn Client>, Re
             })?;
             Ok(Box::new(ftp))
         }
+    }
+}
+
+/// `host:port` as a URL writes it: an IPv6 literal in brackets (`[::1]:21`).
+pub fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 

@@ -493,6 +493,103 @@ for_each_server_kind!(
     echoed_names_do_not_change_errors
 );
 
+/// A file created through the mount reaches the server with its first upload, under its own
+/// name (nothing there to protect): a new small file costs a few commands. Until then the
+/// mount shows it (also after its listing expired), and what is done to it meanwhile (chmod,
+/// rename, unlink, rmdir of its directory) behaves as on a local disk.
+fn files_created_here(server: &Server) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let m = mount_for(server, &["dir_cache_ttl=1"]);
+    let mnt = m.path();
+    let can_chmod = server.kind() != ServerKind::Vsftpd;
+    let stats = || m.stats();
+
+    // One new small file: SIZE (is the name free?), STOR, MDTM.
+    let before = stats();
+    fs::write(mnt.join("small.txt"), b"small\n").unwrap();
+    let after = stats();
+    assert_eq!(
+        fs::read(server.dir().join("small.txt")).unwrap(),
+        b"small\n"
+    );
+    let commands = after["ftp_commands"] - before["ftp_commands"];
+    assert!(
+        commands <= 4,
+        "{commands} FTP commands for one small file\n{}",
+        m.log()
+    );
+
+    // Open and not written yet: shown, also by a fresh listing after the TTL.
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(mnt.join("open.txt"))
+        .unwrap();
+    let listed = stats()["listings"];
+    let relisted = wait_until(Duration::from_secs(10), || {
+        let names = dir_names(mnt);
+        assert!(
+            names.contains(&"open.txt".to_string()),
+            "{names:?}\n{}",
+            m.log()
+        );
+        m.stats()["listings"] > listed
+    });
+    assert!(relisted, "the listing never expired\n{}", m.log());
+    assert!(dir_names(mnt).contains(&"open.txt".to_string()));
+    assert_eq!(fs::metadata(mnt.join("open.txt")).unwrap().len(), 0);
+    drop(f);
+    assert_eq!(fs::read(server.dir().join("open.txt")).unwrap(), b"");
+    if can_chmod {
+        let mode = fs::metadata(server.dir().join("open.txt")).unwrap().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", m.log());
+    }
+
+    // Renamed while open, then written: stored under the new name only.
+    let mut f = fs::File::create(mnt.join("first.txt")).unwrap();
+    fs::rename(mnt.join("first.txt"), mnt.join("second.txt")).unwrap();
+    f.write_all(b"renamed while open\n").unwrap();
+    f.sync_all().unwrap();
+    drop(f);
+    assert_eq!(
+        fs::read(server.dir().join("second.txt")).unwrap(),
+        b"renamed while open\n"
+    );
+    assert!(!server.dir().join("first.txt").exists());
+
+    // Renamed over a file the server has, while open: replaces it.
+    server.populate(|d| fs::write(d.join("target.txt"), b"old\n").unwrap());
+    let mut f = fs::File::create(mnt.join("new.txt")).unwrap();
+    f.write_all(b"new\n").unwrap();
+    assert!(wait_until(Duration::from_secs(10), || mnt
+        .join("target.txt")
+        .exists()));
+    fs::rename(mnt.join("new.txt"), mnt.join("target.txt")).unwrap();
+    drop(f);
+    assert_eq!(fs::read(server.dir().join("target.txt")).unwrap(), b"new\n");
+    assert!(!server.dir().join("new.txt").exists());
+
+    // Unlinked while open (a temporary file): never reaches the server.
+    let mut f = fs::File::create(mnt.join("scratch.tmp")).unwrap();
+    fs::remove_file(mnt.join("scratch.tmp")).unwrap();
+    f.write_all(b"scratch").unwrap();
+    drop(f);
+    assert!(!server.dir().join("scratch.tmp").exists());
+    assert!(!mnt.join("scratch.tmp").exists());
+
+    // A directory whose only file is still on its way is not empty.
+    fs::create_dir(mnt.join("d")).unwrap();
+    let f = fs::File::create(mnt.join("d/inside.txt")).unwrap();
+    let rmdir = fs::remove_dir(mnt.join("d")).unwrap_err();
+    assert_eq!(rmdir.raw_os_error(), Some(libc::ENOTEMPTY));
+    drop(f);
+    assert!(server.dir().join("d/inside.txt").exists());
+
+    assert_no_temp_files(server.dir());
+}
+for_each_server_kind!(files_created_here, files_created_here);
+
 /// Writes through a shared mmap reach the server.
 fn mmap_write(server: &Server) {
     let m = mount_for(server, &[]);
@@ -829,9 +926,13 @@ impl Drop for SmallDisk {
 fn server_disk_full(server: &Server) {
     const SIZE: usize = 3 << 20;
     let disk = SmallDisk::new(server.dir().join("small"));
+    server.populate(|d| {
+        fs::write(d.join("small/keep.txt"), b"keep me\n").unwrap();
+        fs::write(d.join("small/keep2.txt"), b"keep me too\n").unwrap();
+    });
     let cache = tempfile::tempdir().unwrap();
     let cache_opt = format!("cache_dir={}", cache.path().display());
-    let m = mount_for(server, &[&cache_opt]);
+    let m = mount_for(server, &[&cache_opt, "dir_cache_ttl=2"]);
     let data = random_bytes(SIZE, 12);
     let src = tempfile::tempdir().unwrap();
     fs::write(src.path().join("new.bin"), &data).unwrap();
@@ -847,6 +948,44 @@ fn server_disk_full(server: &Server) {
         stderr.contains("Input/output error") || stderr.contains("No space left on device"),
         "{stderr}"
     );
+    // A new file whose first upload failed is not left half-written on the server, and
+    // the mount stops showing it once its last handle is released (`ls`; a lookup by name
+    // once the kernel's entry cache expires).
+    assert!(!disk.0.join("new.bin").exists(), "{}", m.log());
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            !dir_names(m.join("small")).contains(&"new.bin".to_string())
+                && !m.join("small/new.bin").exists()
+        }),
+        "{}",
+        m.log()
+    );
+    // An existing file overwritten (streamed, O_TRUNC): the server keeps its old content, also
+    // after the last close, when there is nothing left to upload but an empty file.
+    let cp = Command::new("cp")
+        .arg(src.path().join("new.bin"))
+        .arg(m.join("small/keep.txt"))
+        .output()
+        .unwrap();
+    assert!(!cp.status.success(), "cp onto a full disk succeeded");
+    // The same by a program that calls fsync after the failed write, then close: every call
+    // reports the failure, and nothing is uploaded afterwards (before, the last one stored an
+    // empty file over the old content, and close() succeeded).
+    {
+        use std::os::fd::IntoRawFd;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(m.join("small/keep2.txt"))
+            .unwrap();
+        // The writes may all be queued before the server gives up; fsync waits for it.
+        let _ = (0..4).try_for_each(|_| f.write_all(&data[..1 << 20]));
+        assert!(f.sync_all().is_err());
+        assert!(f.sync_all().is_err());
+        // SAFETY: closes the descriptor this File owned, once.
+        let closed = unsafe { libc::close(f.into_raw_fd()) };
+        assert_eq!(closed, -1, "close succeeded after a lost upload");
+    }
     // An existing file, rewritten in place (spooled), then replaced.
     fs::write(m.join("small/old.txt"), b"old content\n").unwrap();
     let mut f = fs::OpenOptions::new()
@@ -874,6 +1013,12 @@ fn server_disk_full(server: &Server) {
         .collect();
     assert_eq!(spools.len(), 1, "{spools:?}\n{log}");
     assert_eq!(sha256_file(&spools[0]), sha256_bytes(&data));
+    drop(m); // every handle released
+    assert_eq!(fs::read(disk.0.join("keep.txt")).unwrap(), b"keep me\n");
+    assert_eq!(
+        fs::read(disk.0.join("keep2.txt")).unwrap(),
+        b"keep me too\n"
+    );
     assert_no_temp_files(&disk.0);
 }
 for_each_server_kind!(server_disk_full, server_disk_full);
@@ -882,6 +1027,9 @@ fn server_killed_during_upload(server: &mut Server) {
     const SIZE: usize = 32 << 20;
     let cache = tempfile::tempdir().unwrap();
     let cache_opt = format!("cache_dir={}", cache.path().display());
+    // Replacing a file the server has: the upload goes to a temporary name (a new file would
+    // be stored under its own name).
+    server.populate(|d| fs::write(d.join("big.bin"), b"old content\n").unwrap());
     let m = mount_for(
         server,
         &[
@@ -895,7 +1043,6 @@ fn server_killed_during_upload(server: &mut Server) {
     let f = fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .create(true)
         .truncate(true)
         .open(m.join("big.bin"))
         .unwrap();
@@ -923,6 +1070,11 @@ fn server_killed_during_upload(server: &mut Server) {
     server.kill();
     let (result, f) = syncer.join().unwrap();
     let err = result.expect_err("fsync succeeded although the server died during the upload");
+    assert_eq!(
+        fs::read(server.dir().join("big.bin")).unwrap(),
+        b"old content\n",
+        "the old content was lost"
+    );
     assert!(
         matches!(err.raw_os_error(), Some(libc::EIO) | Some(libc::ETIMEDOUT)),
         "{err}"

@@ -52,6 +52,13 @@ impl InodeTable {
         self.by_ino.get(&ino).map(|n| &n.path)
     }
 
+    /// The path of `ino` if it still names it: not after an unlink, or a rename of another
+    /// file over it (the kernel may hold the number a while longer: an open file).
+    pub fn linked_path(&self, ino: u64) -> Option<&RemotePath> {
+        self.path(ino)
+            .filter(|p| self.by_path.get(*p) == Some(&ino))
+    }
+
     /// The content version of `ino` (see `Node::version`); 0 for unknown inodes.
     pub fn version(&self, ino: u64) -> u64 {
         self.by_ino.get(&ino).map_or(0, |n| n.version)

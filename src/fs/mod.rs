@@ -20,7 +20,7 @@ pub mod spool;
 pub mod symlink;
 pub mod write;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -118,6 +118,9 @@ pub struct FtpFs {
     mounted_at: SystemTime,
     /// Which risky kinds of names the server keeps (see `renamed.rs`).
     name_checks: renamed::NameChecks,
+    /// Files created here and not uploaded yet (`WriteFile::absent`): fresh listings lack
+    /// them, so they are added while open.
+    pending: Mutex<HashSet<u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -148,6 +151,7 @@ impl FtpFs {
             budget: SpoolBudget::new(cfg.spool_max),
             mounted_at: SystemTime::now(),
             name_checks: renamed::NameChecks::default(),
+            pending: Mutex::new(HashSet::new()),
             cfg,
         }
     }
@@ -233,6 +237,7 @@ impl FtpFs {
                 // Our own uploads in progress are not shown.
                 entries.retain(|e| !write::is_temp_name(&e.name));
                 self.contain_links(dir, &mut entries);
+                self.add_pending(dir, &mut entries);
                 let listing = Arc::new(Listing::new(entries));
                 lock(&self.cache).insert(dir.clone(), Cached::Present(Arc::clone(&listing)));
                 Ok(listing)
@@ -324,6 +329,41 @@ impl FtpFs {
             Some(f) => f.mlsd || !self.cfg.refine_mtime || !f.mdtm,
             // Not connected yet (delay_connect): assume the worst.
             None => !self.cfg.refine_mtime,
+        }
+    }
+
+    pub(super) fn pending_lock(&self) -> MutexGuard<'_, HashSet<u64>> {
+        lock(&self.pending)
+    }
+
+    /// The paths of the files created here and not uploaded yet (unlinked ones have none).
+    pub(super) fn pending_paths(&self) -> Vec<RemotePath> {
+        let inos: Vec<u64> = self.pending_lock().iter().copied().collect();
+        let inodes = self.inodes_lock();
+        inos.into_iter()
+            .filter_map(|ino| inodes.linked_path(ino).cloned())
+            .collect()
+    }
+
+    /// Adds to a fresh listing of `dir` the files created in it and not uploaded yet (the
+    /// server does not know them; their size and time come from their open state).
+    fn add_pending(&self, dir: &RemotePath, entries: &mut Vec<Entry>) {
+        for path in self.pending_paths() {
+            let Some((parent, name)) = path.split() else {
+                continue;
+            };
+            if parent != *dir || entries.iter().any(|e| e.name == name.as_bytes()) {
+                continue;
+            }
+            entries.push(Entry {
+                name: name.as_bytes().to_vec(),
+                kind: EntryKind::File,
+                size: 0,
+                mtime: Some(SystemTime::now()),
+                precision: TimePrecision::Exact,
+                mode: None,
+                link_target: None,
+            });
         }
     }
 

@@ -64,7 +64,10 @@ impl FtpFs {
             Some(EntryKind::Dir) => return Err(FsError::IsADirectory),
             Some(_) => {}
         }
-        self.remote.delete(&path)?;
+        // A file created here and not uploaded yet is not on the server.
+        if !self.pending_paths().contains(&path) {
+            self.remote.delete(&path)?;
+        }
         self.forget_path(&dir, &name, &path);
         Ok(())
     }
@@ -75,6 +78,10 @@ impl FtpFs {
             None => return Err(FsError::NotFound),
             Some(EntryKind::Dir) => {}
             Some(_) => return Err(FsError::NotADirectory),
+        }
+        if self.pending_paths().iter().any(|p| p.starts_with(&path)) {
+            // Files created in it are still on their way to the server.
+            return Err(FsError::NotEmpty);
         }
         if let Err(e) = self.remote.rmdir(&path) {
             if e.breaks_session() {
@@ -149,6 +156,15 @@ impl FtpFs {
         if target.is_none() {
             self.check_name_kept(&to)?;
         }
+        if self.pending_paths().contains(&from) {
+            if target.is_none() {
+                // Not on the server yet: it will be stored under its new name.
+                self.moved(&dir, &name, &newdir, &newname, entry, &from, &to);
+                return Ok(());
+            }
+            // Replacing a file on the server: store this one first, then rename it over.
+            self.sync_path(&from)?;
+        }
         if let Err(first) = self.remote.rename(&from, &to) {
             if first.breaks_session() {
                 return Err(first.into());
@@ -169,19 +185,33 @@ impl FtpFs {
                 None => return Err(first.into()),
             }
         }
-        let mut moved = entry;
-        moved.name = newname.as_bytes().to_vec();
-        let is_dir = moved.kind == EntryKind::Dir;
+        self.moved(&dir, &name, &newdir, &newname, entry, &from, &to);
+        Ok(())
+    }
+
+    /// Updates the cache and the inode table after a rename.
+    #[allow(clippy::too_many_arguments)]
+    fn moved(
+        &self,
+        dir: &RemotePath,
+        name: &Name,
+        newdir: &RemotePath,
+        newname: &Name,
+        mut entry: Entry,
+        from: &RemotePath,
+        to: &RemotePath,
+    ) {
+        entry.name = newname.as_bytes().to_vec();
+        let is_dir = entry.kind == EntryKind::Dir;
         {
             let mut cache = self.cache_lock();
-            cache.remove(&dir, name.as_bytes());
-            cache.upsert(&newdir, moved);
+            cache.remove(dir, name.as_bytes());
+            cache.upsert(newdir, entry);
             if is_dir {
-                cache.invalidate_tree(&from);
-                cache.invalidate_tree(&to);
+                cache.invalidate_tree(from);
+                cache.invalidate_tree(to);
             }
         }
-        self.inodes_lock().rename(&from, &to);
-        Ok(())
+        self.inodes_lock().rename(from, to);
     }
 }

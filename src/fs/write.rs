@@ -5,14 +5,21 @@
 //! shares one [`WriteFile`]. Its content is one of:
 //! - `Remote`: nothing local; the content is the server's file of `size` bytes;
 //! - `Streaming`: the sequential fast path. A new or truncated file written strictly in order
-//!   streams straight into a STOR of a temporary name, with no local copy;
+//!   streams straight into a STOR (of a temporary name, or of its own name when the file is
+//!   not on the server yet), with no local copy;
 //! - `Spool`: a local spool file (see `spool.rs`), for any other access pattern. A stream
 //!   that sees a seek, a read or a truncate turns into a spool by finishing its upload and
 //!   fetching it back, so nothing written is lost.
 //!
-//! Uploads happen on flush, fsync and release, only when something is dirty. An upload goes
-//! to a temporary name in the same directory, then RNFR/RNTO over the target, so a failed
-//! upload never leaves a half-written file and never loses the old content. Where the
+//! A file this mount creates exists only here until its first upload (`absent`): `create`
+//! sends nothing, listings keep showing it while it is open, and its first upload stores it
+//! under its own name, since there is nothing on the server to protect; a failed first upload
+//! deletes what it left. This halves the round trips of a new small file.
+//!
+//! Uploads happen on flush, fsync and release, only when something is dirty. An upload over
+//! an existing file goes to a temporary name in the same directory, then RNFR/RNTO over the
+//! target, so a failed upload never leaves a half-written file and never loses the old
+//! content. Where the
 //! server refuses to rename over an existing file, the target is deleted first and the
 //! rename retried (the temporary file holds the complete new content meanwhile). Upload
 //! errors are returned to that flush/fsync (and so to `close()`); the spool is kept on disk
@@ -66,7 +73,10 @@ pub enum Body {
     },
     Streaming {
         upload: AsyncUpload,
-        temp: RemotePath,
+        /// Where the bytes go: a temporary name, or the file's own name if `direct`.
+        dest: RemotePath,
+        /// The file was not on the server when the stream started (see `WriteFile::absent`).
+        direct: bool,
         pos: u64,
     },
     Spool(Spool),
@@ -93,6 +103,12 @@ pub struct WriteFile {
     /// The last upload failed: the server still has the old content, which is what the
     /// mount shows again; handles that are still open keep this state and may retry.
     failed: bool,
+    /// Created by this mount and not uploaded yet: the server has no such file.
+    absent: bool,
+    /// A stream failed: the bytes it carried existed nowhere else, so this state has nothing
+    /// left to upload, and every later write, read, flush and fsync through it fails with
+    /// this error (the server keeps what it had). New opens start afresh.
+    lost: Option<FsError>,
 }
 
 impl WriteFile {
@@ -109,6 +125,8 @@ impl WriteFile {
             stale_temp: None,
             mode,
             failed: false,
+            absent: false,
+            lost: None,
         }
     }
 
@@ -154,9 +172,19 @@ impl FtpFs {
         let mut files = self.open_files.lock().unwrap_or_else(|p| p.into_inner());
         let fresh = || Arc::new(Mutex::new(WriteFile::new(ino, size, old_mode)));
         let file = files.entry(ino).or_insert_with(fresh);
-        if lock_file(file).failed {
-            // A failed upload's state is not inherited: start again from the server's file.
+        let (failed, absent) = {
+            let wf = lock_file(file);
+            (wf.failed, wf.absent)
+        };
+        if failed {
+            // A failed upload's state is not inherited: start again from the server's file
+            // (or, for a file never uploaded, from nothing).
             *file = fresh();
+            if absent {
+                let mut wf = lock_file(file);
+                wf.absent = true;
+                wf.dirty = true;
+            }
         }
         let file = Arc::clone(file);
         drop(files);
@@ -202,8 +230,9 @@ impl FtpFs {
         ))
     }
 
-    /// Creates `name` in `parent`: an empty file is stored on the server at once, so it
-    /// exists even if nothing is ever written. Returns its attributes and an open handle.
+    /// Creates `name` in `parent`, locally: the file reaches the server with its first
+    /// upload (at the latest when it is closed, even if nothing was written). Returns its
+    /// attributes and an open handle.
     /// If the name turns out to exist on the server after all (created by another client
     /// since the listing this mount knows), it is opened as `open` says: truncated only
     /// with `O_TRUNC`, appended to with `O_APPEND`.
@@ -238,15 +267,11 @@ impl FtpFs {
             return Ok((self.getattr(ino)?, fh));
         }
         self.check_name_kept(&path)?;
-        self.remote.put(&path, b"", self.cfg.data_timeout)?;
-        // The server picks the new file's mode (its umask). Ask for the requested one when it
-        // is not the usual 0644; if the server will not, the mode is shown as unknown.
+        // The server picks the new file's mode (its umask). The requested one, when it is not
+        // the usual 0644, is set after the first upload; if the server will not, the mode is
+        // shown as unknown from then on.
         let mode = mode & 0o7777;
-        let mode = if mode == 0o644 || self.remote.chmod(&path, mode).is_err() {
-            None
-        } else {
-            Some(mode)
-        };
+        let mode = (mode != 0o644).then_some(mode);
         let entry = Entry {
             name: name.as_bytes().to_vec(),
             kind: EntryKind::File,
@@ -259,6 +284,12 @@ impl FtpFs {
         self.cache_upsert(&dir, entry.clone());
         let ino = self.inodes_lookup(&path);
         let fh = self.open_writer(ino, &entry, open)?;
+        if let Some(file) = self.open_file(ino) {
+            let mut wf = lock_file(&file);
+            wf.absent = true;
+            wf.dirty = true;
+            self.pending_lock().insert(ino);
+        }
         Ok((self.getattr(ino)?, fh))
     }
 
@@ -274,7 +305,7 @@ impl FtpFs {
     pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<u32, FsError> {
         let (file, append) = self.writer(fh)?;
         let mut wf = lock_file(&file);
-        if let Some(e) = &wf.error {
+        if let Some(e) = wf.lost.as_ref().or(wf.error.as_ref()) {
             return Err(e.clone());
         }
         let offset = if append { wf.size() } else { offset };
@@ -291,8 +322,15 @@ impl FtpFs {
     fn write_locked(&self, wf: &mut WriteFile, offset: u64, data: &[u8]) -> Result<(), FsError> {
         wf.mtime = SystemTime::now();
         match &mut wf.body {
-            Body::Streaming { upload, pos, .. } if *pos == offset => {
-                upload.write_all(data)?;
+            Body::Streaming {
+                upload, pos, dest, ..
+            } if *pos == offset => {
+                if let Err(e) = upload.write_all(data) {
+                    let dest = dest.clone();
+                    let err = self.stream_lost(wf, e.into());
+                    let _ = self.remote.delete(&dest);
+                    return Err(err);
+                }
                 *pos += data.len() as u64;
                 wf.dirty = true;
                 return Ok(());
@@ -300,19 +338,26 @@ impl FtpFs {
             Body::Remote { size: 0 }
                 if offset == 0 && wf.opens == 1 && self.remote.streaming_safe() =>
             {
-                let path = self.path_of(wf.ino)?;
-                let temp = temp_path(&path)?;
+                // Unlinked while open: its bytes go nowhere, so keep them local.
+                let linked = self.inodes_lock().linked_path(wf.ino).cloned();
+                let Some(path) = linked else {
+                    return self.write_spooled(wf, offset, data);
+                };
+                let direct = wf.absent;
+                let dest = if direct { path } else { temp_path(&path)? };
                 // No session to spare: keep a local copy, uploaded at close.
-                if let Some(transfer) = self.remote.try_open_stream(&temp, self.cfg.data_timeout)? {
+                let stream = self.remote.try_open_stream(&dest, self.cfg.data_timeout);
+                if let Some(transfer) = stream.map_err(|e| self.discard(&dest, e))? {
                     let mut upload = AsyncUpload::start(transfer)?;
                     if let Err(e) = upload.write_all(data) {
                         drop(upload);
-                        let _ = self.remote.delete(&temp);
+                        let _ = self.remote.delete(&dest);
                         return Err(e.into());
                     }
                     wf.body = Body::Streaming {
                         upload,
-                        temp,
+                        dest,
+                        direct,
                         pos: data.len() as u64,
                     };
                     wf.dirty = true;
@@ -321,6 +366,10 @@ impl FtpFs {
             }
             _ => {}
         }
+        self.write_spooled(wf, offset, data)
+    }
+
+    fn write_spooled(&self, wf: &mut WriteFile, offset: u64, data: &[u8]) -> Result<(), FsError> {
         let spool = self.spool_of(wf)?;
         spool.write(offset, data).map_err(local)?;
         wf.dirty = true;
@@ -337,17 +386,25 @@ impl FtpFs {
                 .unwrap_or_default();
             let source = match std::mem::replace(&mut wf.body, Body::Remote { size: 0 }) {
                 Body::Remote { size } => Some((path, size)),
-                Body::Streaming { upload, temp, pos } => {
+                Body::Streaming {
+                    upload,
+                    dest,
+                    direct,
+                    pos,
+                } => {
                     // Finish what was streamed; the spool fetches it back when needed.
                     if let Err(e) = upload.finish() {
-                        let _ = self.remote.delete(&temp);
-                        return Err(e.into());
+                        let _ = self.remote.delete(&dest);
+                        return Err(self.stream_lost(wf, e.into()));
                     }
-                    if let Some(older) = wf.stale_temp.replace(temp.clone()) {
+                    if direct && dest == path {
+                        // The file is on the server now, under its own name.
+                        self.now_present(wf);
+                    } else if let Some(older) = wf.stale_temp.replace(dest.clone()) {
                         // An earlier stream's leftover: nothing refers to it any more.
                         let _ = self.remote.delete(&older);
                     }
-                    Some((temp, pos))
+                    Some((dest, pos))
                 }
                 Body::Spool(_) => unreachable!("checked above"),
             };
@@ -391,6 +448,9 @@ impl FtpFs {
         size: u32,
     ) -> Result<Vec<u8>, FsError> {
         let mut wf = lock_file(file);
+        if let Some(e) = &wf.lost {
+            return Err(e.clone());
+        }
         if let Body::Remote { size: len } = wf.body {
             if offset >= len {
                 return Ok(Vec::new());
@@ -404,6 +464,9 @@ impl FtpFs {
 
     /// Sets the size of an open file.
     fn truncate_locked(&self, wf: &mut WriteFile, size: u64) -> Result<(), FsError> {
+        if let Some(e) = &wf.lost {
+            return Err(e.clone());
+        }
         if wf.size() == size && !matches!(wf.body, Body::Streaming { .. }) {
             return Ok(());
         }
@@ -421,12 +484,28 @@ impl FtpFs {
         Ok(())
     }
 
+    /// Uploads now the file created at `path` and not on the server yet, if it is open.
+    pub(super) fn sync_path(&self, path: &RemotePath) -> Result<(), FsError> {
+        let inos: Vec<u64> = self.pending_lock().iter().copied().collect();
+        for ino in inos {
+            if self.inodes_lock().linked_path(ino) == Some(path) {
+                if let Some(file) = self.open_file(ino) {
+                    return self.sync_file(&file);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Uploads the file if dirty (flush, fsync). Reports a pending error once.
     pub(super) fn sync_file(&self, file: &Mutex<WriteFile>) -> Result<(), FsError> {
         self.sync_locked(&mut lock_file(file))
     }
 
     fn sync_locked(&self, wf: &mut WriteFile) -> Result<(), FsError> {
+        if let Some(e) = &wf.lost {
+            return Err(e.clone());
+        }
         if let Some(e) = wf.error.take() {
             return Err(e);
         }
@@ -459,7 +538,7 @@ impl FtpFs {
                             kept.display()
                         );
                     }
-                } else {
+                } else if wf.lost.is_none() {
                     log::error!("upload of {path} failed ({e})");
                 }
                 Err(e)
@@ -469,42 +548,61 @@ impl FtpFs {
 
     /// Sends the content to the server under a temporary name and renames it over the target.
     fn upload(&self, wf: &mut WriteFile) -> Result<(), FsError> {
-        let Ok(path) = self.path_of(wf.ino) else {
-            // Unlinked while open: like a local filesystem, the data goes with the name.
+        let linked = self.inodes_lock().linked_path(wf.ino).cloned();
+        let Some(path) = linked else {
+            // Unlinked (or replaced by a rename) while open: like a local filesystem, the
+            // data goes with the name.
             wf.dirty = false;
             return Ok(());
         };
         let size = wf.size();
-        let temp = match std::mem::replace(&mut wf.body, Body::Remote { size }) {
-            Body::Streaming { upload, temp, .. } => {
+        // A file not on the server yet is stored under its own name: nothing to protect.
+        let absent = wf.absent;
+        let dest = |path: &RemotePath| {
+            if absent {
+                Ok(path.clone())
+            } else {
+                temp_path(path)
+            }
+        };
+        let dest = match std::mem::replace(&mut wf.body, Body::Remote { size }) {
+            Body::Streaming { upload, dest, .. } => {
                 if let Err(e) = upload.finish() {
-                    let _ = self.remote.delete(&temp);
-                    return Err(e.into());
+                    let _ = self.remote.delete(&dest);
+                    return Err(self.stream_lost(wf, e.into()));
                 }
-                temp
+                dest
             }
             Body::Remote { size } => {
                 debug_assert_eq!(
                     size, 0,
                     "only a truncation to zero is dirty without a spool"
                 );
-                let temp = temp_path(&path)?;
-                self.remote.put(&temp, b"", self.cfg.data_timeout)?;
-                temp
+                let dest = dest(&path)?;
+                self.remote
+                    .put(&dest, b"", self.cfg.data_timeout)
+                    .map_err(|e| self.discard(&dest, e))?;
+                dest
             }
             Body::Spool(mut spool) => {
-                let result = match self.upload_spool(&mut spool, &path) {
+                let dest = dest(&path)?;
+                let result = match self.upload_spool(&mut spool, &dest) {
                     // The bytes are in the spool: send them again over TLS 1.2.
                     Err(FsError::Remote(e)) if e.kind == RemoteErrorKind::TlsReuse => {
-                        self.upload_spool(&mut spool, &path)
+                        self.upload_spool(&mut spool, &dest)
                     }
                     other => other,
                 };
                 wf.body = Body::Spool(spool);
-                result?
+                result?;
+                dest
             }
         };
-        self.rename_over(&temp, &path)?;
+        if dest != path {
+            // A temporary name, or the name a stream started under before a rename.
+            self.rename_over(&dest, &path)?;
+        }
+        self.now_present(wf);
         crate::stats::add(&crate::stats::UPLOADS, 1);
         crate::stats::add(&crate::stats::BYTES_UPLOADED, size);
         wf.dirty = false;
@@ -515,10 +613,13 @@ impl FtpFs {
         Ok(())
     }
 
-    fn upload_spool(&self, spool: &mut Spool, path: &RemotePath) -> Result<RemotePath, FsError> {
+    /// Sends the spool's content to `dest` (deleted again if the upload fails).
+    fn upload_spool(&self, spool: &mut Spool, dest: &RemotePath) -> Result<(), FsError> {
         self.fetch(spool, 0, spool.size())?;
-        let temp = temp_path(path)?;
-        let mut upload = self.remote.open_write(&temp, self.cfg.data_timeout)?;
+        let mut upload = self
+            .remote
+            .open_write(dest, self.cfg.data_timeout)
+            .map_err(|e| self.discard(dest, e))?;
         let mut at = 0;
         let result = (|| {
             while at < spool.size() {
@@ -529,10 +630,45 @@ impl FtpFs {
             upload.finish().map_err(FsError::from)
         })();
         if let Err(e) = result {
-            let _ = self.remote.delete(&temp);
+            let _ = self.remote.delete(dest);
             return Err(e);
         }
-        Ok(temp)
+        Ok(())
+    }
+
+    /// A stream failed (`e`): its bytes were never kept locally, so there is nothing left to
+    /// upload. Uploading what remains (nothing, or a file of zeros) would replace the
+    /// server's file with garbage; instead this state stays failed, and the server keeps
+    /// what it had. The caller has deleted what the stream left on the server.
+    fn stream_lost(&self, wf: &mut WriteFile, e: FsError) -> FsError {
+        // Ends the dead transfer (its worker thread is joined when the upload drops).
+        wf.body = Body::Remote { size: 0 };
+        wf.dirty = false;
+        wf.failed = true;
+        let path = self
+            .path_of(wf.ino)
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        log::error!(
+            "upload of {path} failed ({e}); it was streamed without a local copy, so the writing program gets the error and the server keeps what it had"
+        );
+        wf.lost = Some(e.clone());
+        e
+    }
+
+    /// After a failed STOR to `dest` (ours alone: a temporary name, or the name of a file
+    /// not on the server before), deletes whatever the server made of it, and returns the error.
+    fn discard(&self, dest: &RemotePath, e: RemoteError) -> RemoteError {
+        let _ = self.remote.delete(dest);
+        e
+    }
+
+    /// The file has reached the server: later uploads replace it safely.
+    fn now_present(&self, wf: &mut WriteFile) {
+        if wf.absent {
+            wf.absent = false;
+            self.pending_lock().remove(&wf.ino);
+        }
     }
 
     /// RNFR/RNTO `temp` over `target`; if the server will not replace an existing file that
@@ -564,6 +700,8 @@ impl FtpFs {
         if let Some(mode) = wf.mode {
             if let Err(e) = self.remote.restore_mode(path, mode) {
                 log::debug!("restoring mode {mode:o} on {path}: {e}");
+                // The server's umask decided: unknown.
+                wf.mode = None;
             }
         }
         let mut mtime = None;
@@ -631,6 +769,14 @@ impl FtpFs {
         wf.opens -= 1;
         if wf.opens == 0 {
             let ino = wf.ino;
+            if wf.absent {
+                // Never stored (its upload failed, and the error was reported): it does not
+                // exist on the server, so the mount stops showing it.
+                self.pending_lock().remove(&ino);
+                if let Some((dir, name)) = self.path_of(ino).ok().and_then(|p| p.split()) {
+                    self.cache_lock().remove(&dir, name.as_bytes());
+                }
+            }
             drop(wf);
             let mut files = self.open_files.lock().unwrap_or_else(|p| p.into_inner());
             if files.get(&ino).is_some_and(|f| Arc::ptr_eq(f, file)) {
@@ -656,13 +802,17 @@ impl FtpFs {
             .mode
             .filter(|m| m & 0o7777 != u32::from(self.getattr(ino).map(|a| a.perm).unwrap_or(0)))
         {
-            self.remote.chmod(&path, mode).map_err(|e| {
-                log::debug!("SITE CHMOD {path}: {e}");
-                FsError::NotPermitted
-            })?;
+            let open = self.open_file(ino);
+            if !open.as_ref().is_some_and(|f| lock_file(f).absent) {
+                self.remote.chmod(&path, mode).map_err(|e| {
+                    log::debug!("SITE CHMOD {path}: {e}");
+                    FsError::NotPermitted
+                })?;
+            }
             self.update_entry(&path, |e| e.mode = Some(mode & 0o7777));
-            if let Some(file) = self.open_file(ino) {
-                // An upload still to come replaces the file: it must carry the new mode too.
+            if let Some(file) = open {
+                // An upload still to come replaces (or creates) the file: it must carry the
+                // new mode too.
                 lock_file(&file).mode = Some(mode & 0o7777);
             }
         }

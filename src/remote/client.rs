@@ -361,6 +361,7 @@ impl Remote {
                     return Ok(Some(WriteTransfer {
                         transfer: Some(transfer),
                         guard,
+                        dest: path.clone(),
                         tls13_ok: Arc::clone(&self.tls13_ok),
                         _stream: slot.take(),
                     }))
@@ -412,11 +413,15 @@ impl Remote {
 }
 
 /// An upload in progress (STOR). Write the bytes, then [`WriteTransfer::finish`] to learn
-/// whether the server stored them. Dropping it unfinished ends the transfer; the server
-/// keeps whatever arrived, so callers upload to a temporary name.
+/// whether the server stored them. If the server refuses or aborts the upload, whatever it
+/// kept is deleted on the same session (after the server has finished with it), so uploads
+/// only go to names that are the caller's alone: a temporary name, or a new file. Dropping
+/// it unfinished ends the transfer; the caller deletes what the server kept.
 pub struct WriteTransfer {
     transfer: Option<Transfer>,
     guard: SessionGuard,
+    /// Where the bytes go.
+    dest: RemotePath,
     /// Counts uploads that completed over TLS 1.3 (see [`Remote::streaming_safe`]).
     tls13_ok: Arc<AtomicU32>,
     /// A stream's place in [`Remote::try_open_stream`]'s count, given back on drop.
@@ -449,10 +454,23 @@ impl WriteTransfer {
                     err = reply;
                 }
             }
-            self.guard.failed(&err);
+            self.discard(&err);
             return Err(err);
         }
         Ok(())
+    }
+
+    /// After a failed upload: deletes what the server kept of it, on this session if it is
+    /// still in step (the server has finished the transfer before it reads the DELE; another
+    /// session could race its clean-up), and marks the session.
+    fn discard(&mut self, err: &RemoteError) {
+        if !err.breaks_session() {
+            let dest = self.dest.clone();
+            if let Err(e) = self.guard.run(|s| s.delete(&dest)) {
+                log::debug!("deleting the failed upload {dest}: {e}");
+            }
+        }
+        self.guard.failed(err);
     }
 
     pub fn finish(mut self) -> Result<(), RemoteError> {
@@ -473,7 +491,7 @@ impl WriteTransfer {
                 if e.kind == RemoteErrorKind::TlsReuse {
                     self.guard.pool().downgrade_tls();
                 }
-                self.guard.failed(e);
+                self.discard(e);
             }
         }
         result

@@ -22,6 +22,8 @@ MIN_RUST=1.88
 APT_PACKAGES=(
     fuse3 proftpd-basic proftpd-mod-crypto openssl curl rsync attr rclone ca-certificates
     util-linux procps
+    # contrib/bench/delay-proxy.py
+    python3
     # shared libraries of the extracted vsftpd and pure-ftpd binaries
     libwrap0 libsodium23 libcap2 libpam0g libssl3 libcrypt1
     # linker for cargo

@@ -10,6 +10,8 @@
 #   3. the ftpfs daemon's peak RSS (VmHWM) while streaming the big file
 #   4. sequential write, ftpfs vs `curl -T` (only if ftpfs accepts writes; else "skipped")
 #   5. many small files: `cp -r` of the find tree into the mount, ftpfs vs rclone mount
+#   6. the same with BENCH_SMALL_FILES files behind a control link with BENCH_RTT_MS of round
+#      trip (contrib/bench/delay-proxy.py): how many round trips a small file costs
 # and prints a summary table with the targets of the performance issue (PASS/MISS).
 # A MISS is only reported; wrong results (byte counts, file counts, content) make it fail.
 #
@@ -21,6 +23,8 @@
 #   BENCH_DIRS [50]           directories in the find tree
 #   BENCH_SERVER [pureftpd]   pureftpd | proftpd
 #   BENCH_RUNS [3]            repetitions of every timed case (the median is reported)
+#   BENCH_RTT_MS [10]         round trip added to the control connection in case 6
+#   BENCH_SMALL_FILES [200]   files copied in case 6 (one run each: the link is slow)
 #   BENCH_VERIFY [1]          1: compare the big file's content once through each client (cmp)
 #   BENCH_WARM_SERVER [1]     1: after dropping caches, re-read the server's copy locally so the
 #                             server serves from RAM (the disk is not what we benchmark)
@@ -45,6 +49,8 @@ NFILES=${BENCH_FILES:-5000}
 NDIRS=${BENCH_DIRS:-50}
 SERVER=${BENCH_SERVER:-pureftpd}
 RUNS=${BENCH_RUNS:-3}
+RTT_MS=${BENCH_RTT_MS:-10}
+NSMALL=${BENCH_SMALL_FILES:-200}
 VERIFY=${BENCH_VERIFY:-1}
 WARM_SERVER=${BENCH_WARM_SERVER:-1}
 KEEP=${BENCH_KEEP:-0}
@@ -355,7 +361,7 @@ mount_rclone() {
     LOG=$LOGS/rclone-$1.log
     mkdir -p "$MNT"
     MOUNTED+=("$MNT")
-    RCLONE_CONFIG=$WORK/rclone.conf RCLONE_FTP_HOST=127.0.0.1 RCLONE_FTP_PORT=$PORT \
+    RCLONE_CONFIG=$WORK/rclone.conf RCLONE_FTP_HOST=127.0.0.1 RCLONE_FTP_PORT=${CTRL_PORT:-$PORT} \
         RCLONE_FTP_USER=$FTP_USER RCLONE_FTP_PASS=$RCLONE_PASS_OBSCURED \
         rclone mount ":ftp:/" "$MNT" --log-file "$LOG" --log-level NOTICE "${RCLONE_EXTRA[@]}" \
         </dev/null >"$LOG.out" 2>&1 &
@@ -651,6 +657,45 @@ if [[ $WRITE_RESULT == measured ]]; then
     SMALL_RESULT=measured
 fi
 
+# ----- 6. small files over a slow control link ------------------------------------------------
+# The control connections go through delay-proxy.py (BENCH_RTT_MS per round trip); the data
+# connections go straight to the passive ports. One run per client: this counts round trips.
+RTT_RESULT=skipped
+if [[ $SMALL_RESULT == measured ]]; then
+    section "6. cp -r of $NSMALL small files with a ${RTT_MS} ms control round trip"
+    mkdir -p "$WORK/rtt-src"
+    for ((i = 0; i < NSMALL; i++)); do head -c $((100 + i * 37 % 4000)) /dev/urandom >"$WORK/rtt-src/f$i"; done
+    rm -f "$WORK/proxy.port"
+    python3 "$SCRIPT_DIR/delay-proxy.py" "$PORT" "$(calc "$RTT_MS / 2" 3)" "$WORK/proxy.port" \
+        >"$LOGS/delay-proxy.log" 2>&1 &
+    DAEMON_PIDS+=("$!")
+    for ((i = 0; i < 100; i++)); do [[ -s $WORK/proxy.port ]] && break; sleep 0.05; done
+    [[ -s $WORK/proxy.port ]] || die "delay-proxy.py did not start (see $LOGS/delay-proxy.log)"
+    CTRL_PORT=$(<"$WORK/proxy.port")
+    DIRECT_URL=$FTPFS_URL
+    FTPFS_URL=${FTPFS_URL/:$PORT\//:$CTRL_PORT/}
+    declare -A RTT_T
+    for client in ftpfs rclone; do
+        rm -rf "$ROOT/rtt-$client"
+        mount_fs "$client" rtt
+        t0=$(now)
+        timeout -k 10 "$TIMEOUT" cp -r "$WORK/rtt-src" "$MNT/rtt-$client" ||
+            die "$client: cp -r over the slow link failed"
+        unmount_current
+        t1=$(now)
+        diff -r "$WORK/rtt-src" "$ROOT/rtt-$client" >/dev/null ||
+            die "$client: the copied tree differs on the server"
+        RTT_T[$client]=$(calc "$t1 - $t0" 6)
+        printf '   %-6s %8.2f s  %6.1f ms per file  (%.1f round trips of %s ms)\n' "$client" \
+            "${RTT_T[$client]}" "$(calc "${RTT_T[$client]} * 1000 / $NSMALL" 1)" \
+            "$(calc "${RTT_T[$client]} * 1000 / $NSMALL / $RTT_MS" 1)" "$RTT_MS"
+    done
+    FTPFS_URL=$DIRECT_URL
+    unset CTRL_PORT
+    rm -rf "$WORK/rtt-src" "$ROOT"/rtt-*
+    RTT_RESULT=measured
+fi
+
 # ----- logs ----------------------------------------------------------------------------------
 section "daemon logs"
 shopt -s nullglob
@@ -712,6 +757,12 @@ if [[ $SMALL_RESULT == measured ]]; then
     msr=$(med "${SMALL_T[rclone]}")
     printf '\n   %-42s %12s %12s %12s\n' "cp -r of $NFILES small files (s)" "ftpfs" "rclone mount" "ftpfs/rclone"
     printf '   %-42s %12s %12s %12s\n' "" "$(calc "$msf" 2)" "$(calc "$msr" 2)" "$(calc "$(med "$R_SMALL")" 2)"
+fi
+
+if [[ $RTT_RESULT == measured ]]; then
+    printf '\n   %-42s %12s %12s %12s\n' "cp -r of $NSMALL files, ${RTT_MS} ms RTT (s)" "ftpfs" "rclone mount" "ftpfs/rclone"
+    printf '   %-42s %12s %12s %12s\n' "" "$(calc "${RTT_T[ftpfs]}" 2)" "$(calc "${RTT_T[rclone]}" 2)" \
+        "$(calc "${RTT_T[ftpfs]} / ${RTT_T[rclone]}" 2)"
 fi
 
 info "load avg:    $(cut -d' ' -f1-3 /proc/loadavg) at the end (was $LOAD_START)"

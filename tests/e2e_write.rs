@@ -590,6 +590,51 @@ fn files_created_here(server: &Server) {
 }
 for_each_server_kind!(files_created_here, files_created_here);
 
+/// A directory renamed while files in it are being written: the uploads (one replacing a
+/// file through a temporary name, one of a new file under its own name) moved with it on the
+/// server, and still end up in place. Before, the rename over the target failed for a missing
+/// source, and the fallback deleted the target: the old content was lost and the new one
+/// stayed under a hidden name.
+fn directory_renamed_during_uploads(server: &Server) {
+    server.populate(|d| {
+        fs::create_dir(d.join("d1")).unwrap();
+        fs::write(d.join("d1/old.txt"), b"old content\n").unwrap();
+    });
+    let m = mount_for(server, &[]);
+    let mut replaced = fs::File::create(m.join("d1/old.txt")).unwrap();
+    let mut created = fs::File::create(m.join("d1/new.txt")).unwrap();
+    replaced.write_all(b"first half, ").unwrap();
+    created.write_all(b"new: first half, ").unwrap();
+    fs::rename(m.join("d1"), m.join("d2")).unwrap();
+    replaced.write_all(b"second half\n").unwrap();
+    created.write_all(b"second half\n").unwrap();
+    replaced
+        .sync_all()
+        .unwrap_or_else(|e| panic!("fsync old.txt: {e}\n{}", m.log()));
+    created
+        .sync_all()
+        .unwrap_or_else(|e| panic!("fsync new.txt: {e}\n{}", m.log()));
+    drop((replaced, created));
+    assert_eq!(
+        fs::read(server.dir().join("d2/old.txt")).unwrap(),
+        b"first half, second half\n"
+    );
+    assert_eq!(
+        fs::read(server.dir().join("d2/new.txt")).unwrap(),
+        b"new: first half, second half\n"
+    );
+    assert_eq!(
+        dir_names(server.dir().join("d2")),
+        vec!["new.txt", "old.txt"]
+    );
+    assert!(!server.dir().join("d1").exists());
+    assert_no_temp_files(server.dir());
+}
+for_each_server_kind!(
+    directory_renamed_during_uploads,
+    directory_renamed_during_uploads
+);
+
 /// Writes through a shared mmap reach the server.
 fn mmap_write(server: &Server) {
     let m = mount_for(server, &[]);

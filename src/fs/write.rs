@@ -679,6 +679,26 @@ impl FtpFs {
             Err(e) if e.breaks_session() => return Err(e.into()),
             Err(e) => e,
         };
+        if self
+            .remote
+            .size(temp)
+            .is_err_and(|e| e.kind == RemoteErrorKind::NotFound)
+        {
+            // The upload is not where it was sent: a directory above it was renamed while it
+            // ran (the file moved with it), so it now sits next to the target. Never delete
+            // the target for a source that is not there.
+            let moved = match (temp.split(), target.split()) {
+                (Some((_, name)), Some((dir, _))) => Some(dir.join(&name)),
+                _ => None,
+            };
+            return match moved {
+                Some(moved) if moved == *target => Ok(()),
+                Some(moved) if moved != *temp && self.remote.size(&moved).is_ok() => {
+                    self.rename_over(&moved, target)
+                }
+                _ => Err(first.into()),
+            };
+        }
         log::debug!("rename over {target} refused ({first}); deleting it first");
         match self.remote.delete(target) {
             Ok(()) => {}

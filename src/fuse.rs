@@ -32,7 +32,7 @@ pub struct FuseAdapter {
     /// Kernel attribute and entry cache lifetime: the same as the directory cache's.
     ttl: Duration,
     /// Ranges written through direct I/O, whose cached pages other handles may still hold.
-    stale: Sender<Stale>,
+    stale: Sender<Inval>,
 }
 
 impl FuseAdapter {
@@ -48,9 +48,15 @@ impl FuseAdapter {
 /// The end of an invalidated range that runs to the end of the file.
 const TO_EOF: u64 = u64::MAX;
 
-/// A range of a file whose cached pages are stale: inode, start, end (or [`TO_EOF`]), and
-/// whom to tell once they are dropped.
-type Stale = (u64, u64, u64, SyncSender<()>);
+/// What the invalidation thread tells the kernel to drop.
+enum Inval {
+    /// A range of a file whose cached pages are stale: inode, start, end (or [`TO_EOF`]), and
+    /// whom to tell once they are dropped.
+    Pages(u64, u64, u64, SyncSender<()>),
+    /// A name that does not exist after all (a new file whose upload failed), cached with
+    /// the entry lifetime: directory inode and name.
+    Entry(u64, Vec<u8>),
+}
 
 /// How long a write waits for its stale pages to be dropped before it answers anyway. Only a
 /// read in flight on the same pages holds the drop up, and it is answered by another session
@@ -64,7 +70,7 @@ const INVALIDATE_WAIT: Duration = Duration::from_millis(200);
 /// need this. Runs on its own thread: a notification waits for page locks, which a read in
 /// flight holds until a session thread answers it.
 pub struct PageInvalidator {
-    rx: Receiver<Stale>,
+    rx: Receiver<Inval>,
 }
 
 impl PageInvalidator {
@@ -78,11 +84,22 @@ impl PageInvalidator {
                     let mut ranges: std::collections::HashMap<u64, (u64, u64)> =
                         std::collections::HashMap::new();
                     let mut waiting = Vec::new();
-                    for (ino, start, end, done) in std::iter::once(first).chain(self.rx.try_iter())
-                    {
-                        let r = ranges.entry(ino).or_insert((start, end));
-                        *r = (r.0.min(start), r.1.max(end));
-                        waiting.push(done);
+                    let mut entries = Vec::new();
+                    for inval in std::iter::once(first).chain(self.rx.try_iter()) {
+                        match inval {
+                            Inval::Pages(ino, start, end, done) => {
+                                let r = ranges.entry(ino).or_insert((start, end));
+                                *r = (r.0.min(start), r.1.max(end));
+                                waiting.push(done);
+                            }
+                            Inval::Entry(dir, name) => entries.push((dir, name)),
+                        }
+                    }
+                    for (dir, name) in entries {
+                        if let Err(e) = notifier.inval_entry(INodeNo(dir), OsStr::from_bytes(&name))
+                        {
+                            log::debug!("invalidating entry {} in {dir}: {e}", name.escape_ascii());
+                        }
                     }
                     for (ino, (start, end)) in ranges {
                         // A length of 0 means "to the end of the file" to the kernel.
@@ -422,7 +439,10 @@ impl Filesystem for FuseAdapter {
                         offset + u64::from(n)
                     };
                     let (done, dropped) = std::sync::mpsc::sync_channel(1);
-                    if self.stale.send((ino.0, offset, end, done)).is_ok()
+                    if self
+                        .stale
+                        .send(Inval::Pages(ino.0, offset, end, done))
+                        .is_ok()
                         && dropped.recv_timeout(INVALIDATE_WAIT).is_err()
                     {
                         log::debug!("write {}: stale pages not dropped yet", ino.0);
@@ -479,7 +499,12 @@ impl Filesystem for FuseAdapter {
         count_op();
         log::debug!("release {} fh {}", ino.0, fh.0);
         match self.fs.release(fh.0) {
-            Ok(()) => reply.ok(),
+            Ok(forgotten) => {
+                reply.ok();
+                if let Some((dir, name)) = forgotten {
+                    let _ = self.stale.send(Inval::Entry(dir, name));
+                }
+            }
             Err(e) => reply_error!(reply, "release", ino.0, e),
         }
     }

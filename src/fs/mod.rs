@@ -595,15 +595,18 @@ impl FtpFs {
     }
 
     /// Closes an open file: ends its transfer, or uploads what is dirty (errors are logged
-    /// and the spool kept; close() got them from flush already).
-    pub fn release(&self, fh: u64) -> Result<(), FsError> {
+    /// and the spool kept; close() got them from flush already). Returns the directory inode
+    /// and name of a new file that never reached the server and is now forgotten: the
+    /// kernel's cached entry for it should go too.
+    pub fn release(&self, fh: u64) -> Result<Option<(u64, Vec<u8>)>, FsError> {
         self.lot.unpark(fh);
+        let mut forgotten = None;
         if let Some(handle) = self.handles.remove(fh) {
             if let Handle::Writer(WriterHandle { file, .. }) = &*handle {
-                self.release_writer(file);
+                forgotten = self.release_writer(file);
             }
         }
-        Ok(())
+        Ok(forgotten.map(|(dir, name)| (dir, name.as_bytes().to_vec())))
     }
 
     /// flush, sent for every close() of a descriptor: uploads now if dirty and reports the

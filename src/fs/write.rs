@@ -778,8 +778,10 @@ impl FtpFs {
     }
 
     /// Closes a writer handle: uploads if dirty (the error is logged; the spool is kept),
-    /// and drops the shared state with the last handle.
-    pub(super) fn release_writer(&self, file: &Arc<Mutex<WriteFile>>) {
+    /// and drops the shared state with the last handle. Returns the directory (inode) and
+    /// name of a file that never reached the server and is now forgotten, whose entry the
+    /// kernel may still cache.
+    pub(super) fn release_writer(&self, file: &Arc<Mutex<WriteFile>>) -> Option<(u64, Name)> {
         let mut wf = lock_file(file);
         if wf.dirty || wf.error.is_some() {
             if let Err(e) = self.sync_locked(&mut wf) {
@@ -787,14 +789,18 @@ impl FtpFs {
             }
         }
         wf.opens -= 1;
+        let mut forgotten = None;
         if wf.opens == 0 {
             let ino = wf.ino;
             if wf.absent {
                 // Never stored (its upload failed, and the error was reported): it does not
                 // exist on the server, so the mount stops showing it.
                 self.pending_lock().remove(&ino);
-                if let Some((dir, name)) = self.path_of(ino).ok().and_then(|p| p.split()) {
+                let linked = self.inodes_lock().linked_path(ino).cloned();
+                if let Some((dir, name)) = linked.and_then(|p| p.split()) {
                     self.cache_lock().remove(&dir, name.as_bytes());
+                    self.inodes_lock().unlink(&dir.join(&name));
+                    forgotten = Some((self.inodes_lock().ino_for(&dir), name));
                 }
             }
             drop(wf);
@@ -803,6 +809,7 @@ impl FtpFs {
                 files.remove(&ino);
             }
         }
+        forgotten
     }
 
     /// Changes size, times and permissions (truncate, utimens, chmod, chown).

@@ -635,6 +635,42 @@ for_each_server_kind!(
     directory_renamed_during_uploads
 );
 
+/// Renames while files are open, found by a random namespace model (create, write, rename,
+/// unlink, close on five names, compared with a local directory): a file changed in place
+/// fetches the rest of its old content from its new name; a new file streamed under its own
+/// name, then renamed, keeps its data when a new file takes the old name and is unlinked.
+fn renames_of_open_files(server: &Server) {
+    use std::os::unix::fs::FileExt;
+    server.populate(|d| fs::write(d.join("c"), b"0123456789").unwrap());
+    let m = mount_for(server, &[]);
+    // Changed in place (the spool still owes bytes 4..10 of the old content), then renamed.
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(m.join("c"))
+        .unwrap();
+    f.write_all_at(b"ab", 2).unwrap();
+    fs::rename(m.join("c"), m.join("a")).unwrap();
+    f.sync_all()
+        .unwrap_or_else(|e| panic!("fsync a: {e}\n{}", m.log()));
+    drop(f);
+    assert_eq!(fs::read(server.dir().join("a")).unwrap(), b"01ab456789");
+    // A new file, streamed, renamed while open; its old name is reused and unlinked.
+    let mut e = fs::File::create(m.join("e")).unwrap();
+    e.write_all(b"first ").unwrap();
+    fs::rename(m.join("e"), m.join("b")).unwrap();
+    let reused = fs::File::create(m.join("e")).unwrap();
+    e.write_all(b"second\n").unwrap();
+    fs::remove_file(m.join("e")).unwrap();
+    drop(reused);
+    e.sync_all()
+        .unwrap_or_else(|err| panic!("fsync b: {err}\n{}", m.log()));
+    drop(e);
+    assert_eq!(fs::read(server.dir().join("b")).unwrap(), b"first second\n");
+    assert_eq!(dir_names(server.dir()), vec!["a", "b"]);
+    assert_eq!(fs::read(m.join("b")).unwrap(), b"first second\n");
+}
+for_each_server_kind!(renames_of_open_files, renames_of_open_files);
+
 /// Writes through a shared mmap reach the server.
 fn mmap_write(server: &Server) {
     let m = mount_for(server, &[]);

@@ -64,7 +64,9 @@ impl FtpFs {
             Some(EntryKind::Dir) => return Err(FsError::IsADirectory),
             Some(_) => {}
         }
-        // A file created here and not uploaded yet is not on the server.
+        // A file created here and not uploaded yet is not on the server (unless it is
+        // streaming into its name: then it is, and is taken local first).
+        self.detach_stream(&path)?;
         if !self.pending_paths().contains(&path) {
             self.remote.delete(&path)?;
         }
@@ -156,6 +158,15 @@ impl FtpFs {
         if target.is_none() {
             self.check_name_kept(&to)?;
         }
+        if target.is_some() {
+            // A file created here may be streaming into the target's name: finish that
+            // first, or the server could complete it over what is renamed there.
+            self.detach_stream(&to)?;
+        }
+        // A new file streaming into its own name is on the server under that name: finish
+        // the stream, so the rename below moves it there (otherwise the name it is stored
+        // under would be free here while still in use on the server).
+        self.detach_stream(&from)?;
         if self.pending_paths().contains(&from) {
             if target.is_none() {
                 // Not on the server yet: it will be stored under its new name.
@@ -165,6 +176,12 @@ impl FtpFs {
             // Replacing a file on the server: store this one first, then rename it over.
             self.sync_path(&from)?;
         }
+        // What moves is what the listing says now (an upload just above may have changed it).
+        let entry = self
+            .listing(&dir)?
+            .get(name.as_bytes())
+            .cloned()
+            .unwrap_or(entry);
         if let Err(first) = self.remote.rename(&from, &to) {
             if first.breaks_session() {
                 return Err(first.into());
@@ -185,6 +202,7 @@ impl FtpFs {
                 None => return Err(first.into()),
             }
         }
+        self.rebase_sources(&from, &to);
         self.moved(&dir, &name, &newdir, &newname, entry, &from, &to);
         Ok(())
     }

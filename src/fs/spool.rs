@@ -158,6 +158,16 @@ fn safe_name(name: &[u8]) -> String {
 }
 
 impl Spool {
+    /// The server's path for the old content moved (a rename of the file or of a directory
+    /// above it): fetch from the new one.
+    pub fn rebase_source(&mut self, from: &RemotePath, to: &RemotePath) {
+        if let Some(source) = &mut self.source {
+            if source.starts_with(from) {
+                *source = source.rebase(from, to);
+            }
+        }
+    }
+
     /// A new spool in `dir` for a file named `name` whose current content is `remote_len`
     /// bytes at `source` (`None` for a new or truncated file).
     pub fn create(

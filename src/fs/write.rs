@@ -484,6 +484,44 @@ impl FtpFs {
         Ok(())
     }
 
+    /// Before `path` is unlinked: a file created here may be streaming into its own name on
+    /// the server. End that stream and take its content local (the handles keep working on
+    /// it, as on an unlinked local file), so the DELE that follows leaves nothing behind.
+    pub(super) fn detach_stream(&self, path: &RemotePath) -> Result<(), FsError> {
+        let inos: Vec<u64> = self.pending_lock().iter().copied().collect();
+        for ino in inos {
+            if self.inodes_lock().linked_path(ino) != Some(path) {
+                continue;
+            }
+            if let Some(file) = self.open_file(ino) {
+                let mut wf = lock_file(&file);
+                if matches!(wf.body, Body::Streaming { .. }) {
+                    let spool = self.spool_of(&mut wf)?;
+                    let size = spool.size();
+                    self.fetch(spool, 0, size)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After `from` was renamed to `to` on the server: open files whose old content is still
+    /// to be fetched from below `from` fetch it from below `to`.
+    pub(super) fn rebase_sources(&self, from: &RemotePath, to: &RemotePath) {
+        let files: Vec<_> = self
+            .open_files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for file in files {
+            if let Body::Spool(spool) = &mut lock_file(&file).body {
+                spool.rebase_source(from, to);
+            }
+        }
+    }
+
     /// Uploads now the file created at `path` and not on the server yet, if it is open.
     pub(super) fn sync_path(&self, path: &RemotePath) -> Result<(), FsError> {
         let inos: Vec<u64> = self.pending_lock().iter().copied().collect();
@@ -551,7 +589,25 @@ impl FtpFs {
         let linked = self.inodes_lock().linked_path(wf.ino).cloned();
         let Some(path) = linked else {
             // Unlinked (or replaced by a rename) while open: like a local filesystem, the
-            // data goes with the name.
+            // data goes with the name. A stream still under way is completed (so the server
+            // is done with it) and, if it went to a temporary name, deleted; a stream into
+            // the file's own name leaves it to whatever holds that name now.
+            let body = std::mem::replace(&mut wf.body, Body::Remote { size: 0 });
+            if let Body::Streaming {
+                upload,
+                dest,
+                direct,
+                ..
+            } = body
+            {
+                let _ = upload.finish();
+                if !direct {
+                    let _ = self.remote.delete(&dest);
+                }
+            }
+            if let Some(stale) = wf.stale_temp.take() {
+                let _ = self.remote.delete(&stale);
+            }
             wf.dirty = false;
             return Ok(());
         };

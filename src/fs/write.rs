@@ -488,34 +488,40 @@ impl FtpFs {
     /// the server. End that stream and take its content local (the handles keep working on
     /// it, as on an unlinked local file), so the DELE that follows leaves nothing behind.
     pub(super) fn detach_stream(&self, path: &RemotePath) -> Result<(), FsError> {
-        let inos: Vec<u64> = self.pending_lock().iter().copied().collect();
-        for ino in inos {
-            if self.inodes_lock().linked_path(ino) != Some(path) {
-                continue;
-            }
-            if let Some(file) = self.open_file(ino) {
-                let mut wf = lock_file(&file);
-                if matches!(wf.body, Body::Streaming { .. }) {
-                    let spool = self.spool_of(&mut wf)?;
-                    let size = spool.size();
-                    self.fetch(spool, 0, size)?;
-                }
+        if let Some(file) = self.pending_file(path) {
+            let mut wf = lock_file(&file);
+            if matches!(wf.body, Body::Streaming { .. }) {
+                let spool = self.spool_of(&mut wf)?;
+                let size = spool.size();
+                self.fetch(spool, 0, size)?;
             }
         }
         Ok(())
     }
 
-    /// After `from` was renamed to `to` on the server: open files whose old content is still
-    /// to be fetched from below `from` fetch it from below `to`.
-    pub(super) fn rebase_sources(&self, from: &RemotePath, to: &RemotePath) {
-        let files: Vec<_> = self
-            .open_files
+    /// The open state of the file created here at `path` and not uploaded yet, if any.
+    fn pending_file(&self, path: &RemotePath) -> Option<Arc<Mutex<WriteFile>>> {
+        let inos: Vec<u64> = self.pending_lock().iter().copied().collect();
+        let ino = inos
+            .into_iter()
+            .find(|&ino| self.inodes_lock().linked_path(ino) == Some(path))?;
+        self.open_file(ino)
+    }
+
+    /// Every file open for writing, as of now (the map is not locked while they are used).
+    fn open_files_now(&self) -> Vec<Arc<Mutex<WriteFile>>> {
+        self.open_files
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .values()
             .cloned()
-            .collect();
-        for file in files {
+            .collect()
+    }
+
+    /// After `from` was renamed to `to` on the server: open files whose old content is still
+    /// to be fetched from below `from` fetch it from below `to`.
+    pub(super) fn rebase_sources(&self, from: &RemotePath, to: &RemotePath) {
+        for file in self.open_files_now() {
             if let Body::Spool(spool) = &mut lock_file(&file).body {
                 spool.rebase_source(from, to);
             }
@@ -524,15 +530,10 @@ impl FtpFs {
 
     /// Uploads now the file created at `path` and not on the server yet, if it is open.
     pub(super) fn sync_path(&self, path: &RemotePath) -> Result<(), FsError> {
-        let inos: Vec<u64> = self.pending_lock().iter().copied().collect();
-        for ino in inos {
-            if self.inodes_lock().linked_path(ino) == Some(path) {
-                if let Some(file) = self.open_file(ino) {
-                    return self.sync_file(&file);
-                }
-            }
+        match self.pending_file(path) {
+            Some(file) => self.sync_file(&file),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Uploads the file if dirty (flush, fsync). Reports a pending error once.
@@ -813,15 +814,8 @@ impl FtpFs {
     /// mount goes away while programs hold files open). A failure is logged with the path
     /// of the kept spool, as for any upload. Returns how many uploads failed.
     pub fn sync_all(&self) -> usize {
-        let files: Vec<_> = self
-            .open_files
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
         let mut failed = 0;
-        for file in files {
+        for file in self.open_files_now() {
             let mut wf = lock_file(&file);
             if wf.dirty || wf.error.is_some() {
                 log::info!("uploading {} before exiting: it is still open", wf.ino);

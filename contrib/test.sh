@@ -35,7 +35,9 @@ elapsed "$t"
 
 t=$SECONDS
 step "cargo test --release $*"
-cargo test --release "$@"
+# Every test bounds its own waits; this is the backstop that keeps a hang from eating CI's
+# 90 minutes (the suite takes about 6).
+timeout --kill-after=60 40m cargo test --release "$@"
 elapsed "$t"
 
 printf '\nAll checks passed (%ds).\n' "$SECONDS" >&2

@@ -23,22 +23,19 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::process::{is_mounted, wait_until};
+use common::process::{is_mounted, wait_until, within};
 
 /// Options of every mount: short deadlines, so a stalled server costs seconds. `timeout` is
 /// ftpfs's bound on one filesystem call, retries included.
 const TIMEOUTS: &str = "timeout=6,connect_timeout=3,reply_timeout=3,data_timeout=2";
 /// The `timeout` above: every failing call must have returned within it (plus [`SLACK`]).
 const CALL_BUDGET: Duration = Duration::from_secs(6);
-/// A failing read(2) may take two of them: the kernel's readahead request fails, then it
-/// asks again for the same page (two FUSE reads at offset 0, seen in ftpfs's log).
-const READ_BUDGET: Duration = Duration::from_secs(12);
 /// Scheduling slack on a loaded two-core machine.
-const SLACK: Duration = Duration::from_secs(3);
+const SLACK: Duration = Duration::from_secs(1);
 /// A mount against a server that never becomes usable must have failed by then:
 /// connect_timeout + reply_timeout plus slack for a loaded machine.
 const MOUNT_FAIL_BOUND: Duration = Duration::from_secs(10);
@@ -668,23 +665,6 @@ impl Drop for FtpfsMount {
 // ---------------------------------------------------------------------------------------------
 // Bounded filesystem calls
 
-/// Runs `op` on another thread and returns its result, panicking if it takes longer than
-/// `bound` (a hung FUSE request: the mount guard's unmount then releases the thread).
-fn within<T: Send + 'static>(bound: Duration, op: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let started = Instant::now();
-    thread::spawn(move || {
-        let _ = tx.send(op());
-    });
-    match rx.recv_timeout(bound) {
-        Ok(v) => v,
-        Err(_) => panic!(
-            "a filesystem call did not return within {bound:?} (started {:?} ago): ftpfs hangs",
-            started.elapsed()
-        ),
-    }
-}
-
 /// [`within`] [`OP_BOUND`], also returning how long the call took.
 fn timed<T: Send + 'static>(op: impl FnOnce() -> T + Send + 'static) -> (T, Duration) {
     let started = Instant::now();
@@ -1273,17 +1253,17 @@ fn transfers_that_do_not_match_the_listing() {
 
     // RETR refused with 550 and binary text.
     let r = timed(read(m.path("missing.bin")));
-    assert_errno("cat missing.bin", r, libc::ENOENT, READ_BUDGET, &m);
+    assert_errno("cat missing.bin", r, libc::ENOENT, CALL_BUDGET, &m);
     m.assert_serving(2);
 
     // 425 on every try.
     let r = timed(read(m.path("refused.bin")));
-    assert_errno("cat refused.bin", r, libc::EIO, READ_BUDGET, &m);
+    assert_errno("cat refused.bin", r, libc::EIO, CALL_BUDGET, &m);
     m.assert_serving(3);
 
     // The data connection stalls after 100 bytes (data_timeout 2 s, resumed once).
     let r = timed(read(m.path("stalls.bin")));
-    assert_errno("cat stalls.bin", r, libc::ETIMEDOUT, READ_BUDGET, &m);
+    assert_errno("cat stalls.bin", r, libc::ETIMEDOUT, CALL_BUDGET, &m);
     m.assert_serving(4);
 }
 
@@ -1298,7 +1278,7 @@ fn transfer_aborted_by_the_server_is_an_error() {
         "cat aborted.bin",
         (r.0.map(|d| d.len()), r.1),
         libc::EIO,
-        READ_BUDGET,
+        CALL_BUDGET,
         &m,
     );
     m.assert_serving(0);

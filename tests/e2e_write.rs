@@ -11,6 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::process::within;
 use common::*;
 
 fn sh(dir: &Path, script: &str) -> String {
@@ -1119,22 +1120,17 @@ fn server_disk_full(server: &Server) {
 }
 for_each_server_kind!(server_disk_full, server_disk_full);
 
+/// The server dies in the middle of an upload: fsync fails within `timeout` (plus slack),
+/// close fails too, the server keeps the old content and the spool keeps the new bytes.
 fn server_killed_during_upload(server: &mut Server) {
     const SIZE: usize = 32 << 20;
+    const TIMEOUT: Duration = Duration::from_secs(6);
     let cache = tempfile::tempdir().unwrap();
     let cache_opt = format!("cache_dir={}", cache.path().display());
     // Replacing a file the server has: the upload goes to a temporary name (a new file would
     // be stored under its own name).
     server.populate(|d| fs::write(d.join("big.bin"), b"old content\n").unwrap());
-    let m = mount_for(
-        server,
-        &[
-            &cache_opt,
-            "reply_timeout=3",
-            "data_timeout=3",
-            "connect_timeout=2",
-        ],
-    );
+    let m = mount_for(server, &[&cache_opt, "timeout=6", "connect_timeout=2"]);
     let data = random_bytes(SIZE, 11);
     let f = fs::OpenOptions::new()
         .read(true)
@@ -1164,8 +1160,14 @@ fn server_killed_during_upload(server: &mut Server) {
     assert!(uploading, "the upload never started\n{}", m.log());
     server.stop();
     server.kill();
-    let (result, f) = syncer.join().unwrap();
+    let killed = std::time::Instant::now();
+    let (result, f) = within(TIMEOUT * 3, move || syncer.join().unwrap());
     let err = result.expect_err("fsync succeeded although the server died during the upload");
+    assert!(
+        killed.elapsed() < TIMEOUT + Duration::from_secs(1),
+        "fsync failed only after {:?}",
+        killed.elapsed()
+    );
     assert_eq!(
         fs::read(server.dir().join("big.bin")).unwrap(),
         b"old content\n",
@@ -1175,7 +1177,22 @@ fn server_killed_during_upload(server: &mut Server) {
         matches!(err.raw_os_error(), Some(libc::EIO) | Some(libc::ETIMEDOUT)),
         "{err}"
     );
-    drop(f);
+    // close() tries the upload again (the spool is still dirty) and reports that it failed.
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(f);
+    let closed = within(TIMEOUT * 3, move || {
+        // SAFETY: `fd` came from into_raw_fd above and is closed exactly once, here.
+        let rc = unsafe { libc::close(fd) };
+        (rc, std::io::Error::last_os_error())
+    });
+    assert_eq!(closed.0, -1, "close() succeeded after a failed upload");
+    assert!(
+        matches!(
+            closed.1.raw_os_error(),
+            Some(libc::EIO) | Some(libc::ETIMEDOUT)
+        ),
+        "close: {}",
+        closed.1
+    );
     let spools: Vec<_> = fs::read_dir(cache.path().join("spool"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -1226,5 +1243,16 @@ fn server_killed_during_upload_proftpd() {
     server_killed_during_upload(&mut Server::start(
         ServerKind::Proftpd,
         throttled(ServerKind::Proftpd),
+    ));
+}
+
+#[test]
+fn server_killed_during_upload_proftpd_default_config() {
+    server_killed_during_upload(&mut Server::start(
+        ServerKind::Proftpd,
+        ServerOptions {
+            proftpd_allow_overwrite: false,
+            ..throttled(ServerKind::Proftpd)
+        },
     ));
 }

@@ -135,6 +135,24 @@ pub fn wait_until(deadline: impl Deadline, mut cond: impl FnMut() -> bool) -> bo
     }
 }
 
+/// Runs `op` (a filesystem call that might hang) on its own thread and returns its result,
+/// or fails the test once `bound` has passed: a hung call then costs the test, not the suite
+/// (the thread is left behind, blocked in the kernel until the mount goes away).
+pub fn within<T: Send + 'static>(bound: Duration, op: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let started = Instant::now();
+    std::thread::spawn(move || {
+        let _ = tx.send(op());
+    });
+    match rx.recv_timeout(bound) {
+        Ok(v) => v,
+        Err(_) => panic!(
+            "a filesystem call did not return within {bound:?} (started {:?} ago): ftpfs hangs",
+            started.elapsed()
+        ),
+    }
+}
+
 /// Waits for `child` to exit, up to `timeout`. Returns its status if it exited (and was reaped).
 pub fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
     let mut status = None;

@@ -89,8 +89,9 @@ pub struct WriteFile {
     dirty: bool,
     /// A failure to report at the next flush or fsync.
     error: Option<FsError>,
-    /// A modification time set while dirty; applied after the upload.
-    pending_mtime: Option<SystemTime>,
+    /// A modification time set while dirty, applied after the upload; `true` if it was an
+    /// explicit time (whose failure is reported), not "now".
+    pending_mtime: Option<(SystemTime, bool)>,
     /// Time of the last local change (shown until the upload tells the real one).
     mtime: SystemTime,
     /// Handles sharing this state.
@@ -139,7 +140,7 @@ impl WriteFile {
     }
 
     pub fn mtime(&self) -> SystemTime {
-        self.pending_mtime.unwrap_or(self.mtime)
+        self.pending_mtime.map_or(self.mtime, |(t, _)| t)
     }
 }
 
@@ -667,7 +668,9 @@ impl FtpFs {
             let _ = self.remote.delete(&stale);
         }
         self.after_upload(wf, &path, size);
-        Ok(())
+        // The content is stored; a time set while it was dirty that could not be applied
+        // still fails this flush or fsync (close(2) of `cp -p`, say), never silently.
+        wf.error.take().map_or(Ok(()), Err)
     }
 
     /// Sends the spool's content to `dest` (deleted again if the upload fails).
@@ -772,7 +775,7 @@ impl FtpFs {
     }
 
     /// Updates the cache after a successful upload, and applies a pending mtime and the old
-    /// permission bits.
+    /// permission bits. An explicit time the server refused is left in `wf.error`.
     fn after_upload(&self, wf: &mut WriteFile, path: &RemotePath, size: u64) {
         if let Some(mode) = wf.mode {
             if let Err(e) = self.remote.restore_mode(path, mode) {
@@ -782,10 +785,14 @@ impl FtpFs {
             }
         }
         let mut mtime = None;
-        if let Some(t) = wf.pending_mtime.take() {
+        if let Some((t, explicit)) = wf.pending_mtime.take() {
             match self.remote.set_mtime(path, t) {
                 Ok(()) => mtime = Some(t),
-                Err(e) => log::warn!("setting the modification time of {path}: {e}"),
+                Err(e) if explicit => {
+                    log::warn!("setting the modification time of {path}: {e}");
+                    wf.error = Some(mtime_refused(e));
+                }
+                Err(e) => log::debug!("setting the modification time of {path}: {e}"),
             }
         }
         if mtime.is_none() && self.features().mdtm {
@@ -933,12 +940,17 @@ impl FtpFs {
             TimeSet::Now => SystemTime::now(),
             TimeSet::At(t) => t,
         };
+        let explicit = matches!(t, TimeSet::At(_));
         let open = self.open_file(ino);
         if let Some(file) = &open {
             let mut wf = lock_file(file);
             if wf.dirty {
-                // Applied after the upload, which would otherwise reset it.
-                wf.pending_mtime = Some(when);
+                if explicit && self.remote.cannot_set_mtime() {
+                    return Err(FsError::NotSupported("setting modification times"));
+                }
+                // Applied after the upload, which would otherwise reset it; an explicit time
+                // the server refuses then fails the flush.
+                wf.pending_mtime = Some((when, explicit));
                 return Ok(());
             }
         }
@@ -969,14 +981,21 @@ impl FtpFs {
                     // Documented in SEMANTICS.md.
                     log::info!("the server cannot set the time of directory {path} ({e}); ignored");
                     Ok(())
-                } else if e.kind == RemoteErrorKind::NotFound {
-                    // The file exists (we just resolved it): the refusal means "not allowed".
-                    Err(FsError::NotPermitted)
                 } else {
-                    Err(e.into())
+                    Err(mtime_refused(e))
                 }
             }
         }
+    }
+}
+
+/// The error for a modification time the server refused on a file that exists (we just
+/// resolved it): a 550 there means "not allowed", not "no such file".
+fn mtime_refused(e: crate::remote::RemoteError) -> FsError {
+    if e.kind == RemoteErrorKind::NotFound {
+        FsError::NotPermitted
+    } else {
+        e.into()
     }
 }
 

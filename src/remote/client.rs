@@ -257,10 +257,26 @@ impl Remote {
                 Err(e) if e.kind == RemoteErrorKind::NotSupported => {
                     self.mtime_method.store(MTIME_NONE, Ordering::Relaxed)
                 }
+                // A server without MDTM-write (vsftpd with `mdtm_write=NO`, most others) takes
+                // the time for part of the name and answers 550. If the file itself has an
+                // MDTM, the write form is what it refused.
+                Err(e) if e.code.is_some_and(|c| c >= 500) && self.mdtm(path).is_ok() => {
+                    self.mtime_method.store(MTIME_NONE, Ordering::Relaxed);
+                    return Err(RemoteError::new(
+                        RemoteErrorKind::NotSupported,
+                        format!("the server cannot set modification times ({e})"),
+                    ));
+                }
                 Err(_) => {}
             }
         }
         result
+    }
+
+    /// Whether the server is known to be unable to set modification times (see
+    /// [`Remote::set_mtime`]); `false` while that is still unknown.
+    pub fn cannot_set_mtime(&self) -> bool {
+        self.mtime_method.load(Ordering::Relaxed) == MTIME_NONE
     }
 
     /// Starts an upload to `path` (STOR). Not retried.

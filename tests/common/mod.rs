@@ -19,6 +19,7 @@ pub mod curl;
 pub mod mount;
 pub mod process;
 pub mod server;
+pub mod shell;
 pub mod tls;
 
 use std::fs::File;

@@ -70,6 +70,7 @@ impl FsError {
                 RemoteErrorKind::NotADirectory => libc::ENOTDIR,
                 RemoteErrorKind::IsADirectory => libc::EISDIR,
                 RemoteErrorKind::NoSpace => libc::ENOSPC,
+                RemoteErrorKind::Quota => libc::EDQUOT,
                 RemoteErrorKind::NotSupported => libc::EOPNOTSUPP,
                 RemoteErrorKind::Timeout => libc::ETIMEDOUT,
                 RemoteErrorKind::Transient => libc::EIO,
@@ -137,7 +138,11 @@ mod tests {
         );
         assert_eq!(remote(550, "Permission denied").errno(), libc::EACCES);
         assert_eq!(remote(530, "Login incorrect").errno(), libc::EACCES);
-        assert_eq!(remote(552, "Quota exceeded").errno(), libc::ENOSPC);
+        assert_eq!(remote(552, "Quota exceeded").errno(), libc::EDQUOT);
+        assert_eq!(
+            remote(452, "Insufficient storage space").errno(),
+            libc::ENOSPC
+        );
         assert_eq!(remote(550, "Directory not empty").errno(), libc::ENOTEMPTY);
         assert_eq!(remote(421, "Timeout").errno(), libc::EIO);
         let timeout = RemoteError::from_io(&std::io::Error::from(std::io::ErrorKind::WouldBlock));

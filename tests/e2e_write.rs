@@ -798,12 +798,24 @@ fn read_only_directory(server: &Server) {
         !cp.status.success(),
         "cp into a read-only directory succeeded"
     );
+    let stderr = String::from_utf8_lossy(&cp.stderr);
+    assert!(
+        stderr.contains("Permission denied"),
+        "{stderr}\n{}",
+        m.log()
+    );
     let cp = Command::new("cp")
         .arg(src.path().join("new.bin"))
         .arg(m.join("ro/old.txt"))
         .output()
         .unwrap();
     assert!(!cp.status.success(), "cp over a read-only file succeeded");
+    let stderr = String::from_utf8_lossy(&cp.stderr);
+    assert!(
+        stderr.contains("Permission denied"),
+        "{stderr}\n{}",
+        m.log()
+    );
     // An empty new file: the refusal comes at close (the file is stored then), and the name
     // is gone from the mount right after, although the kernel had cached it.
     let touch = Command::new("touch")
@@ -833,11 +845,17 @@ fn read_only_directory(server: &Server) {
 }
 for_each_server_kind!(read_only_directory, read_only_directory);
 
-/// The server dies during an upload: fsync and close fail, and the spool keeps the right
-/// bytes, at a path the log names.
-///
-/// The servers throttle uploads (see [`throttled`]) so that the kill lands while STOR runs,
-/// however late this thread gets to see the temporary file.
+#[test]
+fn read_only_directory_proftpd_default_config() {
+    read_only_directory(&Server::start(
+        ServerKind::Proftpd,
+        ServerOptions {
+            proftpd_allow_overwrite: false,
+            ..Default::default()
+        },
+    ));
+}
+
 /// A 1 MiB tmpfs mounted in the server's tree, unmounted when dropped.
 struct SmallDisk(std::path::PathBuf);
 
@@ -865,8 +883,8 @@ impl Drop for SmallDisk {
 }
 
 /// The server's disk fills up during uploads. The servers say so on the control connection
-/// after closing the data connection (proftpd "452 ... No space left on device", vsftpd and
-/// pure-ftpd a bare 451): close()/fsync() fail with ENOSPC or EIO accordingly, and the log
+/// after closing the data connection (on a full tmpfs all three say 451, proftpd with the
+/// error it got: "Input/output error"): close()/fsync() fail with EIO, and the log
 /// gives the server's reason (not "Broken pipe"); a file that was being replaced keeps its
 /// old content on the server, its new content is kept in the spool, and no temporary file is
 /// left behind.
@@ -892,8 +910,9 @@ fn server_disk_full(server: &Server) {
     assert!(!cp.status.success(), "cp onto a full disk succeeded");
     let stderr = String::from_utf8_lossy(&cp.stderr);
     assert!(
-        stderr.contains("Input/output error") || stderr.contains("No space left on device"),
-        "{stderr}"
+        stderr.contains("Input/output error"),
+        "{stderr}\n{}",
+        m.log()
     );
     // A new file whose first upload failed is not left half-written on the server, and
     // the mount stops showing it once its last handle is released (`ls`, and a lookup by
@@ -941,10 +960,7 @@ fn server_disk_full(server: &Server) {
         .unwrap();
     f.write_all(&data).unwrap();
     let err = f.sync_all().expect_err("fsync onto a full disk succeeded");
-    assert!(
-        matches!(err.raw_os_error(), Some(libc::EIO | libc::ENOSPC)),
-        "{err}"
-    );
+    assert_eq!(err.raw_os_error(), Some(libc::EIO), "{err}");
     drop(f);
     assert_eq!(fs::read(disk.0.join("old.txt")).unwrap(), b"old content\n");
     let log = m.log();
@@ -970,8 +986,75 @@ fn server_disk_full(server: &Server) {
 }
 for_each_server_kind!(server_disk_full, server_disk_full);
 
+#[test]
+fn server_disk_full_proftpd_default_config() {
+    server_disk_full(&Server::start(
+        ServerKind::Proftpd,
+        ServerOptions {
+            proftpd_allow_overwrite: false,
+            ..Default::default()
+        },
+    ));
+}
+
+/// pure-ftpd with a 1 MiB quota answers an upload over it with "552 Quota exceeded":
+/// `cp` of a new file and the `fsync` of a rewritten one fail with EDQUOT, the old content
+/// stays on the server and the rewritten file's bytes stay in the spool.
+#[test]
+fn quota_exceeded_is_edquot() {
+    const SIZE: usize = 3 << 20;
+    let server = Server::start(
+        ServerKind::PureFtpd,
+        ServerOptions::extra(&["-n", "1000:1"]),
+    );
+    server.populate(|d| fs::write(d.join("old.txt"), b"old content\n").unwrap());
+    let cache = tempfile::tempdir().unwrap();
+    let cache_opt = format!("cache_dir={}", cache.path().display());
+    let m = mount_for(&server, &[&cache_opt]);
+    let data = random_bytes(SIZE, 13);
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("new.bin"), &data).unwrap();
+    let cp = Command::new("cp")
+        .arg(src.path().join("new.bin"))
+        .arg(m.join("new.bin"))
+        .output()
+        .unwrap();
+    assert!(!cp.status.success(), "cp over the quota succeeded");
+    let stderr = String::from_utf8_lossy(&cp.stderr);
+    assert!(
+        stderr.contains("Disk quota exceeded"),
+        "{stderr}\n{}",
+        m.log()
+    );
+    assert!(!server.dir().join("new.bin").exists());
+    // Rewritten in place (spooled): fsync reports it, the spool keeps the bytes.
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open(m.join("old.txt"))
+        .unwrap();
+    f.write_all(&data).unwrap();
+    let err = f.sync_all().expect_err("fsync over the quota succeeded");
+    assert_eq!(err.raw_os_error(), Some(libc::EDQUOT), "{err}\n{}", m.log());
+    drop(f);
+    assert_eq!(
+        fs::read(server.dir().join("old.txt")).unwrap(),
+        b"old content\n"
+    );
+    let spools: Vec<_> = fs::read_dir(cache.path().join("spool"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(spools.len(), 1, "{spools:?}\n{}", m.log());
+    assert_eq!(sha256_file(&spools[0]), sha256_bytes(&data));
+    assert_no_temp_files(server.dir());
+}
+
 /// The server dies in the middle of an upload: fsync fails within `timeout` (plus slack),
-/// close fails too, the server keeps the old content and the spool keeps the new bytes.
+/// close fails too, the server keeps the old content and the spool keeps the new bytes, at a
+/// path the log names.
+///
+/// The servers throttle uploads (see [`throttled`]) so that the kill lands while STOR runs,
+/// however late this thread gets to see the temporary file.
 fn server_killed_during_upload(server: &mut Server) {
     const SIZE: usize = 32 << 20;
     const TIMEOUT: Duration = Duration::from_secs(6);

@@ -27,8 +27,10 @@ pub enum RemoteErrorKind {
     IsADirectory,
     /// 530: login refused or not logged in.
     Auth,
-    /// 452 / 552: storage full or quota exceeded.
+    /// 452 / 552: storage full.
     NoSpace,
+    /// 452 / 552 saying a quota is exceeded (pure-ftpd: "552 Quota exceeded").
+    Quota,
     /// 550/553 saying the server refuses the file name.
     BadName,
     /// The name cannot be written in the server's encoding (`-o encoding`).
@@ -184,6 +186,7 @@ pub fn classify_reply(code: u32, text: &str) -> RemoteErrorKind {
     let has = |needles: &[&str]| needles.iter().any(|n| lower.contains(n));
     match code {
         530 | 332 => RemoteErrorKind::Auth,
+        452 | 552 if has(&["quota"]) => RemoteErrorKind::Quota,
         452 | 552 => RemoteErrorKind::NoSpace,
         500 | 501 | 502 | 504 => RemoteErrorKind::NotSupported,
         421 | 425 | 426 | 451 => RemoteErrorKind::Transient,
@@ -254,7 +257,13 @@ mod tests {
             (550, "/f: Not a directory", NotADirectory),
             (530, "Login incorrect.", Auth),
             (452, "Insufficient storage space", NoSpace),
-            (552, "Quota exceeded", NoSpace),
+            (552, "Quota exceeded", Quota),
+            (552, "Quota exceeded: [q.bin] won't be saved", Quota),
+            (
+                552,
+                "Requested file action aborted: exceeded storage allocation",
+                NoSpace,
+            ),
             (421, "Timeout.", Transient),
             (426, "Failure writing network stream.", Transient),
             (500, "Unknown command.", NotSupported),

@@ -15,10 +15,22 @@ use common::process::within;
 use common::shell::{assert_no_temp_files, diff_r, make_tree, sh};
 use common::*;
 
-fn workflows(server: &Server) {
-    let m = mount_for(server, &[]);
+fn workflows(server: &Server, opts: &[&str]) {
+    let m = mount_for(server, opts);
     let mnt = m.path();
     let srv = server.dir();
+    let mode = if opts.contains(&"active") {
+        "mode Active"
+    } else if opts.contains(&"disable_epsv") {
+        "mode Passive"
+    } else {
+        "mode ExtendedPassive"
+    };
+    assert!(
+        m.log().contains(mode),
+        "sessions are not in {mode}\n{}",
+        m.log()
+    );
     // > and >>
     sh(
         mnt,
@@ -91,11 +103,15 @@ fn workflows(server: &Server) {
     let big = out.path().join("big");
     write_random_file(&big, 3_000_000, 5);
     sh(mnt, &format!("split -b 1000000 '{}' part.", big.display()));
+    // The server's copies, exactly three parts.
     let joined = sh(
-        mnt,
-        "cat part.aa part.ab part.ac | sha256sum | cut -d' ' -f1",
+        srv,
+        "ls part.* | tr '\\n' ' ' && cat part.* | sha256sum | cut -d' ' -f1",
     );
-    assert_eq!(joined.trim(), sha256_file(&big));
+    assert_eq!(
+        joined.trim(),
+        format!("part.aa part.ab part.ac {}", sha256_file(&big))
+    );
     // truncate, both ways.
     sh(mnt, "truncate -s 3 log.txt && truncate -s 6 log.txt");
     assert_eq!(fs::read(srv.join("log.txt")).unwrap(), b"one\0\0\0");
@@ -149,7 +165,19 @@ fn workflows(server: &Server) {
     assert_eq!(err.raw_os_error(), Some(libc::EPERM));
     assert_no_temp_files(srv);
 }
-for_each_server_kind!(workflows, workflows);
+// Every server, in passive (EPSV) and in active (EPRT) mode.
+for_each_server!(workflows, workflows);
+
+/// Plain PASV, as against servers without EPSV.
+#[test]
+fn workflows_pasv_only() {
+    for kind in [ServerKind::Vsftpd, ServerKind::PureFtpd] {
+        workflows(
+            &Server::start(kind, ServerOptions::default()),
+            &["disable_epsv"],
+        );
+    }
+}
 
 /// proftpd's defaults refuse APPE and overwriting; ftpfs must still replace files.
 #[test]
@@ -161,7 +189,7 @@ fn workflows_proftpd_default_config() {
             ..Default::default()
         },
     );
-    workflows(&server);
+    workflows(&server, &[]);
 }
 
 /// Permission bits survive rewrites that replace the file: `sed -i` (a 0600 temporary file,

@@ -89,7 +89,9 @@ fn citations() -> Vec<(String, String)> {
             for (k, quoted) in inside.split('`').enumerate() {
                 let candidate = k % 2 == 1
                     && quoted.contains('_')
-                    && quoted.chars().all(|c| is_ident_char(c) || c == ':' || c == '*');
+                    && quoted
+                        .chars()
+                        .all(|c| is_ident_char(c) || c == ':' || c == '*');
                 if candidate {
                     out.push((rel.clone(), quoted.to_string()));
                 }

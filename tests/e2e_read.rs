@@ -314,6 +314,35 @@ fn reconnects_after_restart_pure_ftpd() {
     ));
 }
 
+/// statfs (`df`, `stat -f`): FTP cannot tell free space, so the mount reports a fixed, sane
+/// geometry (1 PiB of 4 KiB blocks, all free; a million inodes; 255-byte names) that lets
+/// `cp` and installers proceed, and `df` answers at once.
+#[test]
+fn statfs_is_sane() {
+    let server = Server::start(ServerKind::PureFtpd, ServerOptions::default());
+    let m = mount_for(&server, &[]);
+    let out = std::process::Command::new("stat")
+        .args(["-f", "-c", "%S %b %f %a %c %d %l"])
+        .arg(m.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let blocks = (1u64 << 50) / 4096;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("4096 {blocks} {blocks} {blocks} 1000000 1000000 255")
+    );
+    let df = std::process::Command::new("df")
+        .args(["-B1", "--output=size,avail"])
+        .arg(m.path())
+        .output()
+        .unwrap();
+    let df = String::from_utf8_lossy(&df.stdout).into_owned();
+    let last = df.lines().last().unwrap_or_default().to_string();
+    let fields: Vec<&str> = last.split_whitespace().collect();
+    assert_eq!(fields, vec!["1125899906842624"; 2], "{df}");
+}
+
 /// `-o ro`: reads work, every change fails with EROFS and nothing reaches the server.
 #[test]
 fn read_only_mount_refuses_changes() {

@@ -82,7 +82,7 @@ fn citations() -> Vec<(String, String)> {
         let rel = doc.strip_prefix(root()).unwrap().display().to_string();
         let mut rest = text.as_str();
         while let Some(open) = rest.find('[') {
-            let Some(len) = rest[open + 1..].find(|c| c == ']' || c == '[') else {
+            let Some(len) = rest[open + 1..].find([']', '[']) else {
                 break;
             };
             let inside = &rest[open + 1..open + 1 + len];

@@ -112,8 +112,42 @@ fn nothing_listening_fails_fast_with_one_line() {
     assert_one_line(&stderr, &format!("cannot connect to [::1]:{port}"));
 }
 
+/// A host that never answers the TCP handshake (its SYNs are dropped, as a firewalled or
+/// unreachable host does): the mount fails after `connect_timeout`, with one line.
 #[test]
 fn unreachable_host_fails_within_the_connect_timeout() {
+    use std::os::fd::AsRawFd;
+    let dir = mountpoint();
+    // A listener whose accept queue is full: Linux drops further SYNs, so connect() hangs.
+    let full = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: listen(2) on a socket this test owns; a backlog of 0 queues one connection.
+    assert_eq!(unsafe { libc::listen(full.as_raw_fd(), 0) }, 0);
+    let addr = full.local_addr().unwrap();
+    let mut queued = Vec::new();
+    while let Ok(c) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+        queued.push(c);
+        assert!(queued.len() < 64, "the accept queue never filled up");
+    }
+    let url = format!("ftp://127.0.0.1:{}/", addr.port());
+    let (code, stderr, took) = run_ftpfs(
+        &[
+            &url,
+            dir.path().to_str().unwrap(),
+            "-o",
+            "connect_timeout=2,reply_timeout=2",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_one_line(&stderr, "timed out");
+    assert!(
+        took < Duration::from_secs(2) + Duration::from_millis(1500),
+        "took {took:?}"
+    );
+}
+
+#[test]
+fn silent_server_fails_within_the_reply_timeout() {
     let dir = mountpoint();
     // A TCP listener that never answers the FTP greeting: the reply deadline applies.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

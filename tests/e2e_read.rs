@@ -314,6 +314,33 @@ fn reconnects_after_restart_pure_ftpd() {
     ));
 }
 
+/// Inode numbers stay the same for the life of the mount, also after the kernel forgot the
+/// files (drop_caches makes it send FORGET; the `inodes` counter shows it did).
+#[test]
+fn inode_numbers_survive_forget() {
+    let server = Server::start(ServerKind::PureFtpd, ServerOptions::default());
+    server.populate(|d| {
+        fs::create_dir(d.join("d")).unwrap();
+        for i in 0..20 {
+            fs::write(d.join(format!("d/f{i}")), b"x").unwrap();
+        }
+    });
+    let m = mount_for(&server, &[]);
+    let numbers = || -> Vec<u64> {
+        (0..20)
+            .map(|i| fs::metadata(m.join(format!("d/f{i}"))).unwrap().ino())
+            .collect()
+    };
+    let before = numbers();
+    assert!(m.stats()["inodes"] > 20);
+    let forgotten = wait_until(Duration::from_secs(10), || {
+        fs::write("/proc/sys/vm/drop_caches", "2").unwrap();
+        m.stats()["inodes"] < 5
+    });
+    assert!(forgotten, "the kernel did not forget: {:?}", m.stats());
+    assert_eq!(numbers(), before, "numbers changed after a forget");
+}
+
 /// statfs (`df`, `stat -f`): FTP cannot tell free space, so the mount reports a fixed, sane
 /// geometry (1 PiB of 4 KiB blocks, all free; a million inodes; 255-byte names) that lets
 /// `cp` and installers proceed, and `df` answers at once.

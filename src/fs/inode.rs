@@ -1,10 +1,13 @@
 //! The inode table: remote path ⇄ inode number, with the kernel's lookup counts.
 //!
 //! Invariants:
-//! - inode numbers are handed out monotonically and never reused, so a number the kernel (or
-//!   a tool like `find` or `tar`) remembers can never come to mean another file;
-//! - a path keeps its number as long as the kernel holds a reference to it (lookup count > 0),
-//!   or as long as it was only ever named in a plain `readdir` (count 0, kept for stability);
+//! - inode numbers are handed out monotonically and never given to another path, so a number
+//!   the kernel (or a tool like `find`, `tar` or git's index) remembers keeps naming the same
+//!   path for the life of the mount;
+//! - a path keeps its number for the life of the mount: after the kernel forgets it (lookup
+//!   count back to 0) the path stays mapped to it, dormant, and its next lookup gets it
+//!   again. Only an unlink, or a rename over it, through this mount ends that (a new file
+//!   there is another file, with a new number);
 //! - the root inode (1) is pinned and never forgotten;
 //! - renames re-key a whole subtree at once, keeping numbers.
 
@@ -74,12 +77,17 @@ impl InodeTable {
     /// The number for `path`, creating it if needed, without touching the lookup count
     /// (plain readdir).
     pub fn ino_for(&mut self, path: &RemotePath) -> u64 {
-        if let Some(&ino) = self.by_path.get(path) {
-            return ino;
-        }
-        let ino = self.next;
-        self.next += 1;
-        self.by_path.insert(path.clone(), ino);
+        let ino = match self.by_path.get(path) {
+            Some(&ino) if self.by_ino.contains_key(&ino) => return ino,
+            // Forgotten by the kernel: the path gets its number back.
+            Some(&ino) => ino,
+            None => {
+                let ino = self.next;
+                self.next += 1;
+                self.by_path.insert(path.clone(), ino);
+                ino
+            }
+        };
         self.by_ino.insert(
             ino,
             Node {
@@ -105,7 +113,8 @@ impl InodeTable {
         }
     }
 
-    /// The kernel dropped `n` references. At zero the entry is removed (root excepted).
+    /// The kernel dropped `n` references. At zero the number is free of the kernel (root
+    /// excepted); the path keeps it, dormant, for its next lookup.
     pub fn forget(&mut self, ino: u64, n: u64) {
         if ino == ROOT_INO {
             return;
@@ -115,11 +124,7 @@ impl InodeTable {
         };
         node.lookups = node.lookups.saturating_sub(n);
         if node.lookups == 0 {
-            let path = node.path.clone();
             self.by_ino.remove(&ino);
-            if self.by_path.get(&path) == Some(&ino) {
-                self.by_path.remove(&path);
-            }
         }
     }
 
@@ -181,8 +186,25 @@ mod tests {
         assert_eq!(t.path(a), Some(&p("/a")), "still one reference");
         t.forget(a, 1);
         assert_eq!(t.path(a), None);
+        assert_eq!(t.count(), 1, "only the root is live");
+        assert_eq!(
+            t.lookup(&p("/a")),
+            a,
+            "a path keeps its number after a forget"
+        );
+        assert_eq!(t.path(a), Some(&p("/a")));
+        t.forget(a, 1);
+        t.unlink(&p("/a"));
         let again = t.lookup(&p("/a"));
-        assert_ne!(again, a, "a forgotten number is never handed out again");
+        assert_ne!(again, a, "a new file after an unlink gets a new number");
+        // A forgotten number under a renamed directory follows it.
+        let d = t.lookup(&p("/d"));
+        let f = t.lookup(&p("/d/f"));
+        t.forget(f, 1);
+        t.rename(&p("/d"), &p("/e"));
+        assert_eq!(t.lookup(&p("/e/f")), f);
+        assert_ne!(t.lookup(&p("/d/f")), f);
+        assert_eq!(t.path(d), Some(&p("/e")));
         t.forget(ROOT_INO, 100);
         assert_eq!(t.path(ROOT_INO), Some(&p("/")));
     }

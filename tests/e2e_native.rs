@@ -476,9 +476,14 @@ fn daemon_without_syslog_logs_to_a_file() {
 }
 
 /// `-o encoding=gbk`: GBK names on the server appear as UTF-8, and new names are written
-/// in GBK; a name GBK cannot represent is refused with EILSEQ.
+/// in GBK; a name GBK cannot represent is refused with EILSEQ. Names that are not GBK are
+/// shown raw and used raw: a UTF-8 name of odd length (common on mixed-encoding servers),
+/// which must not be re-encoded into GBK on the way back, and a four-byte GB18030 sequence,
+/// which the GBK decoder accepts but the GBK encoder cannot produce.
 fn gbk_names(server: &Server) {
     let gbk_name: &[u8] = b"\xca\xb5\xd1\xe9.doc"; // 实验.doc in GBK
+    let utf8_name = "实.doc"; // 7 bytes of UTF-8: not valid GBK
+    let gb18030_name: &[u8] = b"\x81\x30\x81\x30.txt"; // U+0080, GB18030 only
     server.populate(|d| {
         fs::write(
             d.join(std::ffi::OsStr::from_bytes(gbk_name)),
@@ -487,17 +492,50 @@ fn gbk_names(server: &Server) {
         .unwrap();
         fs::create_dir(d.join(std::ffi::OsStr::from_bytes(b"\xd6\xd0\xce\xc4"))).unwrap();
         // 中文
+        fs::write(d.join(utf8_name), b"utf-8 named\n").unwrap();
+        fs::write(
+            d.join(std::ffi::OsStr::from_bytes(gb18030_name)),
+            b"gb18030 named\n",
+        )
+        .unwrap();
     });
     let m = mount_for(server, &["encoding=gbk"]);
-    let mut names = dir_names(m.path());
+    let mut names: Vec<Vec<u8>> = fs::read_dir(m.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().as_bytes().to_vec())
+        .collect();
     names.sort();
+    let mut want = vec![
+        "中文".as_bytes().to_vec(),
+        "实验.doc".as_bytes().to_vec(),
+        utf8_name.as_bytes().to_vec(),
+        gb18030_name.to_vec(),
+    ];
+    want.sort();
+    assert_eq!(names, want, "{}", m.log());
+    assert_eq!(fs::read(m.join("实验.doc")).unwrap(), b"gbk content\n");
     assert_eq!(
-        names,
-        vec!["中文".to_string(), "实验.doc".to_string()],
+        fs::read(m.join(utf8_name)).unwrap(),
+        b"utf-8 named\n",
         "{}",
         m.log()
     );
-    assert_eq!(fs::read(m.join("实验.doc")).unwrap(), b"gbk content\n");
+    assert_eq!(
+        fs::read(m.join(std::ffi::OsStr::from_bytes(gb18030_name))).unwrap(),
+        b"gb18030 named\n",
+        "{}",
+        m.log()
+    );
+    // Rewriting the raw UTF-8 name replaces that file, not a GBK namesake.
+    fs::write(m.join(utf8_name), b"rewritten\n").unwrap();
+    assert_eq!(
+        fs::read(server.dir().join(utf8_name)).unwrap(),
+        b"rewritten\n"
+    );
+    assert!(!server
+        .dir()
+        .join(std::ffi::OsStr::from_bytes(b"\xca\xb5.doc"))
+        .exists());
     fs::write(m.join("中文/新文件.txt"), b"new\n").unwrap();
     let on_server = server.dir().join(std::ffi::OsStr::from_bytes(
         b"\xd6\xd0\xce\xc4/\xd0\xc2\xce\xc4\xbc\xfe.txt",

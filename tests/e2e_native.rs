@@ -362,7 +362,8 @@ fn mount_read_unmount(server: &Server, mnt: &Path, devlog: Option<&Path>, opts: 
 fn check_daemon_log(text: &str) {
     for want in [
         "mounted ftp://",
-        "USER test / PASS ****",
+        "> USER test",
+        "> PASS ****",
         "RETR /hello.txt",
         "unmounted",
     ] {

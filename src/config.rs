@@ -49,6 +49,8 @@ pub struct Config {
     pub auto_unmount: bool,
     pub allow_other: bool,
     pub default_permissions: bool,
+    /// Programs on the mount may not run (`noexec`: MS_NOEXEC).
+    pub noexec: bool,
     /// Certificate verification is off (warned about at mount time).
     pub no_verify: bool,
 }
@@ -272,6 +274,7 @@ impl Config {
             auto_unmount: args.auto_unmount,
             allow_other: args.allow_other,
             default_permissions: args.default_permissions,
+            noexec: args.noexec,
             no_verify: args.no_verify,
         })
     }

@@ -73,20 +73,53 @@ impl Drop for Unmount {
     }
 }
 
+/// The source a mount of [`Server::url`] shows in /proc/mounts: the URL without the
+/// password, its path without a trailing slash (the root stays `/`).
+fn expected_source(server: &Server) -> String {
+    let dir = server.remote_dir().trim_end_matches('/');
+    format!(
+        "ftp://{}@127.0.0.1:{}{}",
+        server.user(),
+        server.port(),
+        if dir.is_empty() { "/" } else { dir }
+    )
+}
+
+/// The /proc/mounts line of `mnt` as fields: source, mountpoint, type, options, ...
+fn mounts_line(mnt: &Path) -> Vec<String> {
+    let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
+    mounts
+        .lines()
+        .map(|l| l.split(' ').map(str::to_string).collect::<Vec<_>>())
+        .find(|f| f.get(1).map(String::as_str) == mnt.to_str())
+        .unwrap_or_else(|| panic!("{} not in /proc/mounts:\n{mounts}", mnt.display()))
+}
+
+/// The options of `mnt` in /proc/mounts.
+fn mount_options(mnt: &Path) -> Vec<String> {
+    mounts_line(mnt)[3].split(',').map(str::to_string).collect()
+}
+
 fn check_mount(mnt: &Path, server: &Server) {
     assert!(is_mounted(mnt), "not mounted");
     let fstype = common::process::mount_fstype(mnt);
     assert_eq!(fstype.as_deref(), Some("fuse.ftpfs"));
     assert_eq!(fs::read(mnt.join("hello.txt")).unwrap(), b"hello\n");
-    let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
-    let line = mounts
-        .lines()
-        .find(|l| l.contains(mnt.to_str().unwrap()))
-        .unwrap();
-    assert!(
-        !line.contains(&format!(":{}@", server.password())),
-        "password in /proc/mounts: {line}"
-    );
+    let line = mounts_line(mnt);
+    assert_eq!(line[0], expected_source(server), "{line:?}");
+    assert_eq!(line[2], "fuse.ftpfs", "{line:?}");
+    // ftpfs always mounts nosuid,nodev.
+    let options = mount_options(mnt);
+    for want in ["nosuid", "nodev"] {
+        assert!(options.iter().any(|o| o == want), "no {want}: {line:?}");
+    }
+}
+
+/// Runs `hello.sh` on the mount: its output, or the error of exec(2).
+fn run_script(mnt: &Path) -> std::io::Result<Vec<u8>> {
+    Command::new(mnt.join("hello.sh"))
+        .output()
+        .map(|out| out.stdout)
 }
 
 fn umount_and_wait(mnt: &Path) {
@@ -103,9 +136,16 @@ fn umount_and_wait(mnt: &Path) {
     assert!(gone, "the ftpfs daemon outlived umount");
 }
 
+/// proftpd serving `hello.txt` and an executable `hello.sh`.
 fn server() -> Server {
+    use std::os::unix::fs::PermissionsExt;
     let server = Server::start(ServerKind::Proftpd, ServerOptions::default());
-    server.populate(|d| fs::write(d.join("hello.txt"), b"hello\n").unwrap());
+    server.populate(|d| {
+        fs::write(d.join("hello.txt"), b"hello\n").unwrap();
+        let script = d.join("hello.sh");
+        fs::write(&script, b"#!/bin/sh\necho script ran\n").unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    });
     server
 }
 
@@ -134,7 +174,44 @@ fn mount_t_fuse_ftpfs() {
             "rw,nodev,nosuid,noatime,_netdev,x-systemd.automount,dir_cache_ttl=5,max_conns=2",
         ]));
     check_mount(mnt.path(), &server);
+    // Without noexec, programs on the mount run.
+    assert!(!mount_options(mnt.path()).contains(&"noexec".to_string()));
+    assert_eq!(run_script(mnt.path()).unwrap(), b"script ran\n");
     umount_and_wait(mnt.path());
+}
+
+/// `-o noexec` through mount(8) is honoured: /proc/mounts shows it, and exec(2) of a file
+/// on the mount fails with EACCES. Before, ftpfs dropped it with the options it ignores.
+#[test]
+fn mount_noexec() {
+    let _mount8 = mount8_lock();
+    let server = server();
+    let bin = bin_dir();
+    let mnt = tempfile::tempdir().unwrap();
+    let _guard = Unmount(mnt.path().to_path_buf());
+    run(Command::new("mount")
+        .env("PATH", path_with(bin.path()))
+        .args(["-t", "fuse.ftpfs", &server.url()])
+        .arg(mnt.path())
+        .args(["-o", "exec,suid,dev,noexec,_netdev"]));
+    check_mount(mnt.path(), &server);
+    let options = mount_options(mnt.path());
+    assert!(options.contains(&"noexec".to_string()), "{options:?}");
+    let err = run_script(mnt.path()).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{err}");
+    // Reading it is still fine.
+    assert_eq!(
+        fs::read(mnt.path().join("hello.sh")).unwrap(),
+        b"#!/bin/sh\necho script ran\n"
+    );
+    umount_and_wait(mnt.path());
+
+    // The other mount path: through fusermount3, as auto_unmount (and non-root) mounts go.
+    let m = mount_for(&server, &["noexec", "auto_unmount"]);
+    let options = mount_options(m.path());
+    assert!(options.contains(&"noexec".to_string()), "{options:?}");
+    let err = run_script(m.path()).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{err}");
 }
 
 /// A scratch fstab line of type fuse.ftpfs, mounted with `mount -T FSTAB DIR`.

@@ -149,8 +149,29 @@ fn secs(n: u64, what: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(n))
 }
 
+/// Whether building a [`Config`] may read standard input or prompt for a password.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// Mounting: resolve the password for real.
+    Read,
+    /// `mount -f`: only check (see [`credentials::resolve_without_input`]).
+    Leave,
+}
+
 impl Config {
+    /// Validates `args` into the configuration of a mount (password sources are read; no
+    /// network is used).
     pub fn from_args(args: Args) -> Result<Config, String> {
+        Config::build(args, Input::Read)
+    }
+
+    /// Validates `args` as [`Config::from_args`] does, for `mount -f`: the same errors, but
+    /// standard input is not read and nobody is asked for a password.
+    pub fn check(args: Args) -> Result<(), String> {
+        Config::build(args, Input::Leave).map(|_| ())
+    }
+
+    fn build(args: Args, input: Input) -> Result<Config, String> {
         let url = ServerUrl::parse(&args.url)?;
         if args.max_conns == 0 || args.max_conns > 64 {
             return Err("max_conns must be between 1 and 64".into());
@@ -182,12 +203,20 @@ impl Config {
             netrc: args.netrc.clone(),
             password_stdin: args.password_stdin,
         };
-        let creds = credentials::resolve(
-            &url.host,
-            url.user.as_deref(),
-            url.password.as_deref(),
-            &sources,
-        )?;
+        let creds = match input {
+            Input::Read => credentials::resolve(
+                &url.host,
+                url.user.as_deref(),
+                url.password.as_deref(),
+                &sources,
+            )?,
+            Input::Leave => credentials::resolve_without_input(
+                &url.host,
+                url.user.as_deref(),
+                url.password.as_deref(),
+                &sources,
+            )?,
+        };
         if creds.origin == credentials::Origin::Url {
             log::warn!("{}", credentials::URL_PASSWORD_WARNING);
         }

@@ -280,3 +280,72 @@ fn bad_option_is_a_usage_error() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("no-such-option"), "{stderr}");
 }
+
+/// Runs `mount.ftpfs ARGS` (the mount(8) helper convention, where `-f` means fake) with a
+/// standard input that stays open, so a read from it would hang until `timeout`.
+fn run_mount_helper(args: &[&str], timeout: Duration) -> (Option<i32>, String) {
+    let bin = tempfile::Builder::new()
+        .prefix("ftpfs-helper.")
+        .tempdir()
+        .unwrap();
+    let helper = bin.path().join("mount.ftpfs");
+    std::os::unix::fs::symlink(ftpfs_bin(), &helper).unwrap();
+    let mut child = Command::new(&helper)
+        .env_remove("FTPFS_PASSWORD")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mount.ftpfs");
+    let status = common::process::wait_child(&mut child, timeout);
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("collect output");
+    (
+        status.and_then(|s| s.code()),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `mount -f` (fake) validates the arguments as a real mount would, but uses no network and
+/// reads no password: a bad URL scheme, contradictory options or a missing password file
+/// fail with one line; a good line succeeds at once even with no server there, and mounts
+/// nothing.
+#[test]
+fn mount_fake_validates_without_network() {
+    let dir = mountpoint();
+    let mnt = dir.path().to_str().unwrap();
+    let port = common::process::ephemeral_port();
+    let url = format!("ftp://someone@127.0.0.1:{port}/");
+    let fake = |url: &str, opts: &str| {
+        let (code, stderr) = run_mount_helper(
+            &[url, mnt, "-f", "-n", "-o", opts, "-t", "ftpfs"],
+            Duration::from_secs(10),
+        );
+        assert!(!is_mounted(dir.path()));
+        (code, stderr)
+    };
+
+    let (code, stderr) = fake(&format!("http://127.0.0.1:{port}/"), "rw");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_one_line(&stderr, "http");
+    let (code, stderr) = fake(&url, "active,disable_epsv");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_one_line(&stderr, "active and disable_epsv cannot be combined");
+    let (code, stderr) = fake(&format!("ftps://127.0.0.1:{port}/"), "tls=none");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_one_line(&stderr, "contradict");
+    let (code, stderr) = fake(&url, "password_file=/nonexistent/ftpfs-password");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_one_line(&stderr, "/nonexistent/ftpfs-password");
+
+    // Nothing listens on the port: success means nothing tried to connect. password_stdin
+    // with an open, silent stdin: success within the deadline means it was not read.
+    for opts in ["rw,_netdev,max_conns=2", "password_stdin,noexec"] {
+        let (code, stderr) = fake(&url, opts);
+        assert_eq!(code, Some(0), "-o {opts}: {stderr}");
+        assert_eq!(stderr, "", "-o {opts}");
+    }
+}

@@ -23,7 +23,11 @@ use clap::Parser;
     about = "Mount a remote FTP server as a local directory (FUSE)",
     after_help = "Every long option can also be given inside -o, with '_' or '-': \
                   ftpfs ftp://host/ /mnt -o max_conns=2,dir_cache_ttl=60,active\n\
-                  Unmount with: fusermount3 -u MOUNTPOINT (or umount as root)."
+                  Unmount with: fusermount3 -u MOUNTPOINT (or umount as root).\n\
+                  A running mount reports its counters (operations, bytes, FTP commands, \
+                  listings, cache hits and misses, live sessions, reconnects) in the \
+                  user.ftpfs.stats extended attribute of its root: \
+                  getfattr -n user.ftpfs.stats MOUNTPOINT"
 )]
 pub struct Args {
     /// Server to mount: ftp://[user[:password]@]host[:port][/path]

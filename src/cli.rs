@@ -4,7 +4,8 @@
 //! options before clap sees them (`-o max_conns=2,active` becomes `--max-conns=2 --active`),
 //! so every long option works in both forms, as mount(8) and fstab need. Options that
 //! mount(8), fstab and systemd pass to every filesystem (`_netdev`, `noauto`, `x-systemd.*`,
-//! ...) are accepted and ignored.
+//! ...) are accepted and ignored; `nosuid` and `nodev` are always in effect, `suid` and `dev`
+//! have no effect, and `noexec`/`exec` are real options.
 //!
 //! This file only parses. `config.rs` validates and turns [`Args`] into a typed `Config`.
 
@@ -22,7 +23,11 @@ use clap::Parser;
     about = "Mount a remote FTP server as a local directory (FUSE)",
     after_help = "Every long option can also be given inside -o, with '_' or '-': \
                   ftpfs ftp://host/ /mnt -o max_conns=2,dir_cache_ttl=60,active\n\
-                  Unmount with: fusermount3 -u MOUNTPOINT (or umount as root)."
+                  Unmount with: fusermount3 -u MOUNTPOINT (or umount as root).\n\
+                  A running mount reports its counters (operations, bytes, FTP commands, \
+                  listings, cache hits and misses, live sessions, reconnects) in the \
+                  user.ftpfs.stats extended attribute of its root: \
+                  getfattr -n user.ftpfs.stats MOUNTPOINT"
 )]
 pub struct Args {
     /// Server to mount: ftp://[user[:password]@]host[:port][/path]
@@ -66,6 +71,15 @@ pub struct Args {
     /// Mount read-only: every change fails with EROFS
     #[arg(long = "ro", visible_alias = "read-only", help_heading = "Mount")]
     pub read_only: bool,
+
+    /// Do not let programs on the mount run (MS_NOEXEC; -o exec undoes it). nosuid and nodev
+    /// are always on
+    #[arg(long, overrides_with = "exec", help_heading = "Mount")]
+    pub noexec: bool,
+
+    /// Let programs on the mount run (the default; undoes an earlier noexec)
+    #[arg(long, overrides_with = "noexec", hide = true)]
+    pub exec: bool,
 
     /// TLS: explicit (AUTH TLS, the default for ftps://), implicit (TLS from the first byte,
     /// port 990) or none (the default for ftp://)
@@ -212,7 +226,8 @@ fn parse_octal(s: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("'{s}' is not an octal mode like 022"))
 }
 
-/// Options that mount(8), fstab and systemd pass to every filesystem; ftpfs ignores them.
+/// Options that mount(8), fstab and systemd pass to every filesystem; ftpfs ignores them
+/// (or, for `nosuid` and `nodev`, always applies them).
 const IGNORED: &[&str] = &[
     "_netdev",
     "nofail",
@@ -223,12 +238,11 @@ const IGNORED: &[&str] = &[
     "nouser",
     "defaults",
     "rw",
+    // ftpfs always mounts nosuid,nodev (see mount.rs); `exec` and `noexec` are options.
     "dev",
     "nodev",
     "suid",
     "nosuid",
-    "exec",
-    "noexec",
     "atime",
     "noatime",
     "relatime",
@@ -371,6 +385,39 @@ mod tests {
         assert_eq!(a.umask, Some(0o22));
         let ro = parse(os(&["ftpfs", "ftp://h/", "/mnt", "-o", "ro,auto"])).unwrap();
         assert!(ro.read_only);
+        // What `defaults` and `user` stand for: dev, suid and exec are accepted, nosuid and
+        // nodev are what ftpfs does anyway.
+        let d = parse(os(&[
+            "ftpfs",
+            "ftp://h/",
+            "/mnt",
+            "-o",
+            "rw,suid,dev,exec,nosuid,nodev,auto,nouser,async",
+        ]))
+        .unwrap();
+        assert!(d.exec && !d.noexec);
+        let d = Args { exec: false, ..d };
+        assert_eq!(d, parse(os(&["ftpfs", "ftp://h/", "/mnt"])).unwrap());
+    }
+
+    /// `noexec` is honoured, and the last of `exec`/`noexec` wins, as in mount(8).
+    #[test]
+    fn noexec_and_exec() {
+        let noexec = |opts: &str| {
+            parse(os(&["ftpfs", "ftp://h/", "/mnt", "-o", opts]))
+                .unwrap()
+                .noexec
+        };
+        assert!(noexec("noexec"));
+        assert!(noexec("nosuid,nodev,noexec,_netdev"));
+        assert!(noexec("exec,noexec"));
+        assert!(!noexec("noexec,exec"));
+        assert!(!noexec("exec"));
+        let separate = parse(os(&[
+            "ftpfs", "ftp://h/", "/mnt", "-o", "noexec", "-o", "exec",
+        ]))
+        .unwrap();
+        assert!(!separate.noexec);
     }
 
     #[test]

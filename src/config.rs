@@ -49,6 +49,8 @@ pub struct Config {
     pub auto_unmount: bool,
     pub allow_other: bool,
     pub default_permissions: bool,
+    /// Programs on the mount may not run (`noexec`: MS_NOEXEC).
+    pub noexec: bool,
     /// Certificate verification is off (warned about at mount time).
     pub no_verify: bool,
 }
@@ -147,8 +149,29 @@ fn secs(n: u64, what: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(n))
 }
 
+/// Whether building a [`Config`] may read standard input or prompt for a password.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// Mounting: resolve the password for real.
+    Read,
+    /// `mount -f`: only check (see [`credentials::resolve_without_input`]).
+    Leave,
+}
+
 impl Config {
+    /// Validates `args` into the configuration of a mount (password sources are read; no
+    /// network is used).
     pub fn from_args(args: Args) -> Result<Config, String> {
+        Config::build(args, Input::Read)
+    }
+
+    /// Validates `args` as [`Config::from_args`] does, for `mount -f`: the same errors, but
+    /// standard input is not read and nobody is asked for a password.
+    pub fn check(args: Args) -> Result<(), String> {
+        Config::build(args, Input::Leave).map(|_| ())
+    }
+
+    fn build(args: Args, input: Input) -> Result<Config, String> {
         let url = ServerUrl::parse(&args.url)?;
         if args.max_conns == 0 || args.max_conns > 64 {
             return Err("max_conns must be between 1 and 64".into());
@@ -180,12 +203,20 @@ impl Config {
             netrc: args.netrc.clone(),
             password_stdin: args.password_stdin,
         };
-        let creds = credentials::resolve(
-            &url.host,
-            url.user.as_deref(),
-            url.password.as_deref(),
-            &sources,
-        )?;
+        let creds = match input {
+            Input::Read => credentials::resolve(
+                &url.host,
+                url.user.as_deref(),
+                url.password.as_deref(),
+                &sources,
+            )?,
+            Input::Leave => credentials::resolve_without_input(
+                &url.host,
+                url.user.as_deref(),
+                url.password.as_deref(),
+                &sources,
+            )?,
+        };
         if creds.origin == credentials::Origin::Url {
             log::warn!("{}", credentials::URL_PASSWORD_WARNING);
         }
@@ -272,6 +303,7 @@ impl Config {
             auto_unmount: args.auto_unmount,
             allow_other: args.allow_other,
             default_permissions: args.default_permissions,
+            noexec: args.noexec,
             no_verify: args.no_verify,
         })
     }

@@ -112,6 +112,20 @@ pub fn resolve(
     resolve_with(host, url_user, url_password, sources, &mut RealEnv)
 }
 
+/// [`resolve`] without reading standard input or asking on the terminal, for `mount -f`,
+/// which only checks and must neither consume input nor wait for a person. The errors are
+/// those of [`resolve`], but `password_stdin` gives a placeholder password and a missing
+/// password is not prompted for. Password and netrc files are read, so a missing one is
+/// reported.
+pub fn resolve_without_input(
+    host: &str,
+    url_user: Option<&str>,
+    url_password: Option<&str>,
+    sources: &Sources,
+) -> Result<Credentials, String> {
+    resolve_with(host, url_user, url_password, sources, &mut NoInput)
+}
+
 /// The process inputs resolution depends on, so tests can replace them.
 trait Env {
     /// An environment variable, if set and valid UTF-8.
@@ -512,6 +526,33 @@ fn io_text(e: &io::Error) -> String {
     match text.find(" (os error ") {
         Some(i) => text[..i].to_string(),
         None => text,
+    }
+}
+
+/// The real environment, with standard input and the terminal left alone
+/// ([`resolve_without_input`]).
+struct NoInput;
+
+impl Env for NoInput {
+    fn var(&self, key: &str) -> Option<String> {
+        RealEnv.var(key)
+    }
+
+    fn home(&self) -> Option<PathBuf> {
+        RealEnv.home()
+    }
+
+    fn read_stdin_line(&mut self) -> io::Result<String> {
+        // Stands for the line the real mount will read.
+        Ok("(not read)\n".to_string())
+    }
+
+    fn is_tty(&self) -> bool {
+        false
+    }
+
+    fn prompt(&mut self, _text: &str) -> io::Result<String> {
+        Err(io::Error::other("no prompt when only checking"))
     }
 }
 

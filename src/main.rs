@@ -7,11 +7,13 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) => e.exit(),
     };
-    if args.fake {
-        return ExitCode::SUCCESS;
-    }
-    ftpfs::logging::init(args.debug, args.trace_ftp);
-    let result = ftpfs::Config::from_args(args).and_then(ftpfs::run);
+    let result = if args.fake {
+        // `mount -f`: check the arguments as a mount would (no network, no prompt), mount nothing.
+        ftpfs::Config::check(args)
+    } else {
+        ftpfs::logging::init(args.debug, args.trace_ftp);
+        ftpfs::Config::from_args(args).and_then(ftpfs::run)
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {

@@ -262,6 +262,9 @@ fn start(
     if config.fs.read_only {
         cfg.mount_options.push(MountOption::RO);
     }
+    if config.noexec {
+        cfg.mount_options.push(MountOption::NoExec);
+    }
     if config.default_permissions {
         cfg.mount_options.push(MountOption::DefaultPermissions);
     }
@@ -338,6 +341,9 @@ fn mount_direct(config: &Config, mountpoint: &Path) -> std::io::Result<OwnedFd> 
     let mut flags = libc::MS_NOSUID | libc::MS_NODEV;
     if config.fs.read_only {
         flags |= libc::MS_RDONLY;
+    }
+    if config.noexec {
+        flags |= libc::MS_NOEXEC;
     }
     let cstr = |s: &[u8]| {
         CString::new(s).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))

@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Filesystem operations served (every FUSE request that reached ftpfs).
 pub static OPERATIONS: AtomicU64 = AtomicU64::new(0);
-/// FTP commands sent on control connections (login excluded).
+/// FTP command lines sent on control connections: every line the server receives, login
+/// (USER, PASS), TLS set-up, EPSV/PASV/PORT/EPRT before a transfer, REST, RNFR/RNTO and QUIT
+/// included, so it matches a server's own command log and the `-o trace_ftp` lines one for
+/// one. Counted where suppaftp encodes each line (`remote::ftp::CountingEncoding`).
 pub static COMMANDS: AtomicU64 = AtomicU64::new(0);
 /// Bytes returned by reads.
 pub static BYTES_READ: AtomicU64 = AtomicU64::new(0);

@@ -314,3 +314,204 @@ fn bad_option_is_a_usage_error() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("no-such-option"), "{stderr}");
 }
+
+/// Runs `mount.ftpfs ARGS` (the mount(8) helper convention, where `-f` means fake) with a
+/// standard input that stays open, so a read from it would hang until `timeout`.
+fn run_mount_helper(args: &[&str], timeout: Duration) -> (Option<i32>, String) {
+    let bin = tempfile::Builder::new()
+        .prefix("ftpfs-helper.")
+        .tempdir()
+        .unwrap();
+    let helper = bin.path().join("mount.ftpfs");
+    std::os::unix::fs::symlink(ftpfs_bin(), &helper).unwrap();
+    let mut child = Command::new(&helper)
+        .env_remove("FTPFS_PASSWORD")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mount.ftpfs");
+    let status = common::process::wait_child(&mut child, timeout);
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("collect output");
+    (
+        status.and_then(|s| s.code()),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `mount -f` (fake) validates the arguments as a real mount would, but uses no network and
+/// reads no password: a bad URL scheme, contradictory options or a missing password file
+/// fail with one line; a good line succeeds at once even with no server there, and mounts
+/// nothing.
+#[test]
+fn mount_fake_validates_without_network() {
+    let dir = mountpoint();
+    let mnt = dir.path().to_str().unwrap();
+    let port = common::process::ephemeral_port();
+    let url = format!("ftp://someone@127.0.0.1:{port}/");
+    let fake = |url: &str, opts: &str| {
+        let (code, stderr) = run_mount_helper(
+            &[url, mnt, "-f", "-n", "-o", opts, "-t", "ftpfs"],
+            Duration::from_secs(10),
+        );
+        assert!(!is_mounted(dir.path()));
+        (code, stderr)
+    };
+
+    let (code, stderr) = fake(&format!("http://127.0.0.1:{port}/"), "rw");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_one_line(&stderr, "http");
+    let (code, stderr) = fake(&url, "active,disable_epsv");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_one_line(&stderr, "active and disable_epsv cannot be combined");
+    let (code, stderr) = fake(&format!("ftps://127.0.0.1:{port}/"), "tls=none");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_one_line(&stderr, "contradict");
+    let (code, stderr) = fake(&url, "password_file=/nonexistent/ftpfs-password");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_one_line(&stderr, "/nonexistent/ftpfs-password");
+
+    // Nothing listens on the port: success means nothing tried to connect. password_stdin
+    // with an open, silent stdin: success within the deadline means it was not read.
+    for opts in ["rw,_netdev,max_conns=2", "password_stdin,noexec"] {
+        let (code, stderr) = fake(&url, opts);
+        assert_eq!(code, Some(0), "-o {opts}: {stderr}");
+        assert_eq!(stderr, "", "-o {opts}");
+    }
+}
+
+/// Kills and unmounts a hand-started ftpfs if the test fails half-way.
+struct Foreground {
+    child: std::process::Child,
+    mnt: tempfile::TempDir,
+}
+
+impl Drop for Foreground {
+    fn drop(&mut self) {
+        if is_mounted(self.mnt.path()) {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(self.mnt.path())
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The (level, target) of each log record in `stderr` (`[TIME LEVEL target] message`).
+fn log_records(stderr: &str) -> Vec<(String, String)> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let head = l.strip_prefix('[')?.split(']').next()?;
+            let mut words = head.split_whitespace();
+            let (_time, level, target) = (words.next()?, words.next()?, words.next()?);
+            Some((level.to_string(), target.to_string()))
+        })
+        .collect()
+}
+
+/// Mounts with `ftpfs URL MNT -d` (no `-f`) and `FTPFS_LOG` set to `filter` (or unset), reads
+/// a file, unmounts, and returns what ftpfs wrote to stderr. Checks that `-d` kept it in the
+/// foreground: the process started is still running once the mount is live, serves it, and
+/// exits 0 after the unmount.
+fn debug_mount(server: &Server, filter: Option<&str>) -> String {
+    let mnt = mountpoint();
+    let log = mnt.path().with_extension("stderr");
+    let mut cmd = Command::new(ftpfs_bin());
+    cmd.arg(server.url())
+        .arg(mnt.path())
+        .arg("-d")
+        .env_remove("RUST_LOG")
+        .env_remove("FTPFS_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).unwrap());
+    if let Some(f) = filter {
+        cmd.env("FTPFS_LOG", f);
+    }
+    let mut fg = Foreground {
+        child: cmd.spawn().unwrap(),
+        mnt,
+    };
+    let mounted = wait_until(Duration::from_secs(20), || {
+        is_mounted(fg.mnt.path()) || matches!(fg.child.try_wait(), Ok(Some(_)))
+    });
+    let stderr = || common::process::read_lossy(&log);
+    assert!(
+        mounted && is_mounted(fg.mnt.path()),
+        "not mounted:\n{}",
+        stderr()
+    );
+    assert!(
+        fg.child.try_wait().unwrap().is_none(),
+        "ftpfs -d went to the background:\n{}",
+        stderr()
+    );
+    assert_eq!(fs::read(fg.mnt.path().join("ready.txt")).unwrap(), b"yes\n");
+    let status = Command::new("umount").arg(fg.mnt.path()).status().unwrap();
+    assert!(status.success());
+    let exit = common::process::wait_child(&mut fg.child, Duration::from_secs(10));
+    assert!(exit.is_some_and(|s| s.success()), "{exit:?}\n{}", stderr());
+    let text = stderr();
+    let _ = fs::remove_file(&log);
+    text
+}
+
+/// `-d` keeps ftpfs in the foreground and logs debug records to stderr; `FTPFS_LOG` filters
+/// replace the level `-d` sets, per target.
+#[test]
+fn debug_logs_to_stderr_in_the_foreground_and_ftpfs_log_filters() {
+    let server = Server::start(ServerKind::Vsftpd, ServerOptions::default());
+    server.populate(|d| fs::write(d.join("ready.txt"), b"yes\n").unwrap());
+
+    // -d alone: debug records from across ftpfs, the FTP trace among them.
+    let text = debug_mount(&server, None);
+    let records = log_records(&text);
+    let debug_from = |target: &str| {
+        records
+            .iter()
+            .any(|(level, t)| level == "DEBUG" && t == target)
+    };
+    for target in ["ftpfs::remote::session", "ftpfs::ftp"] {
+        assert!(debug_from(target), "no DEBUG from {target}:\n{text}");
+    }
+    assert!(text.contains("ftpfs::ftp] > RETR /pub/ready.txt"), "{text}");
+
+    // A per-target filter: debug records from ftpfs::ftp only, and the warnings and errors
+    // of the rest.
+    let text = debug_mount(&server, Some("warn,ftpfs::ftp=debug"));
+    let records = log_records(&text);
+    assert!(
+        records
+            .iter()
+            .any(|(l, t)| l == "DEBUG" && t == "ftpfs::ftp"),
+        "{text}"
+    );
+    let others: Vec<_> = records
+        .iter()
+        .filter(|(l, t)| t != "ftpfs::ftp" && !matches!(l.as_str(), "WARN" | "ERROR"))
+        .collect();
+    assert!(others.is_empty(), "{others:?} let through:\n{text}");
+
+    // A level: info and above only.
+    let text = debug_mount(&server, Some("info"));
+    let records = log_records(&text);
+    assert!(
+        records
+            .iter()
+            .any(|(l, t)| l == "INFO" && t == "ftpfs::mount"),
+        "{text}"
+    );
+    assert!(
+        records
+            .iter()
+            .all(|(l, _)| matches!(l.as_str(), "INFO" | "WARN" | "ERROR")),
+        "{text}"
+    );
+}

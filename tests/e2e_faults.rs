@@ -324,38 +324,156 @@ fn delay_connect_mounts_without_the_server() {
     assert!(pid_alive(m.pid()));
 }
 
+/// Commands ftpfs logged with `-o trace_ftp` (one `> ` line each) in `log`.
+fn traced_commands(log: &str) -> u64 {
+    log.lines().filter(|l| l.contains("ftpfs::ftp] > ")).count() as u64
+}
+
+/// Commands the server received: the `FTP command:` lines of vsftpd's protocol log
+/// (`log_ftp_protocol=YES` in contrib/servers/vsftpd.conf), an oracle for the `ftp_commands`
+/// counter that does not depend on ftpfs.
+fn server_commands(server: &Server) -> u64 {
+    server_log(server)
+        .lines()
+        .filter(|l| l.contains("] FTP command: "))
+        .count() as u64
+}
+
+fn server_log(server: &Server) -> String {
+    fs::read_to_string(server.state_dir().join("vsftpd.log")).unwrap_or_default()
+}
+
+/// ftpfs's TCP connections to `port` (its control connections to the server), read from
+/// its file descriptors and /proc/PID/net/tcp.
+fn control_connections(pid: u32, port: u16) -> u64 {
+    let sockets: std::collections::HashSet<String> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let tcp = fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap();
+    tcp.lines()
+        .skip(1)
+        .filter(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let remote_port = f[2].rsplit(':').next().unwrap();
+            u16::from_str_radix(remote_port, 16).unwrap() == port && sockets.contains(f[9])
+        })
+        .count() as u64
+}
+
+/// Commands in vsftpd's log before ftpfs connects: the harness's start-up probe reads the
+/// banner and sends one QUIT. Waits until it is logged, so that it can be subtracted.
+fn probe_commands(server: &Server) -> u64 {
+    let logged = wait_until(Duration::from_secs(10), || server_commands(server) == 1);
+    assert!(
+        logged,
+        "no probe QUIT in vsftpd's log:\n{}",
+        server_log(server)
+    );
+    1
+}
+
+/// The stats once ftpfs is quiet and the server has logged every command ftpfs sent (vsftpd
+/// logs a command as it reads it, so the log may trail ftpfs's counter by a moment), besides
+/// the `probe` commands logged before ftpfs started. Panics if the two counts do not meet
+/// within 10 s.
+fn settled_stats(m: &Mount, server: &Server, probe: u64) -> std::collections::HashMap<String, u64> {
+    let mut stats = m.stats();
+    let met = wait_until(Duration::from_secs(10), || {
+        stats = m.stats();
+        server_commands(server) - probe == stats["ftp_commands"]
+    });
+    assert!(
+        met,
+        "ftp_commands {} but the server logged {} commands:\n{}\n----- ftpfs log -----\n{}",
+        stats["ftp_commands"],
+        server_commands(server),
+        server_log(server),
+        m.log()
+    );
+    stats
+}
+
 /// The mount shows as fuse.ftpfs with the URL (no password) as its source, and the stats
-/// attribute counts a known workload.
+/// attribute counts a known workload exactly: `ftp_commands` equals the commands the server
+/// logged and the lines `-o trace_ftp` showed, cache hits and misses follow the lookups the
+/// workload makes, the byte counters its sizes, and `sessions_live` equals ftpfs's open
+/// control connections.
 #[test]
 fn fstype_source_and_stats() {
-    let server = Server::start(ServerKind::Proftpd, ServerOptions::default());
-    server.populate(|d| fs::write(d.join("f"), vec![7u8; 100_000]).unwrap());
-    let m = mount_for(&server, &[]);
+    let server = Server::start(ServerKind::Vsftpd, ServerOptions::default());
+    server.populate(|d| {
+        fs::write(d.join("f"), vec![7u8; 100_000]).unwrap();
+        fs::create_dir_all(d.join("d/e")).unwrap();
+        for name in ["a", "b", "c"] {
+            fs::write(d.join("d/e").join(name), name).unwrap();
+        }
+    });
+    // A TTL far longer than the test, so neither the kernel's nor ftpfs's caches expire in
+    // the middle of a counted step.
+    let probe = probe_commands(&server);
+    let m = mount_for(&server, &["trace_ftp", "dir_cache_ttl=600"]);
     assert_eq!(m.fstype().as_deref(), Some("fuse.ftpfs"));
     let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
     let line = mounts
         .lines()
         .find(|l| l.contains(m.path().to_str().unwrap()))
         .unwrap();
-    assert!(
-        line.starts_with(&format!("ftp://test@127.0.0.1:{}/ ", server.port())),
+    // The source: the URL without the password, its path normalised (`/pub/` → `/pub`).
+    assert_eq!(
+        line.split(' ').next(),
+        Some(format!("ftp://anonymous@127.0.0.1:{}/pub", server.port()).as_str()),
         "{line}"
     );
-    let before = m.stats();
-    assert_eq!(fs::read(m.join("f")).unwrap().len(), 100_000);
-    fs::write(m.join("g"), vec![1u8; 5000]).unwrap();
-    let after = m.stats();
+
+    // The mount listed its root (a miss); nothing else yet. Every command so far is in the
+    // server's log and in the trace, login included.
+    let start = settled_stats(&m, &server, probe);
     assert_eq!(
-        after["bytes_read"] - before["bytes_read"],
+        (start["cache_misses"], start["listings"]),
+        (1, 1),
+        "{start:?}"
+    );
+    assert_eq!(traced_commands(&m.log()), start["ftp_commands"]);
+    assert_eq!(
+        start["sessions_live"],
+        control_connections(m.pid(), server.port())
+    );
+
+    // Stat three files and a missing name in a directory two levels down, never listed:
+    // the kernel looks up `d` (root listing: hit), `e` (listing of d: miss), `a` (listing
+    // of e: miss), then `b`, `c` and `nope` (listing of e: three hits). Nothing else.
+    for name in ["a", "b", "c"] {
+        assert_eq!(fs::metadata(m.join("d/e").join(name)).unwrap().len(), 1);
+    }
+    assert_eq!(
+        fs::metadata(m.join("d/e/nope")).unwrap_err().kind(),
+        std::io::ErrorKind::NotFound
+    );
+    let stat = settled_stats(&m, &server, probe);
+    assert_eq!(stat["cache_hits"] - start["cache_hits"], 4, "{stat:?}");
+    assert_eq!(stat["cache_misses"] - start["cache_misses"], 2, "{stat:?}");
+    assert_eq!(stat["listings"] - start["listings"], 2, "{stat:?}");
+
+    // Read one file and write another: bytes exact, one upload.
+    assert_eq!(fs::read(m.join("f")).unwrap(), vec![7u8; 100_000]);
+    fs::write(m.join("g"), vec![1u8; 5000]).unwrap();
+    let after = settled_stats(&m, &server, probe);
+    assert_eq!(
+        after["bytes_read"] - stat["bytes_read"],
         100_000,
         "{after:?}"
     );
-    assert_eq!(after["bytes_written"] - before["bytes_written"], 5000);
-    assert_eq!(after["bytes_uploaded"] - before["bytes_uploaded"], 5000);
-    assert_eq!(after["uploads"] - before["uploads"], 1);
-    assert!(after["ftp_commands"] > before["ftp_commands"]);
-    assert!(after["operations"] > before["operations"]);
-    assert!(after["sessions_live"] >= 1);
+    assert_eq!(after["bytes_written"] - stat["bytes_written"], 5000);
+    assert_eq!(after["bytes_uploaded"] - stat["bytes_uploaded"], 5000);
+    assert_eq!(after["uploads"] - stat["uploads"], 1);
+    assert!(after["operations"] > stat["operations"]);
+    assert_eq!(fs::read(server.dir().join("g")).unwrap(), vec![1u8; 5000]);
+
     // Sessions opened side by side are not reconnects: nothing was lost here.
     let readers: Vec<_> = (0..3)
         .map(|_| {
@@ -366,7 +484,20 @@ fn fstype_source_and_stats() {
     for r in readers {
         assert_eq!(r.join().unwrap(), 100_000);
     }
-    let end = m.stats();
+    let end = settled_stats(&m, &server, probe);
     assert!(end["connects"] >= 1, "{end:?}");
     assert_eq!(end["reconnects"], 0, "{end:?}");
+    // The whole workload: every command counted is one the server received and one line of
+    // the trace.
+    assert_eq!(
+        traced_commands(&m.log()),
+        end["ftp_commands"],
+        "{}",
+        m.log()
+    );
+    assert_eq!(
+        end["sessions_live"],
+        control_connections(m.pid(), server.port()),
+        "{end:?}"
+    );
 }

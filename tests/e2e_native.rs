@@ -73,20 +73,53 @@ impl Drop for Unmount {
     }
 }
 
+/// The source a mount of [`Server::url`] shows in /proc/mounts: the URL without the
+/// password, its path without a trailing slash (the root stays `/`).
+fn expected_source(server: &Server) -> String {
+    let dir = server.remote_dir().trim_end_matches('/');
+    format!(
+        "ftp://{}@127.0.0.1:{}{}",
+        server.user(),
+        server.port(),
+        if dir.is_empty() { "/" } else { dir }
+    )
+}
+
+/// The /proc/mounts line of `mnt` as fields: source, mountpoint, type, options, ...
+fn mounts_line(mnt: &Path) -> Vec<String> {
+    let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
+    mounts
+        .lines()
+        .map(|l| l.split(' ').map(str::to_string).collect::<Vec<_>>())
+        .find(|f| f.get(1).map(String::as_str) == mnt.to_str())
+        .unwrap_or_else(|| panic!("{} not in /proc/mounts:\n{mounts}", mnt.display()))
+}
+
+/// The options of `mnt` in /proc/mounts.
+fn mount_options(mnt: &Path) -> Vec<String> {
+    mounts_line(mnt)[3].split(',').map(str::to_string).collect()
+}
+
 fn check_mount(mnt: &Path, server: &Server) {
     assert!(is_mounted(mnt), "not mounted");
     let fstype = common::process::mount_fstype(mnt);
     assert_eq!(fstype.as_deref(), Some("fuse.ftpfs"));
     assert_eq!(fs::read(mnt.join("hello.txt")).unwrap(), b"hello\n");
-    let mounts = fs::read_to_string("/proc/self/mounts").unwrap();
-    let line = mounts
-        .lines()
-        .find(|l| l.contains(mnt.to_str().unwrap()))
-        .unwrap();
-    assert!(
-        !line.contains(&format!(":{}@", server.password())),
-        "password in /proc/mounts: {line}"
-    );
+    let line = mounts_line(mnt);
+    assert_eq!(line[0], expected_source(server), "{line:?}");
+    assert_eq!(line[2], "fuse.ftpfs", "{line:?}");
+    // ftpfs always mounts nosuid,nodev.
+    let options = mount_options(mnt);
+    for want in ["nosuid", "nodev"] {
+        assert!(options.iter().any(|o| o == want), "no {want}: {line:?}");
+    }
+}
+
+/// Runs `hello.sh` on the mount: its output, or the error of exec(2).
+fn run_script(mnt: &Path) -> std::io::Result<Vec<u8>> {
+    Command::new(mnt.join("hello.sh"))
+        .output()
+        .map(|out| out.stdout)
 }
 
 fn umount_and_wait(mnt: &Path) {
@@ -103,9 +136,16 @@ fn umount_and_wait(mnt: &Path) {
     assert!(gone, "the ftpfs daemon outlived umount");
 }
 
+/// proftpd serving `hello.txt` and an executable `hello.sh`.
 fn server() -> Server {
+    use std::os::unix::fs::PermissionsExt;
     let server = Server::start(ServerKind::Proftpd, ServerOptions::default());
-    server.populate(|d| fs::write(d.join("hello.txt"), b"hello\n").unwrap());
+    server.populate(|d| {
+        fs::write(d.join("hello.txt"), b"hello\n").unwrap();
+        let script = d.join("hello.sh");
+        fs::write(&script, b"#!/bin/sh\necho script ran\n").unwrap();
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    });
     server
 }
 
@@ -134,7 +174,44 @@ fn mount_t_fuse_ftpfs() {
             "rw,nodev,nosuid,noatime,_netdev,x-systemd.automount,dir_cache_ttl=5,max_conns=2",
         ]));
     check_mount(mnt.path(), &server);
+    // Without noexec, programs on the mount run.
+    assert!(!mount_options(mnt.path()).contains(&"noexec".to_string()));
+    assert_eq!(run_script(mnt.path()).unwrap(), b"script ran\n");
     umount_and_wait(mnt.path());
+}
+
+/// `-o noexec` through mount(8) is honoured: /proc/mounts shows it, and exec(2) of a file
+/// on the mount fails with EACCES. Before, ftpfs dropped it with the options it ignores.
+#[test]
+fn mount_noexec() {
+    let _mount8 = mount8_lock();
+    let server = server();
+    let bin = bin_dir();
+    let mnt = tempfile::tempdir().unwrap();
+    let _guard = Unmount(mnt.path().to_path_buf());
+    run(Command::new("mount")
+        .env("PATH", path_with(bin.path()))
+        .args(["-t", "fuse.ftpfs", &server.url()])
+        .arg(mnt.path())
+        .args(["-o", "exec,suid,dev,noexec,_netdev"]));
+    check_mount(mnt.path(), &server);
+    let options = mount_options(mnt.path());
+    assert!(options.contains(&"noexec".to_string()), "{options:?}");
+    let err = run_script(mnt.path()).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{err}");
+    // Reading it is still fine.
+    assert_eq!(
+        fs::read(mnt.path().join("hello.sh")).unwrap(),
+        b"#!/bin/sh\necho script ran\n"
+    );
+    umount_and_wait(mnt.path());
+
+    // The other mount path: through fusermount3, as auto_unmount (and non-root) mounts go.
+    let m = mount_for(&server, &["noexec", "auto_unmount"]);
+    let options = mount_options(m.path());
+    assert!(options.contains(&"noexec".to_string()), "{options:?}");
+    let err = run_script(m.path()).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{err}");
 }
 
 /// A scratch fstab line of type fuse.ftpfs, mounted with `mount -T FSTAB DIR`.
@@ -362,7 +439,8 @@ fn mount_read_unmount(server: &Server, mnt: &Path, devlog: Option<&Path>, opts: 
 fn check_daemon_log(text: &str) {
     for want in [
         "mounted ftp://",
-        "USER test / PASS ****",
+        "> USER test",
+        "> PASS ****",
         "RETR /hello.txt",
         "unmounted",
     ] {
@@ -476,9 +554,14 @@ fn daemon_without_syslog_logs_to_a_file() {
 }
 
 /// `-o encoding=gbk`: GBK names on the server appear as UTF-8, and new names are written
-/// in GBK; a name GBK cannot represent is refused with EILSEQ.
+/// in GBK; a name GBK cannot represent is refused with EILSEQ. Names that are not GBK are
+/// shown raw and used raw: a UTF-8 name of odd length (common on mixed-encoding servers),
+/// which must not be re-encoded into GBK on the way back, and a four-byte GB18030 sequence,
+/// which the GBK decoder accepts but the GBK encoder cannot produce.
 fn gbk_names(server: &Server) {
     let gbk_name: &[u8] = b"\xca\xb5\xd1\xe9.doc"; // 实验.doc in GBK
+    let utf8_name = "实.doc"; // 7 bytes of UTF-8: not valid GBK
+    let gb18030_name: &[u8] = b"\x81\x30\x81\x30.txt"; // U+0080, GB18030 only
     server.populate(|d| {
         fs::write(
             d.join(std::ffi::OsStr::from_bytes(gbk_name)),
@@ -487,17 +570,50 @@ fn gbk_names(server: &Server) {
         .unwrap();
         fs::create_dir(d.join(std::ffi::OsStr::from_bytes(b"\xd6\xd0\xce\xc4"))).unwrap();
         // 中文
+        fs::write(d.join(utf8_name), b"utf-8 named\n").unwrap();
+        fs::write(
+            d.join(std::ffi::OsStr::from_bytes(gb18030_name)),
+            b"gb18030 named\n",
+        )
+        .unwrap();
     });
     let m = mount_for(server, &["encoding=gbk"]);
-    let mut names = dir_names(m.path());
+    let mut names: Vec<Vec<u8>> = fs::read_dir(m.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().as_bytes().to_vec())
+        .collect();
     names.sort();
+    let mut want = vec![
+        "中文".as_bytes().to_vec(),
+        "实验.doc".as_bytes().to_vec(),
+        utf8_name.as_bytes().to_vec(),
+        gb18030_name.to_vec(),
+    ];
+    want.sort();
+    assert_eq!(names, want, "{}", m.log());
+    assert_eq!(fs::read(m.join("实验.doc")).unwrap(), b"gbk content\n");
     assert_eq!(
-        names,
-        vec!["中文".to_string(), "实验.doc".to_string()],
+        fs::read(m.join(utf8_name)).unwrap(),
+        b"utf-8 named\n",
         "{}",
         m.log()
     );
-    assert_eq!(fs::read(m.join("实验.doc")).unwrap(), b"gbk content\n");
+    assert_eq!(
+        fs::read(m.join(std::ffi::OsStr::from_bytes(gb18030_name))).unwrap(),
+        b"gb18030 named\n",
+        "{}",
+        m.log()
+    );
+    // Rewriting the raw UTF-8 name replaces that file, not a GBK namesake.
+    fs::write(m.join(utf8_name), b"rewritten\n").unwrap();
+    assert_eq!(
+        fs::read(server.dir().join(utf8_name)).unwrap(),
+        b"rewritten\n"
+    );
+    assert!(!server
+        .dir()
+        .join(std::ffi::OsStr::from_bytes(b"\xca\xb5.doc"))
+        .exists());
     fs::write(m.join("中文/新文件.txt"), b"new\n").unwrap();
     let on_server = server.dir().join(std::ffi::OsStr::from_bytes(
         b"\xd6\xd0\xce\xc4/\xd0\xc2\xce\xc4\xbc\xfe.txt",

@@ -336,7 +336,8 @@ fn trace_ftp_masks_the_password() {
     .unwrap();
     assert_eq!(fs::read(m.path().join("hello.txt")).unwrap(), b"hello\n");
     let log = m.log();
-    assert!(log.contains("> USER test / PASS ****"), "{log}");
+    assert!(log.contains("> USER test\n"), "{log}");
+    assert!(log.contains("> PASS ****\n"), "{log}");
     assert!(log.contains("RETR /hello.txt"), "{log}");
     assert!(!log.contains(SECRET));
 }

@@ -30,6 +30,8 @@ complete -c ftpfs -l default-permissions -d 'Let the kernel check permissions ag
 complete -c ftpfs -l auto-unmount -d 'Remove the mount even if ftpfs is killed (through fusermount3; implies allow_root)'
 complete -c ftpfs -l fake -d 'As a mount(8) helper: check the arguments but do not mount (`mount -f`)'
 complete -c ftpfs -l ro -l read-only -d 'Mount read-only: every change fails with EROFS'
+complete -c ftpfs -l noexec -d 'Do not let programs on the mount run (MS_NOEXEC; -o exec undoes it). nosuid and nodev are always on'
+complete -c ftpfs -l exec -d 'Let programs on the mount run (the default; undoes an earlier noexec)'
 complete -c ftpfs -l no-verify -d 'Do not verify the server\'s certificate (dangerous: anyone in between can read everything)'
 complete -c ftpfs -l password-stdin -d 'Read the password from the first line of standard input (as sshfs; for pam_mount)'
 complete -c ftpfs -l active -d 'Use active mode (PORT/EPRT): the server connects back to this machine for data'

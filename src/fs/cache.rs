@@ -108,7 +108,11 @@ pub struct DirCache {
     lru: LruCache<RemotePath, Slot>,
     ttl: Duration,
     negative_ttl: Duration,
+    /// Lookups of a directory's listing (by lookup, getattr, opendir, create...) answered
+    /// from a fresh cached listing.
     pub hits: u64,
+    /// Lookups that found no fresh listing, so the directory was listed again (each one is
+    /// also counted in the `listings` stat).
     pub misses: u64,
 }
 
@@ -123,10 +127,27 @@ impl DirCache {
         }
     }
 
-    /// The cached state of `dir`, if still fresh.
+    /// The cached state of `dir`, if still fresh, for a lookup that would otherwise list the
+    /// directory: counted as a hit or a miss.
     pub fn get(&mut self, dir: &RemotePath) -> Option<Cached> {
+        let fresh = self.fresh(dir);
+        if fresh.is_some() {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        fresh
+    }
+
+    /// The cached state of `dir`, if still fresh, without counting a hit or a miss (for
+    /// updates after our own changes, which never list).
+    pub fn peek(&mut self, dir: &RemotePath) -> Option<Cached> {
+        self.fresh(dir)
+    }
+
+    fn fresh(&mut self, dir: &RemotePath) -> Option<Cached> {
         let (ttl, neg) = (self.ttl, self.negative_ttl);
-        let fresh = match self.lru.get(dir) {
+        match self.lru.get(dir) {
             Some(slot) => {
                 let limit = match slot.value {
                     Cached::Present(_) => ttl,
@@ -135,13 +156,7 @@ impl DirCache {
                 (slot.fetched.elapsed() < limit).then(|| slot.value.clone())
             }
             None => None,
-        };
-        if fresh.is_some() {
-            self.hits += 1;
-        } else {
-            self.misses += 1;
         }
-        fresh
     }
 
     pub fn insert(&mut self, dir: RemotePath, value: Cached) {

@@ -215,7 +215,7 @@ impl FtpFs {
             return;
         };
         let mut cache = lock(&self.cache);
-        if let Some(Cached::Present(listing)) = cache.get(&dir) {
+        if let Some(Cached::Present(listing)) = cache.peek(&dir) {
             if let Some(mut entry) = listing.get(name.as_bytes()).cloned() {
                 change(&mut entry);
                 cache.upsert(&dir, entry);

@@ -78,17 +78,39 @@ where
     }
 }
 
-/// Counts one FTP command for the stats attribute, and logs it for `-o trace_ftp` (target
-/// `ftpfs::ftp`; the password is never part of `what`).
-fn count_command(what: impl std::fmt::Display) {
-    crate::stats::add(&crate::stats::COMMANDS, 1);
-    log::debug!(target: "ftpfs::ftp", "> {what}");
+/// The control channel's encoding: [`ByteEncoding`], and the one place that sees every
+/// command line sent. suppaftp's `perform` encodes each command exactly once, including the
+/// ones it sends on its own (USER and PASS, EPSV/PASV/PORT/EPRT before a transfer, REST,
+/// RNFR and RNTO, AUTH/PBSZ/PROT), so counting here makes the `ftp_commands` stat match what
+/// the server receives, one `-o trace_ftp` line (target `ftpfs::ftp`) per command. The
+/// password never reaches the trace: a `PASS` line is shown as `PASS ****`.
+#[derive(Debug)]
+struct CountingEncoding;
+
+impl Encoding for CountingEncoding {
+    fn decode(&self, bytes: &[u8]) -> String {
+        ByteEncoding.decode(bytes)
+    }
+
+    fn encode(&self, text: &str) -> io::Result<Vec<u8>> {
+        let line = ByteEncoding.encode(text)?;
+        crate::stats::add(&crate::stats::COMMANDS, 1);
+        log::debug!(target: "ftpfs::ftp", "> {}", traced(&line));
+        Ok(line)
+    }
 }
 
-/// A path as the byte-transparent encoding carries it, shown readably in the trace.
-fn shown(wire: &str) -> String {
-    let bytes: Vec<u8> = wire.chars().map(|c| c as u32 as u8).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
+/// A command line as `-o trace_ftp` shows it: without its CRLF, lossily as UTF-8, and with
+/// the argument of `PASS` masked.
+fn traced(line: &[u8]) -> String {
+    let line = line.strip_suffix(b"\r\n").unwrap_or(line);
+    if line.len() >= 4
+        && line[..4].eq_ignore_ascii_case(b"PASS")
+        && line.get(4).is_none_or(|&b| b == b' ')
+    {
+        return "PASS ****".to_string();
+    }
+    String::from_utf8_lossy(line).into_owned()
 }
 
 fn boxed<T: TlsStream + Send + 'static>(s: TransferStream<T>) -> Box<dyn DataTransfer> {
@@ -97,82 +119,64 @@ fn boxed<T: TlsStream + Send + 'static>(s: TransferStream<T>) -> Box<dyn DataTra
 
 impl<T: TlsStream + Send + 'static> Client for ImplFtpStream<T> {
     fn login(&mut self, user: &str, password: &str) -> FtpResult<()> {
-        count_command(format_args!("USER {user} / PASS ****"));
         ImplFtpStream::login(self, user, password)
     }
     fn binary(&mut self) -> FtpResult<()> {
-        count_command("TYPE I");
         self.transfer_type(suppaftp::types::FileType::Binary)
     }
     fn feat(&mut self) -> FtpResult<std::collections::HashMap<String, Option<String>>> {
-        count_command("FEAT");
         ImplFtpStream::feat(self)
     }
     fn opts(&mut self, option: &str, value: &str) -> FtpResult<()> {
-        count_command(format_args!("OPTS {option} {value}"));
         ImplFtpStream::opts(self, option, Some(value))
     }
     fn cwd(&mut self, path: &str) -> FtpResult<()> {
-        count_command(format_args!("CWD {}", shown(path)));
         ImplFtpStream::cwd(self, path)
     }
     fn mkdir(&mut self, path: &str) -> FtpResult<()> {
-        count_command(format_args!("MKD {}", shown(path)));
         ImplFtpStream::mkdir(self, path)
     }
     fn rmdir(&mut self, path: &str) -> FtpResult<()> {
-        count_command(format_args!("RMD {}", shown(path)));
         ImplFtpStream::rmdir(self, path)
     }
     fn rm(&mut self, path: &str) -> FtpResult<()> {
-        count_command(format_args!("DELE {}", shown(path)));
         ImplFtpStream::rm(self, path)
     }
     fn rename(&mut self, from: &str, to: &str) -> FtpResult<()> {
-        count_command(format_args!("RNFR {} / RNTO {}", shown(from), shown(to)));
         ImplFtpStream::rename(self, from, to)
     }
     fn command(&mut self, line: &str, expect: &[Status]) -> FtpResult<()> {
-        count_command(shown(line));
         self.custom_command(line, expect).map(|_| ())
     }
     fn site(&mut self, line: &str) -> FtpResult<()> {
-        count_command(format_args!("SITE {}", shown(line)));
         ImplFtpStream::site(self, line).map(|_| ())
     }
     fn size(&mut self, path: &str) -> FtpResult<usize> {
-        count_command(format_args!("SIZE {}", shown(path)));
         ImplFtpStream::size(self, path)
     }
     fn mdtm(&mut self, path: &str) -> FtpResult<NaiveDateTime> {
-        count_command(format_args!("MDTM {}", shown(path)));
         ImplFtpStream::mdtm(self, path)
     }
     fn noop(&mut self) -> FtpResult<()> {
-        count_command("NOOP");
         ImplFtpStream::noop(self)
     }
     fn quit(&mut self) -> FtpResult<()> {
-        count_command("QUIT");
         ImplFtpStream::quit(self)
     }
     fn set_mode(&mut self, mode: Mode) {
         ImplFtpStream::set_mode(self, mode)
     }
     fn data_command(&mut self, line: &str, expect: &[Status]) -> FtpResult<Box<dyn DataTransfer>> {
-        count_command(shown(line));
         self.custom_data_command(line, expect)
             .map(|(_, s)| boxed(s))
     }
     fn retr(&mut self, path: &str, offset: usize) -> FtpResult<Box<dyn DataTransfer>> {
-        count_command(format_args!("REST {offset} / RETR {}", shown(path)));
         if offset > 0 {
             self.resume_transfer(offset)?;
         }
         self.retr_as_stream(path).map(boxed)
     }
     fn stor(&mut self, path: &str) -> FtpResult<Box<dyn DataTransfer>> {
-        count_command(format_args!("STOR {}", shown(path)));
         self.put_with_stream(path).map(boxed)
     }
 }
@@ -324,7 +328,7 @@ fn configure<T: TlsStream + Send + 'static>(
     if cfg.data_mode == DataMode::Active {
         ftp = ftp.active_mode(cfg.connect_timeout);
     }
-    ftp.set_encoding(ByteEncoding);
+    ftp.set_encoding(CountingEncoding);
     ftp.set_passive_nat_workaround(!cfg.use_pasv_address);
     ftp
 }
@@ -398,5 +402,15 @@ mod tests {
         let text = ByteEncoding.decode(&all);
         assert_eq!(ByteEncoding.encode(&text).unwrap(), all);
         assert!(ByteEncoding.encode("实").is_err());
+    }
+
+    #[test]
+    fn trace_masks_the_password_only() {
+        assert_eq!(traced(b"PASS s3cret\r\n"), "PASS ****");
+        assert_eq!(traced(b"pass s3cret\r\n"), "PASS ****");
+        assert_eq!(traced(b"PASS\r\n"), "PASS ****");
+        assert_eq!(traced(b"USER test\r\n"), "USER test");
+        assert_eq!(traced(b"PASV\r\n"), "PASV");
+        assert_eq!(traced("RETR /实验.doc\r\n".as_bytes()), "RETR /实验.doc");
     }
 }

@@ -172,7 +172,7 @@ impl Session {
         let tls13 = cfg.tls.is_some() && !tls12_only;
         let mut session = Session {
             ftp,
-            codec: cfg.codec,
+            codec: cfg.codec.clone(),
             tls13,
             features,
             mode,
@@ -204,7 +204,7 @@ impl Session {
         match &self.codec {
             None => Ok(path.wire()),
             Some(codec) => codec
-                .encode(path.as_bytes())
+                .encode_path(path)
                 .map(|bytes| bytes.iter().map(|&b| char::from(b)).collect())
                 .ok_or_else(|| {
                     RemoteError::new(
@@ -313,12 +313,7 @@ impl Session {
         stream.finish_boxed().map_err(ftp_err)?;
         let (mut entries, bad) = parse_listing(&data, format, SystemTime::now());
         if let Some(codec) = &self.codec {
-            for e in &mut entries {
-                e.name = codec.decode(&e.name);
-                if let Some(t) = e.link_target.as_mut() {
-                    *t = codec.decode(t);
-                }
-            }
+            codec.decode_listing(dir, &mut entries);
         }
         for err in bad {
             log::warn!("listing of {dir}: skipped a line that does not parse: {err}");
@@ -370,13 +365,17 @@ impl Session {
             let _ = self.ftp.cwd("/");
         }
         let wire = self.wire(path)?;
-        self.ftp.rmdir(&wire).map_err(about(&[&wire]))
+        self.ftp.rmdir(&wire).map_err(about(&[&wire]))?;
+        self.forget(path);
+        Ok(())
     }
 
     /// Deletes a file (DELE).
     pub fn delete(&mut self, path: &RemotePath) -> Result<(), RemoteError> {
         let wire = self.wire(path)?;
-        self.ftp.rm(&wire).map_err(about(&[&wire]))
+        self.ftp.rm(&wire).map_err(about(&[&wire]))?;
+        self.forget(path);
+        Ok(())
     }
 
     /// Renames (RNFR + RNTO).
@@ -384,8 +383,19 @@ impl Session {
         if self.cwd.as_ref().is_some_and(|c| c.starts_with(from)) {
             self.cwd = None;
         }
-        let (from, to) = (self.wire(from)?, self.wire(to)?);
-        self.ftp.rename(&from, &to).map_err(about(&[&from, &to]))
+        let (from_wire, to_wire) = (self.wire(from)?, self.wire(to)?);
+        self.ftp
+            .rename(&from_wire, &to_wire)
+            .map_err(about(&[&from_wire, &to_wire]))?;
+        self.forget(from);
+        Ok(())
+    }
+
+    /// After `path` was removed or renamed away: drop what the codec recorded about it.
+    fn forget(&self, path: &RemotePath) {
+        if let Some(codec) = &self.codec {
+            codec.forget(path);
+        }
     }
 
     /// Sets the modification time with `verb` (`MFMT`, or vsftpd's `MDTM` with two arguments).

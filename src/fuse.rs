@@ -5,7 +5,9 @@
 //! which logs once and answers with the errno from `FsError::errno`.
 //!
 //! Nothing here may panic: fuser runs these callbacks on its session threads, and a panic
-//! would take the mount down. Replies that are never sent are answered EIO by fuser.
+//! would end the thread (with all of them gone, the mount hangs). Every handler therefore
+//! runs under [`guarded`], which contains a panic (a bug) to the one request: fuser answers
+//! a reply dropped unsent with EIO.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -188,6 +190,22 @@ fn xattr_reply(reply: ReplyXattr, size: u32, value: &[u8]) {
 }
 
 /// Counts one filesystem operation for the stats attribute.
+/// Runs one request's handler, counting it. A panic (a bug: handlers return errors, never panic on bad
+/// input) must not take the worker thread with it, or the mount would hang once every
+/// thread died: it is caught and logged, and the request's reply, dropped unsent during the
+/// unwinding, answers `EIO` (fuser's reply types do that on drop).
+fn guarded(op: &str, handler: impl FnOnce()) {
+    count_op();
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(handler)) {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        log::error!("BUG: {op} panicked ({what}); the call got EIO and the mount goes on");
+    }
+}
+
 fn count_op() {
     crate::stats::add(&crate::stats::OPERATIONS, 1);
 }
@@ -252,24 +270,25 @@ impl Filesystem for FuseAdapter {
     }
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
-        count_op();
-        match self.fs.lookup(parent.0, name.as_bytes()) {
-            Ok(attr) => reply.entry(&self.ttl, &file_attr(&attr), Generation(0)),
-            Err(e) => reply_error!(reply, "lookup", show(name), e),
-        }
+        guarded("lookup", || {
+            match self.fs.lookup(parent.0, name.as_bytes()) {
+                Ok(attr) => reply.entry(&self.ttl, &file_attr(&attr), Generation(0)),
+                Err(e) => reply_error!(reply, "lookup", show(name), e),
+            }
+        });
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
-        count_op();
-        self.fs.forget(ino.0, nlookup);
+        guarded("forget", || {
+            self.fs.forget(ino.0, nlookup);
+        });
     }
 
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
-        count_op();
-        match self.fs.getattr(ino.0) {
+        guarded("getattr", || match self.fs.getattr(ino.0) {
             Ok(attr) => reply.attr(&self.ttl, &file_attr(&attr)),
             Err(e) => reply_error!(reply, "getattr", ino.0, e),
-        }
+        });
     }
 
     fn setattr(
@@ -290,31 +309,31 @@ impl Filesystem for FuseAdapter {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        count_op();
-        log::debug!("setattr {} size {size:?} fh {fh:?}", ino.0);
-        let change = SetAttr {
-            size,
-            by_path: fh.is_none(),
-            mode,
-            uid,
-            gid,
-            mtime: mtime.map(|t| match t {
-                TimeOrNow::Now => TimeSet::Now,
-                TimeOrNow::SpecificTime(t) => TimeSet::At(t),
-            }),
-        };
-        match self.fs.setattr(ino.0, &change) {
-            Ok(attr) => reply.attr(&self.ttl, &file_attr(&attr)),
-            Err(e) => reply_error!(reply, "setattr", ino.0, e),
-        }
+        guarded("setattr", || {
+            log::debug!("setattr {} size {size:?} fh {fh:?}", ino.0);
+            let change = SetAttr {
+                size,
+                by_path: fh.is_none(),
+                mode,
+                uid,
+                gid,
+                mtime: mtime.map(|t| match t {
+                    TimeOrNow::Now => TimeSet::Now,
+                    TimeOrNow::SpecificTime(t) => TimeSet::At(t),
+                }),
+            };
+            match self.fs.setattr(ino.0, &change) {
+                Ok(attr) => reply.attr(&self.ttl, &file_attr(&attr)),
+                Err(e) => reply_error!(reply, "setattr", ino.0, e),
+            }
+        });
     }
 
     fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
-        count_op();
-        match self.fs.readlink(ino.0) {
+        guarded("readlink", || match self.fs.readlink(ino.0) {
             Ok(target) => reply.data(&target),
             Err(e) => reply_error!(reply, "readlink", ino.0, e),
-        }
+        });
     }
 
     fn mkdir(
@@ -326,27 +345,28 @@ impl Filesystem for FuseAdapter {
         umask: u32,
         reply: ReplyEntry,
     ) {
-        count_op();
-        match self.fs.mkdir(parent.0, name.as_bytes(), mode & !umask) {
-            Ok(attr) => reply.entry(&self.ttl, &file_attr(&attr), Generation(0)),
-            Err(e) => reply_error!(reply, "mkdir", show(name), e),
-        }
+        guarded("mkdir", || {
+            match self.fs.mkdir(parent.0, name.as_bytes(), mode & !umask) {
+                Ok(attr) => reply.entry(&self.ttl, &file_attr(&attr), Generation(0)),
+                Err(e) => reply_error!(reply, "mkdir", show(name), e),
+            }
+        });
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        count_op();
-        match self.fs.unlink(parent.0, name.as_bytes()) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply_error!(reply, "unlink", show(name), e),
-        }
+        guarded("unlink", || {
+            match self.fs.unlink(parent.0, name.as_bytes()) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply_error!(reply, "unlink", show(name), e),
+            }
+        });
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        count_op();
-        match self.fs.rmdir(parent.0, name.as_bytes()) {
+        guarded("rmdir", || match self.fs.rmdir(parent.0, name.as_bytes()) {
             Ok(()) => reply.ok(),
             Err(e) => reply_error!(reply, "rmdir", show(name), e),
-        }
+        });
     }
 
     fn rename(
@@ -359,35 +379,37 @@ impl Filesystem for FuseAdapter {
         flags: RenameFlags,
         reply: ReplyEmpty,
     ) {
-        count_op();
-        if flags.intersects(RenameFlags::RENAME_EXCHANGE | RenameFlags::RENAME_WHITEOUT) {
-            return reply_error!(
-                reply,
-                "rename",
-                show(name),
-                FsError::NotSupported("rename flags")
-            );
-        }
-        let noreplace = flags.contains(RenameFlags::RENAME_NOREPLACE);
-        match self.fs.rename(
-            parent.0,
-            name.as_bytes(),
-            newparent.0,
-            newname.as_bytes(),
-            noreplace,
-        ) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply_error!(reply, "rename", show(name), e),
-        }
+        guarded("rename", || {
+            if flags.intersects(RenameFlags::RENAME_EXCHANGE | RenameFlags::RENAME_WHITEOUT) {
+                return reply_error!(
+                    reply,
+                    "rename",
+                    show(name),
+                    FsError::NotSupported("rename flags")
+                );
+            }
+            let noreplace = flags.contains(RenameFlags::RENAME_NOREPLACE);
+            match self.fs.rename(
+                parent.0,
+                name.as_bytes(),
+                newparent.0,
+                newname.as_bytes(),
+                noreplace,
+            ) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply_error!(reply, "rename", show(name), e),
+            }
+        });
     }
 
     fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        count_op();
-        log::debug!("open {} flags {:#o}", ino.0, flags.0);
-        match self.fs.open(ino.0, open_mode(req, flags)) {
-            Ok(fh) => reply.opened(FileHandle(fh), open_flags(flags.0)),
-            Err(e) => reply_error!(reply, "open", ino.0, e),
-        }
+        guarded("open", || {
+            log::debug!("open {} flags {:#o}", ino.0, flags.0);
+            match self.fs.open(ino.0, open_mode(req, flags)) {
+                Ok(fh) => reply.opened(FileHandle(fh), open_flags(flags.0)),
+                Err(e) => reply_error!(reply, "open", ino.0, e),
+            }
+        });
     }
 
     fn read(
@@ -401,11 +423,10 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        count_op();
-        match self.fs.read(fh.0, offset, size) {
+        guarded("read", || match self.fs.read(fh.0, offset, size) {
             Ok(data) => reply.data(&data),
             Err(e) => reply_error!(reply, "read", format_args!("{} at {offset}", ino.0), e),
-        }
+        });
     }
 
     fn write(
@@ -420,38 +441,39 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        count_op();
-        log::trace!("write {} fh {} at {offset}+{}", ino.0, fh.0, data.len());
-        match self.fs.write(fh.0, offset, data) {
-            Ok(n) => {
-                // Pages of this file can be cached only through another open handle (every
-                // open without FOPEN_KEEP_CACHE empties the cache, and a mapping keeps its
-                // handle open); then the written range must be dropped before we answer, so
-                // that a read after this write returns sees it.
-                if open_flags(flags.0).contains(FopenFlags::FOPEN_DIRECT_IO)
-                    && self.fs.shared(ino.0, fh.0)
-                {
-                    // An append lands at our end of file, at or after `offset` (the kernel's
-                    // idea of the size): drop everything from there on.
-                    let end = if flags.0 & libc::O_APPEND != 0 {
-                        TO_EOF
-                    } else {
-                        offset + u64::from(n)
-                    };
-                    let (done, dropped) = std::sync::mpsc::sync_channel(1);
-                    if self
-                        .stale
-                        .send(Inval::Pages(ino.0, offset, end, done))
-                        .is_ok()
-                        && dropped.recv_timeout(INVALIDATE_WAIT).is_err()
+        guarded("write", || {
+            log::trace!("write {} fh {} at {offset}+{}", ino.0, fh.0, data.len());
+            match self.fs.write(fh.0, offset, data) {
+                Ok(n) => {
+                    // Pages of this file can be cached only through another open handle (every
+                    // open without FOPEN_KEEP_CACHE empties the cache, and a mapping keeps its
+                    // handle open); then the written range must be dropped before we answer, so
+                    // that a read after this write returns sees it.
+                    if open_flags(flags.0).contains(FopenFlags::FOPEN_DIRECT_IO)
+                        && self.fs.shared(ino.0, fh.0)
                     {
-                        log::debug!("write {}: stale pages not dropped yet", ino.0);
+                        // An append lands at our end of file, at or after `offset` (the kernel's
+                        // idea of the size): drop everything from there on.
+                        let end = if flags.0 & libc::O_APPEND != 0 {
+                            TO_EOF
+                        } else {
+                            offset + u64::from(n)
+                        };
+                        let (done, dropped) = std::sync::mpsc::sync_channel(1);
+                        if self
+                            .stale
+                            .send(Inval::Pages(ino.0, offset, end, done))
+                            .is_ok()
+                            && dropped.recv_timeout(INVALIDATE_WAIT).is_err()
+                        {
+                            log::debug!("write {}: stale pages not dropped yet", ino.0);
+                        }
                     }
+                    reply.written(n)
                 }
-                reply.written(n)
+                Err(e) => reply_error!(reply, "write", format_args!("{} at {offset}", ino.0), e),
             }
-            Err(e) => reply_error!(reply, "write", format_args!("{} at {offset}", ino.0), e),
-        }
+        });
     }
 
     fn flush(
@@ -462,12 +484,13 @@ impl Filesystem for FuseAdapter {
         _lo: LockOwner,
         reply: ReplyEmpty,
     ) {
-        count_op();
-        log::debug!("flush {} fh {}", ino.0, fh.0);
-        match self.fs.flush(fh.0, || process_of(req)) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply_error!(reply, "flush", ino.0, e),
-        }
+        guarded("flush", || {
+            log::debug!("flush {} fh {}", ino.0, fh.0);
+            match self.fs.flush(fh.0, || process_of(req)) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply_error!(reply, "flush", ino.0, e),
+            }
+        });
     }
 
     fn fsync(
@@ -478,12 +501,13 @@ impl Filesystem for FuseAdapter {
         _datasync: bool,
         reply: ReplyEmpty,
     ) {
-        count_op();
-        log::debug!("fsync {} fh {}", ino.0, fh.0);
-        match self.fs.fsync(fh.0) {
-            Ok(()) => reply.ok(),
-            Err(e) => reply_error!(reply, "fsync", ino.0, e),
-        }
+        guarded("fsync", || {
+            log::debug!("fsync {} fh {}", ino.0, fh.0);
+            match self.fs.fsync(fh.0) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply_error!(reply, "fsync", ino.0, e),
+            }
+        });
     }
 
     fn release(
@@ -496,25 +520,25 @@ impl Filesystem for FuseAdapter {
         _flush: bool,
         reply: ReplyEmpty,
     ) {
-        count_op();
-        log::debug!("release {} fh {}", ino.0, fh.0);
-        match self.fs.release(fh.0) {
-            Ok(forgotten) => {
-                reply.ok();
-                if let Some((dir, name)) = forgotten {
-                    let _ = self.stale.send(Inval::Entry(dir, name));
+        guarded("release", || {
+            log::debug!("release {} fh {}", ino.0, fh.0);
+            match self.fs.release(fh.0) {
+                Ok(forgotten) => {
+                    reply.ok();
+                    if let Some((dir, name)) = forgotten {
+                        let _ = self.stale.send(Inval::Entry(dir, name));
+                    }
                 }
+                Err(e) => reply_error!(reply, "release", ino.0, e),
             }
-            Err(e) => reply_error!(reply, "release", ino.0, e),
-        }
+        });
     }
 
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        count_op();
-        match self.fs.opendir(ino.0) {
+        guarded("opendir", || match self.fs.opendir(ino.0) {
             Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
             Err(e) => reply_error!(reply, "opendir", ino.0, e),
-        }
+        });
     }
 
     fn readdir(
@@ -525,19 +549,20 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectory,
     ) {
-        count_op();
-        let result = self.fs.readdir(fh.0, offset, false, |item, next| {
-            reply.add(
-                INodeNo(item.attr.ino),
-                next,
-                kind(item.kind),
-                OsStr::from_bytes(&item.name),
-            )
+        guarded("readdir", || {
+            let result = self.fs.readdir(fh.0, offset, false, |item, next| {
+                reply.add(
+                    INodeNo(item.attr.ino),
+                    next,
+                    kind(item.kind),
+                    OsStr::from_bytes(&item.name),
+                )
+            });
+            match result {
+                Ok(()) => reply.ok(),
+                Err(e) => reply_error!(reply, "readdir", ino.0, e),
+            }
         });
-        match result {
-            Ok(()) => reply.ok(),
-            Err(e) => reply_error!(reply, "readdir", ino.0, e),
-        }
     }
 
     fn readdirplus(
@@ -548,23 +573,24 @@ impl Filesystem for FuseAdapter {
         offset: u64,
         mut reply: ReplyDirectoryPlus,
     ) {
-        count_op();
-        let ttl = self.ttl;
-        let result = self.fs.readdir(fh.0, offset, true, |item, next| {
-            let attr = file_attr(&item.attr);
-            reply.add(
-                INodeNo(item.attr.ino),
-                next,
-                OsStr::from_bytes(&item.name),
-                &ttl,
-                &attr,
-                Generation(0),
-            )
+        guarded("readdirplus", || {
+            let ttl = self.ttl;
+            let result = self.fs.readdir(fh.0, offset, true, |item, next| {
+                let attr = file_attr(&item.attr);
+                reply.add(
+                    INodeNo(item.attr.ino),
+                    next,
+                    OsStr::from_bytes(&item.name),
+                    &ttl,
+                    &attr,
+                    Generation(0),
+                )
+            });
+            match result {
+                Ok(()) => reply.ok(),
+                Err(e) => reply_error!(reply, "readdirplus", ino.0, e),
+            }
         });
-        match result {
-            Ok(()) => reply.ok(),
-            Err(e) => reply_error!(reply, "readdirplus", ino.0, e),
-        }
     }
 
     fn releasedir(
@@ -575,9 +601,10 @@ impl Filesystem for FuseAdapter {
         _flags: OpenFlags,
         reply: ReplyEmpty,
     ) {
-        count_op();
-        self.fs.releasedir(fh.0);
-        reply.ok();
+        guarded("releasedir", || {
+            self.fs.releasedir(fh.0);
+            reply.ok();
+        });
     }
 
     /// No file here is a terminal or takes device requests: `ENOTTY`, the answer a program
@@ -593,49 +620,54 @@ impl Filesystem for FuseAdapter {
         _out_size: u32,
         reply: ReplyIoctl,
     ) {
-        count_op();
-        reply.error(Errno::ENOTTY);
+        guarded("ioctl", || {
+            reply.error(Errno::ENOTTY);
+        });
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
-        count_op();
-        let s = self.fs.statfs();
-        reply.statfs(
-            s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.bsize,
-        );
+        guarded("statfs", || {
+            let s = self.fs.statfs();
+            reply.statfs(
+                s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.bsize, s.namelen, s.bsize,
+            );
+        });
     }
 
     fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        count_op();
-        // FTP has no extended attributes; the root carries the mount's counters.
-        if ino != INodeNo::ROOT || name.as_bytes() != STATS_XATTR {
-            return reply.error(Errno::NO_XATTR);
-        }
-        let report = self.fs.stats_report();
-        if size == 0 {
-            // The counters move between a caller's size query and its read: leave room, or
-            // the read fails with ERANGE once a number gains a digit. The read returns the
-            // real length.
-            reply.size(report.len() as u32 + STATS_SLACK);
-            return;
-        }
-        xattr_reply(reply, size, report.as_bytes());
+        guarded("getxattr", || {
+            // FTP has no extended attributes; the root carries the mount's counters.
+            if ino != INodeNo::ROOT || name.as_bytes() != STATS_XATTR {
+                return reply.error(Errno::NO_XATTR);
+            }
+            let report = self.fs.stats_report();
+            if size == 0 {
+                // The counters move between a caller's size query and its read: leave room, or
+                // the read fails with ERANGE once a number gains a digit. The read returns the
+                // real length.
+                reply.size(report.len() as u32 + STATS_SLACK);
+                return;
+            }
+            xattr_reply(reply, size, report.as_bytes());
+        });
     }
 
     fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        count_op();
-        let names: &[u8] = if ino == INodeNo::ROOT {
-            b"user.ftpfs.stats\0"
-        } else {
-            b""
-        };
-        xattr_reply(reply, size, names);
+        guarded("listxattr", || {
+            let names: &[u8] = if ino == INodeNo::ROOT {
+                b"user.ftpfs.stats\0"
+            } else {
+                b""
+            };
+            xattr_reply(reply, size, names);
+        });
     }
 
     fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {
-        count_op();
-        // The server decides what this login may do; `default_permissions` adds local checks.
-        reply.ok();
+        guarded("access", || {
+            // The server decides what this login may do; `default_permissions` adds local checks.
+            reply.ok();
+        });
     }
 
     fn create(
@@ -648,25 +680,26 @@ impl Filesystem for FuseAdapter {
         flags: i32,
         reply: ReplyCreate,
     ) {
-        count_op();
-        let exclusive = flags & libc::O_EXCL != 0;
-        let open = OpenMode {
-            write: true,
-            ..open_mode(req, OpenFlags(flags))
-        };
-        match self
-            .fs
-            .create(parent.0, name.as_bytes(), mode & !umask, exclusive, open)
-        {
-            Ok((attr, fh)) => reply.created(
-                &self.ttl,
-                &file_attr(&attr),
-                Generation(0),
-                FileHandle(fh),
-                open_flags(flags),
-            ),
-            Err(e) => reply_error!(reply, "create", show(name), e),
-        }
+        guarded("create", || {
+            let exclusive = flags & libc::O_EXCL != 0;
+            let open = OpenMode {
+                write: true,
+                ..open_mode(req, OpenFlags(flags))
+            };
+            match self
+                .fs
+                .create(parent.0, name.as_bytes(), mode & !umask, exclusive, open)
+            {
+                Ok((attr, fh)) => reply.created(
+                    &self.ttl,
+                    &file_attr(&attr),
+                    Generation(0),
+                    FileHandle(fh),
+                    open_flags(flags),
+                ),
+                Err(e) => reply_error!(reply, "create", show(name), e),
+            }
+        });
     }
 }
 
@@ -679,5 +712,34 @@ fn open_flags(flags: i32) -> FopenFlags {
         FopenFlags::FOPEN_DIRECT_IO
     } else {
         FopenFlags::empty()
+    }
+}
+
+#[cfg(test)]
+mod guard_tests {
+    use super::guarded;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Stands for a reply: dropped unsent, it answers (here: records that it was dropped).
+    struct Reply<'a>(&'a AtomicBool);
+
+    impl Drop for Reply<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_panicking_handler_is_contained_and_its_reply_dropped() {
+        let answered = AtomicBool::new(false);
+        let reply = Reply(&answered);
+        guarded("test", move || {
+            let _reply = reply;
+            panic!("a bug");
+        });
+        assert!(answered.load(Ordering::SeqCst), "the reply was not dropped");
+        let mut ran = false;
+        guarded("test", || ran = true);
+        assert!(ran);
     }
 }

@@ -322,22 +322,39 @@ impl TlsConnector for TimedConnector {
     }
 }
 
-/// Turns rustls's certificate complaints into one line a user can act on.
+/// Turns rustls's certificate complaints into one line a user can act on. rustls names the
+/// problem either by its variant (`UnknownIssuer`) or, for the variants with context, in words
+/// (`certificate not valid for name "127.0.0.1"; ...`): both spellings are recognised.
 pub fn explain(message: &str) -> String {
-    let hint = if message.contains("UnknownIssuer") {
-        "the server's certificate is signed by an unknown authority (add it with -o cafile=PATH)"
-    } else if message.contains("NotValidForName") {
-        "the server's certificate is not valid for this host name"
-    } else if message.contains("Expired") {
-        "the server's certificate has expired"
-    } else if message.contains("NotValidYet") {
-        "the server's certificate is not valid yet"
-    } else if message.contains("BadSignature") || message.contains("BadEncoding") {
-        "the server's certificate is malformed"
-    } else {
-        return format!("TLS failed: {message}");
-    };
-    format!("TLS failed: {hint} ({message})")
+    const HINTS: &[(&[&str], &str)] = &[
+        (
+            &["UnknownIssuer"],
+            "the server's certificate is signed by an unknown authority (add it with -o cafile=PATH)",
+        ),
+        (
+            &["NotValidForName", "not valid for name"],
+            "the server's certificate is not valid for this host name",
+        ),
+        (
+            &["Expired", "certificate expired"],
+            "the server's certificate has expired",
+        ),
+        (
+            &["NotValidYet", "certificate not valid yet"],
+            "the server's certificate is not valid yet",
+        ),
+        (
+            &["BadSignature", "BadEncoding"],
+            "the server's certificate is malformed",
+        ),
+    ];
+    match HINTS
+        .iter()
+        .find(|(needles, _)| needles.iter().any(|n| message.contains(n)))
+    {
+        Some((_, hint)) => format!("TLS failed: {hint} ({message})"),
+        None => format!("TLS failed: {message}"),
+    }
 }
 
 /// Accepts any certificate (`-o no_verify`); signatures are still checked so the handshake
@@ -402,6 +419,16 @@ mod tests {
             "{m}"
         );
         assert!(explain("invalid peer certificate: NotValidForName").contains("host name"));
+        // rustls's Display of the variants that carry context.
+        let m = explain(
+            "invalid peer certificate: certificate not valid for name \"127.0.0.1\"; \
+             certificate is only valid for DnsName(\"localhost\")",
+        );
+        assert!(m.contains("not valid for this host name"), "{m}");
+        let m = explain("invalid peer certificate: certificate expired: verification time 2");
+        assert!(m.contains("has expired"), "{m}");
+        let m = explain("invalid peer certificate: certificate not valid yet: verification");
+        assert!(m.contains("not valid yet ("), "{m}");
         assert!(explain("handshake failure").starts_with("TLS failed: handshake failure"));
     }
 

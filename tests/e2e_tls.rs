@@ -19,6 +19,24 @@ fn ftps_url(server: &Server) -> String {
         .replacen("127.0.0.1", "localhost", 1)
 }
 
+/// `ftps://user@HOST:PORT/dir/` with the password left out of the URL (a URL password makes
+/// ftpfs warn), and the environment that gives it instead.
+fn ftps_url_at(server: &Server, host: &str) -> (String, [(&'static str, String); 1]) {
+    let url = format!(
+        "ftps://{}@{host}:{}{}",
+        common::server::encode_userinfo(server.user()),
+        server.port(),
+        server.remote_dir()
+    );
+    (url, [("FTPFS_PASSWORD", server.password().to_string())])
+}
+
+/// [`mount_failure`] with `env` as [`ftps_url_at`] gives it.
+fn mount_failure_with(url: &str, opts: &[&str], env: &[(&'static str, String)]) -> String {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    mount_failure(url, opts, &env)
+}
+
 fn cafile_opt(server: &Server) -> String {
     format!("cafile={}", server.ca_pem_path().display())
 }
@@ -134,6 +152,27 @@ fn unknown_certificate_authority_fails_the_mount() {
         .err()
         .expect("mounted with an untrusted certificate");
     assert!(err.contains("unknown authority"), "{err}");
+}
+
+/// The certificate must carry the host name of the URL. A certificate signed by the trusted
+/// CA but made out only to `localhost` fails the mount with one line when the same server is
+/// reached as 127.0.0.1, and mounts when it is reached as `localhost`.
+#[test]
+fn certificate_for_another_host_name_fails_the_mount() {
+    let server = Server::start(
+        ServerKind::PureFtpd,
+        ServerOptions {
+            cert_names: "DNS:localhost".into(),
+            ..ServerOptions::tls()
+        },
+    );
+    server.populate(|d| fs::write(d.join("x"), b"by name\n").unwrap());
+    let ca = cafile_opt(&server);
+    let (by_address, env) = ftps_url_at(&server, "127.0.0.1");
+    let out = mount_failure_with(&by_address, &[&ca], &env);
+    assert_one_error_line(&out, &["not valid for this host name"]);
+    let m = Mount::new(&ftps_url(&server), &[&ca]);
+    assert_eq!(fs::read(m.join("x")).unwrap(), b"by name\n");
 }
 
 /// `no_verify` mounts anyway, with a loud warning.

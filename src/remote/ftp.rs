@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use suppaftp::{
-    Encoding, FtpError, FtpResult, ImplFtpStream, Mode, Status, TlsStream, TransferStream,
+    ActivePeerCheck, Encoding, FtpError, FtpResult, ImplFtpStream, Mode, Status, TlsStream,
+    TransferStream,
 };
 
 use super::session::{DataMode, SessionConfig};
@@ -324,7 +325,12 @@ fn configure<T: TlsStream + Send + 'static>(
     if cfg.data_mode == DataMode::Active {
         ftp = ftp.active_mode(cfg.connect_timeout);
     }
+    // Active mode: a connection to our PORT listener from anyone but the control connection's
+    // peer is closed unread (suppaftp's default, stated here so it cannot change under us).
+    ftp.set_active_peer_check(ActivePeerCheck::ControlPeer);
     ftp.set_encoding(ByteEncoding);
+    // PASV: connect to the control connection's peer, not the address in the reply, unless
+    // the user asked for it (`-o use_pasv_address`). EPSV replies carry only a port.
     ftp.set_passive_nat_workaround(!cfg.use_pasv_address);
     ftp
 }

@@ -19,7 +19,7 @@ use std::io;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use suppaftp::rustls::client::danger::{
@@ -292,15 +292,34 @@ impl TlsContext {
         TimedConnector {
             inner: RustlsConnector::from(Arc::clone(config)),
             timeout,
+            control: Mutex::new(None),
         }
     }
 }
 
 /// Wraps suppaftp's rustls connector so every socket gets read and write deadlines before
-/// its handshake (implicit FTPS connects its control socket without any).
+/// its handshake.
+///
+/// For implicit FTPS it also carries the control connection: suppaftp's implicit constructor
+/// takes an address, not a stream, and connects without a deadline. [`with_control`] hands
+/// the connector the socket ftpfs connected (with its deadline), and the first handshake runs
+/// on that socket instead of the one suppaftp made (see `remote::ftp::open`).
+///
+/// [`with_control`]: TimedConnector::with_control
 pub struct TimedConnector {
     inner: RustlsConnector,
     timeout: Duration,
+    /// The control connection to secure in place of the next stream suppaftp passes in.
+    control: Mutex<Option<TcpStream>>,
+}
+
+impl TimedConnector {
+    /// The next [`connect`](TlsConnector::connect) secures `control` and drops the stream it
+    /// was given.
+    pub fn with_control(self, control: TcpStream) -> TimedConnector {
+        *self.control.lock().unwrap_or_else(|p| p.into_inner()) = Some(control);
+        self
+    }
 }
 
 impl std::fmt::Debug for TimedConnector {
@@ -313,6 +332,12 @@ impl TlsConnector for TimedConnector {
     type Stream = <RustlsConnector as TlsConnector>::Stream;
 
     fn connect(&self, domain: &str, stream: TcpStream) -> FtpResult<Self::Stream> {
+        let control = self
+            .control
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let stream = control.unwrap_or(stream);
         let set = |s: &TcpStream| -> io::Result<()> {
             s.set_read_timeout(Some(self.timeout))?;
             s.set_write_timeout(Some(self.timeout))

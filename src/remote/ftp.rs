@@ -53,6 +53,9 @@ pub trait DataTransfer: Read + Write + Send {
     /// TLS: takes in the session tickets the server has sent since the handshake, without
     /// waiting for more (see [`Transfer::finish`]).
     fn take_tickets(&mut self);
+    /// TLS: the protocol version the handshake settled on (`None` for plain FTP, or before
+    /// the handshake finished).
+    fn tls_version(&mut self) -> Option<suppaftp::rustls::ProtocolVersion>;
 }
 
 impl<T: TlsStream + Send> DataTransfer for TransferStream<T>
@@ -76,6 +79,18 @@ where
         if let Some(tls) = inner.downcast_mut::<StreamOwned<ClientConnection, TcpStream>>() {
             super::tls::take_tickets(tls);
         }
+    }
+
+    fn tls_version(&mut self) -> Option<suppaftp::rustls::ProtocolVersion> {
+        use suppaftp::rustls::{ClientConnection, StreamOwned};
+        let suppaftp::DataStream::Ssl(tls) = self.get_mut() else {
+            return None;
+        };
+        let inner: &mut dyn std::any::Any = tls.mut_ref();
+        inner
+            .downcast_mut::<StreamOwned<ClientConnection, TcpStream>>()?
+            .conn
+            .protocol_version()
     }
 }
 
@@ -212,13 +227,21 @@ impl Transfer {
             // find none left.
             stream.take_tickets();
         }
+        let version = stream.tls_version();
         stream.finish_boxed().map_err(|e| {
             let mut err = RemoteError::from_ftp(e);
             if tls13 && err.code == Some(425) {
                 err.kind = super::RemoteErrorKind::TlsReuse;
             }
             err
-        })
+        })?;
+        use suppaftp::rustls::ProtocolVersion;
+        match version {
+            Some(ProtocolVersion::TLSv1_3) => crate::stats::add(&crate::stats::TLS13_TRANSFERS, 1),
+            Some(ProtocolVersion::TLSv1_2) => crate::stats::add(&crate::stats::TLS12_TRANSFERS, 1),
+            _ => {}
+        }
+        Ok(())
     }
 
     pub fn is_tls13(&self) -> bool {

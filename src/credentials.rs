@@ -8,15 +8,21 @@
 //!
 //! The user is the URL's, else the login of the netrc entry for the host, else `anonymous`
 //! (password `ftpfs@`, and no password source is consulted). For a named user, the password
-//! comes from the first of these that gives one:
+//! comes from the first of these that gives one, in the order issue 4 lists them:
 //!
 //! 1. `password_file=PATH`: the file's first line, without its trailing CR/LF.
 //! 2. netrc: `netrc=PATH`, else `~/.netrc`: the first `machine` entry for the host (host names
 //!    compared ignoring ASCII case) whose `login` is the user, else such a `default` entry.
 //! 3. the `FTPFS_PASSWORD` environment variable (ignored when empty).
 //! 4. `password_stdin`: one line read from standard input.
-//! 5. the URL's password (the caller warns: see [`URL_PASSWORD_WARNING`]).
-//! 6. a prompt on the terminal, echo off, if standard input is a terminal.
+//! 5. a prompt on the terminal, echo off, if standard input is a terminal and the password is
+//!    missing: the URL carries none.
+//! 6. the URL's password (the caller warns: see [`URL_PASSWORD_WARNING`]).
+//!
+//! The prompt asks for a password nobody gave; a password in the URL is one the user gave, so
+//! the two never compete and their order only says which is the last resort. (Prompting
+//! although the URL has a password would ask again for what the user typed, and throw it
+//! away; the warning about the URL password is the nudge towards the better sources.)
 //!
 //! Otherwise the password is empty ([`Origin::NoPassword`]). A user named `anonymous` or `ftp`
 //! is never prompted for and never gets `FTPFS_PASSWORD`; it falls back to `ftpfs@`.
@@ -74,9 +80,10 @@ pub enum Origin {
     Netrc,
     Environment,
     Stdin,
+    /// The terminal, asked because no source gave a password.
+    Prompt,
     /// The URL: the caller should log [`URL_PASSWORD_WARNING`].
     Url,
-    Prompt,
     /// A named user and no password anywhere: the password is empty.
     NoPassword,
 }
@@ -195,13 +202,8 @@ fn resolve_with(
         }
         return found(&user, strip_line_end(line), Origin::Stdin);
     }
-    if let Some(password) = url_password {
-        return found(&user, password.to_string(), Origin::Url);
-    }
-    if is_anonymous {
-        return found(&user, ANONYMOUS_PASSWORD.to_string(), Origin::Anonymous);
-    }
-    if env.is_tty() {
+    // The prompt only asks for a password that is missing (see the module docs).
+    if env.is_tty() && !is_anonymous && url_password.is_none() {
         let text = format!("Password for {}@{}: ", printable(&user), printable(host));
         let line = env.prompt(&text).map_err(|e| {
             format!(
@@ -213,6 +215,12 @@ fn resolve_with(
             return Err("no password entered (end of input at the password prompt)".into());
         }
         return found(&user, strip_line_end(line), Origin::Prompt);
+    }
+    if let Some(password) = url_password {
+        return found(&user, password.to_string(), Origin::Url);
+    }
+    if is_anonymous {
+        return found(&user, ANONYMOUS_PASSWORD.to_string(), Origin::Anonymous);
     }
     found(&user, String::new(), Origin::NoPassword)
 }

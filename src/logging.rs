@@ -72,11 +72,13 @@ impl Log for Logger {
 
 pub fn init(debug: bool, trace_ftp: bool) {
     // suppaftp warns about things ftpfs handles (a server's odd reply to a cancelled
-    // transfer); by default only its errors are shown.
+    // transfer); by default only its errors are shown. Its TLS wrapper logs an error when it
+    // drops a stream whose handshake or connection already failed: ftpfs reports that failure
+    // itself, in one line, so by default those are not shown.
     let default = if debug {
         "debug"
     } else {
-        "warn,suppaftp=error"
+        "warn,suppaftp=error,suppaftp::sync_ftp::tls=off"
     };
     let mut filter = std::env::var("FTPFS_LOG").unwrap_or_else(|_| default.to_string());
     if trace_ftp {

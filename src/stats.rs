@@ -27,6 +27,10 @@ pub static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
 pub static MDTM_REFINEMENTS: AtomicU64 = AtomicU64::new(0);
 /// Uploads completed (temporary file renamed over the target).
 pub static UPLOADS: AtomicU64 = AtomicU64::new(0);
+/// Data transfers (listings, downloads, uploads) completed over TLS 1.3 ...
+pub static TLS13_TRANSFERS: AtomicU64 = AtomicU64::new(0);
+/// ... and over TLS 1.2 (for servers that refuse TLS 1.3 data connections, or `tls_version`).
+pub static TLS12_TRANSFERS: AtomicU64 = AtomicU64::new(0);
 
 pub fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);

@@ -1,6 +1,7 @@
 //! ftpfs against a hostile FTP server: malformed greetings and replies, garbage and
-//! oversized listing lines, broken EPSV/PASV replies, transfers that do not match the
-//! listed size, replies too large to buffer.
+//! oversized listing lines, broken EPSV/PASV replies, PASV replies naming another address
+//! (ignored unless `use_pasv_address`), active-mode data connections from a stranger,
+//! transfers that do not match the listed size, replies too large to buffer.
 //!
 //! The server is scripted inside this file (std::net, one thread per connection), so every
 //! byte it sends is chosen here; the real `ftpfs` binary is mounted against it. Each scenario
@@ -18,7 +19,8 @@ mod common;
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::fd::FromRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -77,6 +79,15 @@ enum Action {
     /// Opens a passive listener (on 127.0.0.1) and announces it in a 227 reply with this
     /// host, e.g. "127,0,0,2".
     PassiveAs(&'static str),
+    /// Opens passive listeners on this address and on 127.0.0.1 at the same port, announces
+    /// this address in a 227 reply, and serves the data connection on whichever the client
+    /// reaches (the server's log says which).
+    PassiveOn(Ipv4Addr),
+    /// Active mode: `150`, then a connection to the client's PORT address from 127.0.0.2 (not
+    /// the control connection's peer) that sends `rogue`, then, once the client has closed
+    /// that, the real data connection from 127.0.0.1 with `data`, then `226`. The server's log
+    /// says what became of each.
+    RogueFirst { rogue: Vec<u8>, data: Vec<u8> },
     /// Says nothing and waits for the client to hang up.
     Silence,
     /// Closes the control connection.
@@ -242,7 +253,12 @@ struct Conn {
     ctrl: BufReader<TcpStream>,
     cwd: String,
     rest: usize,
-    pending: Option<TcpListener>,
+    /// Passive listeners waiting for the next data connection.
+    pending: Vec<TcpListener>,
+    /// Active mode: where the client listens for the next data connection (PORT).
+    port_target: Option<SocketAddr>,
+    /// What happened to data connections since the last command, for the server's log.
+    events: Vec<String>,
 }
 
 impl Conn {
@@ -256,26 +272,72 @@ impl Conn {
         while matches!(self.ctrl.read(&mut buf), Ok(n) if n > 0) {}
     }
 
-    /// Accepts the data connection the client opened after EPSV/PASV.
+    /// The data connection: accepted on a listener the client reached after EPSV/PASV, or
+    /// made to the client's PORT address (from 127.0.0.1).
     fn accept_data(&mut self) -> Option<TcpStream> {
-        let listener = self.pending.take()?;
-        listener.set_nonblocking(true).ok()?;
+        if let Some(target) = self.port_target.take() {
+            let s = connect_from(Ipv4Addr::LOCALHOST, target).ok()?;
+            return data_socket(s);
+        }
+        let listeners = std::mem::take(&mut self.pending);
+        if listeners.is_empty() {
+            return None;
+        }
+        for l in &listeners {
+            l.set_nonblocking(true).ok()?;
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            match listener.accept() {
-                Ok((s, _)) => {
-                    s.set_nonblocking(false).ok()?;
-                    s.set_write_timeout(Some(Duration::from_secs(10))).ok()?;
-                    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-                    return Some(s);
+            for l in &listeners {
+                match l.accept() {
+                    Ok((s, _)) => {
+                        let at = s.local_addr().ok()?;
+                        self.events.push(format!("data connection to {at}"));
+                        return data_socket(s);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => return None,
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    thread::sleep(Duration::from_millis(5));
-                }
-                Err(_) => return None,
             }
+            thread::sleep(Duration::from_millis(5));
         }
         None
+    }
+
+    /// [`Action::RogueFirst`].
+    fn rogue_first(&mut self, rogue: &[u8], data: &[u8]) -> io::Result<()> {
+        self.send(b"150 Here it comes.\r\n")?;
+        let Some(target) = self.port_target.take() else {
+            return self.send(b"425 No PORT given.\r\n");
+        };
+        let rogue_addr = Ipv4Addr::new(127, 0, 0, 2);
+        match connect_from(rogue_addr, target) {
+            Ok(mut s) => {
+                let from = s.local_addr()?;
+                assert_eq!(from.ip(), rogue_addr, "the rogue connection's source");
+                self.events.push(format!("rogue connection from {from}"));
+                // A complete listing, as if it were the real data connection.
+                let _ = s.write_all(rogue);
+                let _ = s.shutdown(std::net::Shutdown::Write);
+                s.set_read_timeout(Some(Duration::from_secs(5)))?;
+                let mut buf = [0u8; 256];
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            }
+            Err(e) => self.events.push(format!("rogue connection failed: {e}")),
+        }
+        match connect_from(Ipv4Addr::LOCALHOST, target).and_then(|mut s| {
+            s.write_all(data)?;
+            Ok(s)
+        }) {
+            Ok(s) => {
+                self.events.push("real data connection served".into());
+                drop(s);
+            }
+            Err(e) => self
+                .events
+                .push(format!("real data connection failed: {e}")),
+        }
+        self.send(b"226 Done.\r\n")
     }
 
     /// Performs `action`. `Ok(false)` ends the connection.
@@ -330,6 +392,17 @@ impl Conn {
                 );
                 self.send(text.as_bytes())?;
             }
+            Action::PassiveOn(ip) => {
+                let port = self.open_passive_on(ip)?;
+                let [a, b, c, d] = ip.octets();
+                let text = format!(
+                    "227 Entering Passive Mode ({a},{b},{c},{d},{},{}).\r\n",
+                    port >> 8,
+                    port & 0xff
+                );
+                self.send(text.as_bytes())?;
+            }
+            Action::RogueFirst { rogue, data } => self.rogue_first(&rogue, &data)?,
             Action::Silence => {
                 self.wait_for_hangup();
                 return Ok(false);
@@ -342,8 +415,26 @@ impl Conn {
     fn open_passive(&mut self) -> io::Result<u16> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
-        self.pending = Some(listener);
+        self.pending = vec![listener];
         Ok(port)
+    }
+
+    /// Listeners on `ip` and on 127.0.0.1 at one port, so that a client going to either
+    /// address finds this server.
+    fn open_passive_on(&mut self, ip: Ipv4Addr) -> io::Result<u16> {
+        let mut last = None;
+        for _ in 0..20 {
+            let there = TcpListener::bind((ip, 0))?;
+            let port = there.local_addr()?.port();
+            match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
+                Ok(here) => {
+                    self.pending = vec![there, here];
+                    return Ok(port);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap())
     }
 
     /// The normal answer to `cmd`.
@@ -381,6 +472,15 @@ impl Conn {
             "EPSV" => {
                 let port = self.open_passive()?;
                 text(&format!("229 Entering Extended Passive Mode (|||{port}|)"))
+            }
+            "PORT" => {
+                let n: Vec<u16> = cmd.arg.split(',').filter_map(|x| x.parse().ok()).collect();
+                if n.len() != 6 {
+                    return Ok(text("501 Bad PORT."));
+                }
+                let ip = Ipv4Addr::new(n[0] as u8, n[1] as u8, n[2] as u8, n[3] as u8);
+                self.port_target = Some(SocketAddr::from((ip, n[4] << 8 | n[5])));
+                text("200 PORT command successful.")
             }
             "PASV" => {
                 let port = self.open_passive()?;
@@ -439,7 +539,9 @@ fn serve(
         ctrl: BufReader::new(sock),
         cwd: "/".to_string(),
         rest: 0,
-        pending: None,
+        pending: Vec::new(),
+        port_target: None,
+        events: Vec::new(),
     };
     if !conn.act(script.greeting.clone())? {
         return Ok(());
@@ -470,7 +572,9 @@ fn serve(
             Some(action) => action,
             None => conn.default_action(&cmd, script)?,
         };
-        if !conn.act(action)? {
+        let go_on = conn.act(action);
+        log.lock().unwrap().append(&mut conn.events);
+        if !go_on? {
             return Ok(());
         }
         if cmd.verb != "REST" {
@@ -479,6 +583,49 @@ fn serve(
         }
     }
     Ok(())
+}
+
+/// A data socket's deadlines (and blocking mode, which an accepted socket may inherit).
+fn data_socket(s: TcpStream) -> Option<TcpStream> {
+    s.set_nonblocking(false).ok()?;
+    s.set_write_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+    Some(s)
+}
+
+/// A TCP connection to `to` from the address `from` (std cannot bind before connecting).
+fn connect_from(from: Ipv4Addr, to: SocketAddr) -> io::Result<TcpStream> {
+    let SocketAddr::V4(to) = to else {
+        return Err(io::Error::other("IPv4 only"));
+    };
+    let sockaddr = |a: SocketAddrV4| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*a.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: socket(2) with constant arguments; the descriptor is checked before use.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh socket that nothing else owns; the TcpStream closes it.
+    let stream = unsafe { TcpStream::from_raw_fd(fd) };
+    let local = sockaddr(SocketAddrV4::new(from, 0));
+    let remote = sockaddr(to);
+    // SAFETY: both addresses are valid sockaddr_in values of `len` bytes, alive for the calls.
+    unsafe {
+        if libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(stream)
 }
 
 /// MLSD lines for a plain file and a directory.
@@ -569,7 +716,12 @@ impl FtpfsMount {
 
     /// Mounts with `-o TIMEOUTS`, panicking if that fails.
     fn new(server: &HostileServer) -> FtpfsMount {
-        match FtpfsMount::start(server, TIMEOUTS, true, MOUNT_BOUND) {
+        FtpfsMount::with_opts(server, TIMEOUTS)
+    }
+
+    /// Mounts with `-o opts`, panicking if that fails.
+    fn with_opts(server: &HostileServer, opts: &str) -> FtpfsMount {
+        match FtpfsMount::start(server, opts, true, MOUNT_BOUND) {
             Started::Mounted(m) => m,
             Started::Failed(status, log, _) => panic!(
                 "ftpfs failed to mount ({status}):\n{log}\nserver saw:\n{}",
@@ -1091,6 +1243,76 @@ fn malformed_pasv_replies() {
     let r = within(OP_BOUND, list(m.path("pasv-other-loopback")));
     assert_eq!(r, Ok(vec!["x".to_string()]), "{}", m.describe());
     m.assert_serving(3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where data connections go, and where they may come from
+
+/// A server without EPSV that answers PASV in `/elsewhere` with 127.0.0.2, and listens there
+/// and on 127.0.0.1 (the control connection's peer) at the announced port.
+fn pasv_elsewhere_script() -> Script {
+    let mut script = script_with_dirs(&["elsewhere"], |c| {
+        (c.verb == "PASV" && c.cwd == "/elsewhere")
+            .then_some(Action::PassiveOn(Ipv4Addr::new(127, 0, 0, 2)))
+    });
+    script.feat = vec!["MLST type*;size*;modify*;", "SIZE", "REST STREAM"];
+    script
+}
+
+/// The address in a PASV reply is ignored by default: the data connection goes to the
+/// control connection's peer. `-o use_pasv_address` connects to the address in the reply.
+#[test]
+fn pasv_address_is_used_only_with_use_pasv_address() {
+    let honoured = format!("{TIMEOUTS},use_pasv_address");
+    for (opts, to, not_to) in [
+        (TIMEOUTS, "127.0.0.1:", "127.0.0.2:"),
+        (honoured.as_str(), "127.0.0.2:", "127.0.0.1:"),
+    ] {
+        let server = HostileServer::start(pasv_elsewhere_script());
+        let m = FtpfsMount::with_opts(&server, opts);
+        // The mount lists the root first, through an ordinary 127.0.0.1 PASV reply.
+        let before = server.commands().lines().count();
+        let r = within(OP_BOUND, list(m.path("elsewhere")));
+        assert_eq!(r, Ok(vec!["x".to_string()]), "{opts}\n{}", m.describe());
+        let log = server.commands();
+        let data: Vec<&str> = log
+            .lines()
+            .skip(before)
+            .filter(|l| l.starts_with("data connection to "))
+            .collect();
+        assert!(
+            data.len() == 1 && data[0].contains(to) && !data[0].contains(not_to),
+            "-o {opts}: expected one data connection to {to}, got {data:?}\n{}",
+            m.describe()
+        );
+    }
+}
+
+/// Active mode: ftpfs listens for the server's data connection (PORT). A connection to that
+/// listener from another address than the control connection's peer, even one that sends a
+/// complete listing first, is closed and never read; the server's real connection is used.
+#[test]
+fn active_mode_takes_data_only_from_the_control_peer() {
+    let planted = format!("{}\r\n", mlsd_file("planted", 1)).into_bytes();
+    let script = script_with_dirs(&["rogue"], move |c| {
+        (c.verb == "MLSD" && c.cwd == "/rogue").then(|| Action::RogueFirst {
+            rogue: planted.clone(),
+            data: one_file_listing(),
+        })
+    });
+    let server = HostileServer::start(script);
+    let mut m = FtpfsMount::with_opts(&server, &format!("{TIMEOUTS},active"));
+    let r = within(OP_BOUND, list(m.path("rogue")));
+    assert_eq!(r, Ok(vec!["x".to_string()]), "{}", m.describe());
+    let log = server.commands();
+    assert!(
+        log.contains("PORT 127,0,0,1,")
+            && log.contains("rogue connection from 127.0.0.2:")
+            && log.contains("real data connection served"),
+        "{}",
+        m.describe()
+    );
+    m.assert_serving(0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! Security end to end: implicit FTPS, command injection through file names, passwords kept
 //! out of logs and /proc/mounts, credential sources (password_file, netrc, FTPFS_PASSWORD,
-//! password_stdin), and symlinks that cannot point out of the mount.
+//! password_stdin), symlinks that cannot point out of the mount, and access by other local
+//! users (allow_other, default_permissions).
 
 mod common;
 
@@ -340,4 +341,126 @@ fn trace_ftp_masks_the_password() {
     assert!(log.contains("> PASS ****\n"), "{log}");
     assert!(log.contains("RETR /hello.txt"), "{log}");
     assert!(!log.contains(SECRET));
+}
+
+/// The uid and gid of `nobody`, the other local user of the access tests.
+fn nobody() -> (u32, u32) {
+    // SAFETY: getpwnam with a NUL-terminated name; the record is read before any other call.
+    let pw = unsafe { libc::getpwnam(c"nobody".as_ptr()) };
+    assert!(!pw.is_null(), "no user 'nobody' on this system");
+    // SAFETY: pw is non-null and points to getpwnam's static record.
+    unsafe { ((*pw).pw_uid, (*pw).pw_gid) }
+}
+
+/// Runs `cmd args` as `nobody` (no supplementary groups). Returns stdout if it succeeded,
+/// else stderr. Panics if it does not finish within 20 s (a hung FUSE request).
+fn as_nobody(cmd: &str, args: &[&Path]) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
+    let (uid, gid) = nobody();
+    // Root dropping to another uid: std clears the supplementary groups too.
+    let mut child = Command::new(cmd)
+        .args(args)
+        .uid(uid)
+        .gid(gid)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let Some(status) = wait_child(&mut child, Duration::from_secs(20)) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{cmd} {args:?} as nobody did not finish within 20 s");
+    };
+    let mut out = String::new();
+    if status.success() {
+        child.stdout.take().unwrap().read_to_string(&mut out)
+    } else {
+        child.stderr.take().unwrap().read_to_string(&mut out)
+    }
+    .unwrap();
+    if status.success() {
+        Ok(out)
+    } else {
+        Err(out)
+    }
+}
+
+/// Mounts `server` with `opts` and lets other users reach the mountpoint (the harness makes
+/// its parent directory private to root).
+fn mount_for_others(server: &Server, opts: &[&str]) -> Mount {
+    let m = mount_for(server, opts);
+    let parent = m.path().parent().unwrap();
+    fs::set_permissions(parent, fs::Permissions::from_mode(0o755)).unwrap();
+    m
+}
+
+/// Other local users (here `nobody`, with root mounting): without `allow_other` they are
+/// refused; with it they list and read as the mount's FTP identity, whatever mode bits are
+/// shown; with `default_permissions` too, the kernel checks those bits, so a `umask` that
+/// hides the read bits refuses them the read.
+#[test]
+fn allow_other_and_default_permissions() {
+    let server = Server::start(ServerKind::Proftpd, ServerOptions::default());
+    server.populate(|d| fs::write(d.join("hello.txt"), b"hello\n").unwrap());
+    let denied = |r: Result<String, String>, what: &str| {
+        let err = r.expect_err(what);
+        assert!(err.contains("Permission denied"), "{what}: {err}");
+    };
+
+    // Only the mounting user.
+    let m = mount_for_others(&server, &[]);
+    assert_eq!(fs::read(m.join("hello.txt")).unwrap(), b"hello\n");
+    denied(as_nobody("ls", &[m.path()]), "ls without allow_other");
+    denied(
+        as_nobody("cat", &[&m.join("hello.txt")]),
+        "cat without allow_other",
+    );
+    drop(m);
+
+    // allow_other: every local user acts with the mount's FTP identity; the mode bits shown
+    // (0600, owned by root, with umask=066) are not checked.
+    let m = mount_for_others(&server, &["allow_other", "umask=066"]);
+    let mode = fs::metadata(m.join("hello.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(as_nobody("ls", &[m.path()]), Ok("hello.txt\n".into()));
+    assert_eq!(
+        as_nobody("cat", &[&m.join("hello.txt")]),
+        Ok("hello\n".into())
+    );
+    drop(m);
+
+    // allow_other + default_permissions: the kernel checks the mode bits shown.
+    let m = mount_for_others(
+        &server,
+        &["allow_other", "default_permissions", "umask=022"],
+    );
+    assert_eq!(as_nobody("ls", &[m.path()]), Ok("hello.txt\n".into()));
+    assert_eq!(
+        as_nobody("cat", &[&m.join("hello.txt")]),
+        Ok("hello\n".into())
+    );
+    drop(m);
+    let m = mount_for_others(
+        &server,
+        &["allow_other", "default_permissions", "umask=066"],
+    );
+    // The directory is 0711: nobody may look a name up, but not read the file (0600).
+    assert_eq!(
+        as_nobody(
+            "stat",
+            &[Path::new("-c"), Path::new("%a"), &m.join("hello.txt")]
+        ),
+        Ok("600\n".into())
+    );
+    denied(
+        as_nobody("cat", &[&m.join("hello.txt")]),
+        "cat with default_permissions and umask=066",
+    );
+    // The mounting user (root) still reads it.
+    assert_eq!(fs::read(m.join("hello.txt")).unwrap(), b"hello\n");
 }

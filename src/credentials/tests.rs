@@ -106,15 +106,19 @@ fn precedence_across_all_sources() {
     let c = run(&mut env, Some("alice"), Some("from-url"), &sources).unwrap();
     assert_eq!(got(&c), ("alice", "from-stdin", Origin::Stdin));
 
+    // Then the prompt on a terminal, for a password nobody gave ...
     sources.password_stdin = false;
-    let c = run(&mut env, Some("alice"), Some("from-url"), &sources).unwrap();
-    assert_eq!(got(&c), ("alice", "from-url", Origin::Url));
-
     let c = run(&mut env, Some("alice"), None, &sources).unwrap();
     assert_eq!(got(&c), ("alice", "from-prompt", Origin::Prompt));
     assert_eq!(env.prompts, ["Password for alice@ftp.example.com: "]);
 
+    // ... and last the URL's password, which the prompt never asks to replace.
+    let c = run(&mut env, Some("alice"), Some("from-url"), &sources).unwrap();
+    assert_eq!(got(&c), ("alice", "from-url", Origin::Url));
     env.tty = false;
+    let c = run(&mut env, Some("alice"), Some("from-url"), &sources).unwrap();
+    assert_eq!(got(&c), ("alice", "from-url", Origin::Url));
+
     let c = run(&mut env, Some("alice"), None, &sources).unwrap();
     assert_eq!(got(&c), ("alice", "", Origin::NoPassword));
     // Stdin was read once (when it was the winning source), the prompt shown once.
@@ -605,6 +609,24 @@ fn prompt_only_on_a_tty_for_a_named_user() {
     let c = run(&mut env, Some("u"), None, &Sources::default()).unwrap();
     assert_eq!(got(&c), ("u", "", Origin::NoPassword));
     assert_eq!(env.prompts.len(), 2);
+}
+
+/// The prompt asks only for a missing password: a URL password (even an empty one,
+/// `ftp://user:@host/`) is used on a terminal too, and nothing is asked.
+#[test]
+fn the_prompt_never_replaces_a_url_password() {
+    let (_dir, mut env) = home_with(None);
+    env.tty = true;
+    env.answer = Some("typed\n".into());
+    for given in ["from-url", ""] {
+        let c = run(&mut env, Some("u"), Some(given), &Sources::default()).unwrap();
+        assert_eq!(got(&c), ("u", given, Origin::Url));
+    }
+    assert!(env.prompts.is_empty(), "{:?}", env.prompts);
+    // Sources above the prompt still come before the URL.
+    env.vars.insert(PASSWORD_ENV.into(), "from-env".into());
+    let c = run(&mut env, Some("u"), Some("from-url"), &Sources::default()).unwrap();
+    assert_eq!(got(&c), ("u", "from-env", Origin::Environment));
 }
 
 #[test]

@@ -665,7 +665,7 @@ impl FtpFs {
             (c.hits, c.misses)
         };
         let pool = self.remote.pool();
-        let rows: [(&str, u64); 18] = [
+        let rows: [(&str, u64); 20] = [
             ("operations", get(&stats::OPERATIONS)),
             ("ftp_commands", get(&stats::COMMANDS)),
             ("bytes_read", get(&stats::BYTES_READ)),
@@ -675,6 +675,8 @@ impl FtpFs {
             ("listings", get(&stats::LISTINGS)),
             ("downloads", get(&stats::DOWNLOADS)),
             ("mdtm_refinements", get(&stats::MDTM_REFINEMENTS)),
+            ("tls13_transfers", get(&stats::TLS13_TRANSFERS)),
+            ("tls12_transfers", get(&stats::TLS12_TRANSFERS)),
             ("cache_hits", hits),
             ("cache_misses", misses),
             ("sessions_live", pool.live() as u64),

@@ -8,12 +8,13 @@
 //! every socket, and never continues in plain text when TLS was asked for.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use suppaftp::{
-    Encoding, FtpError, FtpResult, ImplFtpStream, Mode, Status, TlsStream, TransferStream,
+    ActivePeerCheck, Encoding, FtpError, FtpResult, ImplFtpStream, Mode, Status, TlsStream,
+    TransferStream,
 };
 
 use super::session::{DataMode, SessionConfig};
@@ -52,6 +53,9 @@ pub trait DataTransfer: Read + Write + Send {
     /// TLS: takes in the session tickets the server has sent since the handshake, without
     /// waiting for more (see [`Transfer::finish`]).
     fn take_tickets(&mut self);
+    /// TLS: the protocol version the handshake settled on (`None` for plain FTP, or before
+    /// the handshake finished).
+    fn tls_version(&mut self) -> Option<suppaftp::rustls::ProtocolVersion>;
 }
 
 impl<T: TlsStream + Send> DataTransfer for TransferStream<T>
@@ -75,6 +79,18 @@ where
         if let Some(tls) = inner.downcast_mut::<StreamOwned<ClientConnection, TcpStream>>() {
             super::tls::take_tickets(tls);
         }
+    }
+
+    fn tls_version(&mut self) -> Option<suppaftp::rustls::ProtocolVersion> {
+        use suppaftp::rustls::{ClientConnection, StreamOwned};
+        let suppaftp::DataStream::Ssl(tls) = self.get_mut() else {
+            return None;
+        };
+        let inner: &mut dyn std::any::Any = tls.mut_ref();
+        inner
+            .downcast_mut::<StreamOwned<ClientConnection, TcpStream>>()?
+            .conn
+            .protocol_version()
     }
 }
 
@@ -215,13 +231,21 @@ impl Transfer {
             // find none left.
             stream.take_tickets();
         }
+        let version = stream.tls_version();
         stream.finish_boxed().map_err(|e| {
             let mut err = RemoteError::from_ftp(e);
             if tls13 && err.code == Some(425) {
                 err.kind = super::RemoteErrorKind::TlsReuse;
             }
             err
-        })
+        })?;
+        use suppaftp::rustls::ProtocolVersion;
+        match version {
+            Some(ProtocolVersion::TLSv1_3) => crate::stats::add(&crate::stats::TLS13_TRANSFERS, 1),
+            Some(ProtocolVersion::TLSv1_2) => crate::stats::add(&crate::stats::TLS12_TRANSFERS, 1),
+            _ => {}
+        }
+        Ok(())
     }
 
     pub fn is_tls13(&self) -> bool {
@@ -267,11 +291,7 @@ impl Encoding for ByteEncoding {
 }
 
 /// Resolves `host` and connects to the first address that answers within `timeout`.
-fn connect_tcp(
-    host: &str,
-    port: u16,
-    timeout: Duration,
-) -> Result<(TcpStream, SocketAddr), RemoteError> {
+fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, RemoteError> {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|e| {
@@ -284,7 +304,7 @@ fn connect_tcp(
     let mut last = None;
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => return Ok((s, addr)),
+            Ok(s) => return Ok(s),
             Err(e) => last = Some(e),
         }
     }
@@ -328,7 +348,12 @@ fn configure<T: TlsStream + Send + 'static>(
     if cfg.data_mode == DataMode::Active {
         ftp = ftp.active_mode(cfg.connect_timeout);
     }
+    // Active mode: a connection to our PORT listener from anyone but the control connection's
+    // peer is closed unread (suppaftp's default, stated here so it cannot change under us).
+    ftp.set_active_peer_check(ActivePeerCheck::ControlPeer);
     ftp.set_encoding(CountingEncoding);
+    // PASV: connect to the control connection's peer, not the address in the reply, unless
+    // the user asked for it (`-o use_pasv_address`). EPSV replies carry only a port.
     ftp.set_passive_nat_workaround(!cfg.use_pasv_address);
     ftp
 }
@@ -336,7 +361,7 @@ fn configure<T: TlsStream + Send + 'static>(
 /// Opens a control connection to the server in the configured TLS mode (not logged in yet).
 /// `tls12_only` caps TLS at 1.2.
 pub fn open(cfg: &SessionConfig, tls12_only: bool) -> Result<Box<dyn Client>, RemoteError> {
-    let (tcp, addr) = connect_tcp(&cfg.host, cfg.port, cfg.connect_timeout)?;
+    let tcp = connect_tcp(&cfg.host, cfg.port, cfg.connect_timeout)?;
     let io_err = |e: io::Error| RemoteError::from_io(&e);
     tcp.set_read_timeout(Some(cfg.reply_timeout))
         .map_err(io_err)?;
@@ -350,12 +375,19 @@ pub fn open(cfg: &SessionConfig, tls12_only: bool) -> Result<Box<dyn Client>, Re
     let connector = tls.connector(tls12_only, cfg.reply_timeout);
     match tls.mode {
         TlsMode::Implicit => {
-            // suppaftp connects by itself here; the address just answered, and the connector
-            // puts deadlines on the socket before the handshake.
-            drop(tcp);
+            // suppaftp's implicit constructor takes an address and connects to it without a
+            // deadline. Give it a loopback listener of ours instead, where its connect
+            // completes at once, and the connector secures the connection made above (with
+            // the connect deadline) in place of that one.
+            let rendezvous = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .or_else(|_| TcpListener::bind((Ipv6Addr::LOCALHOST, 0)))
+                .map_err(io_err)?;
+            let local = rendezvous.local_addr().map_err(io_err)?;
+            let connector = connector.with_control(tcp);
             let ftp =
-                suppaftp::RustlsFtpStream::connect_secure_implicit(addr, connector, &tls.domain)
+                suppaftp::RustlsFtpStream::connect_secure_implicit(local, connector, &tls.domain)
                     .map_err(tls_error)?;
+            drop(rendezvous);
             let mut ftp = configure(ftp, cfg);
             // suppaftp sends these only after AUTH TLS; data connections must be protected too.
             for line in ["PBSZ 0", "PROT P"] {
@@ -395,6 +427,60 @@ pub fn host_port(host: &str, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::remote::tls::{TlsContext, TlsSettings, TlsVersions};
+    use std::os::fd::AsRawFd;
+    use std::sync::{mpsc, Arc};
+    use std::time::Instant;
+
+    /// Implicit FTPS connects to the server once, with the connect deadline, and then has the
+    /// reply deadline for the handshake. The server here never accepts, and its accept queue
+    /// (backlog 0) is full once ftpfs's connection is in it: a second connection attempt,
+    /// which suppaftp's implicit constructor makes by itself and without a deadline, would
+    /// wait for minutes while the kernel resends its SYN.
+    #[test]
+    fn implicit_tls_connects_once_within_its_deadlines() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        // SAFETY: listen(2) on a socket this test owns; a second call changes the backlog.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        let settings = TlsSettings {
+            mode: TlsMode::Implicit,
+            cafile: None,
+            no_verify: true,
+            versions: TlsVersions::Auto,
+        };
+        let cfg = SessionConfig {
+            host: "127.0.0.1".into(),
+            port: listener.local_addr().unwrap().port(),
+            user: "anonymous".into(),
+            password: String::new(),
+            data_mode: DataMode::ExtendedPassive,
+            use_pasv_address: false,
+            connect_timeout: Duration::from_secs(2),
+            reply_timeout: Duration::from_secs(1),
+            data_timeout: Duration::from_secs(1),
+            tls: Some(Arc::new(TlsContext::new(&settings, "127.0.0.1").unwrap())),
+            codec: None,
+        };
+        let started = Instant::now();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(open(&cfg, false).err().map(|e| e.message));
+        });
+        let outcome = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("implicit FTPS connect ignored its deadlines");
+        assert!(
+            outcome.is_some(),
+            "connected to a server that never answers"
+        );
+        // connect (at once) + the handshake's reply deadline, with slack for a busy machine.
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "took {:?}",
+            started.elapsed()
+        );
+        drop(listener);
+    }
 
     #[test]
     fn byte_encoding_round_trips_every_byte() {

@@ -19,7 +19,7 @@ use std::io;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use suppaftp::rustls::client::danger::{
@@ -292,15 +292,34 @@ impl TlsContext {
         TimedConnector {
             inner: RustlsConnector::from(Arc::clone(config)),
             timeout,
+            control: Mutex::new(None),
         }
     }
 }
 
 /// Wraps suppaftp's rustls connector so every socket gets read and write deadlines before
-/// its handshake (implicit FTPS connects its control socket without any).
+/// its handshake.
+///
+/// For implicit FTPS it also carries the control connection: suppaftp's implicit constructor
+/// takes an address, not a stream, and connects without a deadline. [`with_control`] hands
+/// the connector the socket ftpfs connected (with its deadline), and the first handshake runs
+/// on that socket instead of the one suppaftp made (see `remote::ftp::open`).
+///
+/// [`with_control`]: TimedConnector::with_control
 pub struct TimedConnector {
     inner: RustlsConnector,
     timeout: Duration,
+    /// The control connection to secure in place of the next stream suppaftp passes in.
+    control: Mutex<Option<TcpStream>>,
+}
+
+impl TimedConnector {
+    /// The next [`connect`](TlsConnector::connect) secures `control` and drops the stream it
+    /// was given.
+    pub fn with_control(self, control: TcpStream) -> TimedConnector {
+        *self.control.lock().unwrap_or_else(|p| p.into_inner()) = Some(control);
+        self
+    }
 }
 
 impl std::fmt::Debug for TimedConnector {
@@ -313,6 +332,12 @@ impl TlsConnector for TimedConnector {
     type Stream = <RustlsConnector as TlsConnector>::Stream;
 
     fn connect(&self, domain: &str, stream: TcpStream) -> FtpResult<Self::Stream> {
+        let control = self
+            .control
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let stream = control.unwrap_or(stream);
         let set = |s: &TcpStream| -> io::Result<()> {
             s.set_read_timeout(Some(self.timeout))?;
             s.set_write_timeout(Some(self.timeout))
@@ -322,22 +347,39 @@ impl TlsConnector for TimedConnector {
     }
 }
 
-/// Turns rustls's certificate complaints into one line a user can act on.
+/// Turns rustls's certificate complaints into one line a user can act on. rustls names the
+/// problem either by its variant (`UnknownIssuer`) or, for the variants with context, in words
+/// (`certificate not valid for name "127.0.0.1"; ...`): both spellings are recognised.
 pub fn explain(message: &str) -> String {
-    let hint = if message.contains("UnknownIssuer") {
-        "the server's certificate is signed by an unknown authority (add it with -o cafile=PATH)"
-    } else if message.contains("NotValidForName") {
-        "the server's certificate is not valid for this host name"
-    } else if message.contains("Expired") {
-        "the server's certificate has expired"
-    } else if message.contains("NotValidYet") {
-        "the server's certificate is not valid yet"
-    } else if message.contains("BadSignature") || message.contains("BadEncoding") {
-        "the server's certificate is malformed"
-    } else {
-        return format!("TLS failed: {message}");
-    };
-    format!("TLS failed: {hint} ({message})")
+    const HINTS: &[(&[&str], &str)] = &[
+        (
+            &["UnknownIssuer"],
+            "the server's certificate is signed by an unknown authority (add it with -o cafile=PATH)",
+        ),
+        (
+            &["NotValidForName", "not valid for name"],
+            "the server's certificate is not valid for this host name",
+        ),
+        (
+            &["Expired", "certificate expired"],
+            "the server's certificate has expired",
+        ),
+        (
+            &["NotValidYet", "certificate not valid yet"],
+            "the server's certificate is not valid yet",
+        ),
+        (
+            &["BadSignature", "BadEncoding"],
+            "the server's certificate is malformed",
+        ),
+    ];
+    match HINTS
+        .iter()
+        .find(|(needles, _)| needles.iter().any(|n| message.contains(n)))
+    {
+        Some((_, hint)) => format!("TLS failed: {hint} ({message})"),
+        None => format!("TLS failed: {message}"),
+    }
 }
 
 /// Accepts any certificate (`-o no_verify`); signatures are still checked so the handshake
@@ -402,6 +444,16 @@ mod tests {
             "{m}"
         );
         assert!(explain("invalid peer certificate: NotValidForName").contains("host name"));
+        // rustls's Display of the variants that carry context.
+        let m = explain(
+            "invalid peer certificate: certificate not valid for name \"127.0.0.1\"; \
+             certificate is only valid for DnsName(\"localhost\")",
+        );
+        assert!(m.contains("not valid for this host name"), "{m}");
+        let m = explain("invalid peer certificate: certificate expired: verification time 2");
+        assert!(m.contains("has expired"), "{m}");
+        let m = explain("invalid peer certificate: certificate not valid yet: verification");
+        assert!(m.contains("not valid yet ("), "{m}");
         assert!(explain("handshake failure").starts_with("TLS failed: handshake failure"));
     }
 

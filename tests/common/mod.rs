@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 // Not every test file uses every re-export.
 #[allow(unused_imports)]
-pub use mount::{ftpfs_bin, ftpfs_command, mount_for, Mount};
+pub use mount::{assert_one_error_line, ftpfs_bin, ftpfs_command, mount_failure, mount_for, Mount};
 #[allow(unused_imports)]
 pub use process::wait_until;
 #[allow(unused_imports)]

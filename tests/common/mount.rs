@@ -295,6 +295,63 @@ fn lazy_unmount(path: &Path) {
     }
 }
 
+/// Runs ftpfs on `url` with `-o opts` and `env` at its default log level (no
+/// `RUST_LOG`/`FTPFS_LOG`: what a user sees) and expects the mount to fail. Returns everything ftpfs printed; panics
+/// if it mounted, exited with success or neither mounted nor exited within [`MOUNT_TIMEOUT`].
+pub fn mount_failure(url: &str, opts: &[&str], env: &[(&str, &str)]) -> String {
+    super::require_fuse();
+    let tmp = tempfile::Builder::new()
+        .prefix("ftpfs-test-fail.")
+        .tempdir()
+        .expect("create mount tempdir");
+    let mountpoint = tmp.path().join("mnt");
+    fs::create_dir(&mountpoint).expect("create mountpoint");
+    let log_path = tmp.path().join("ftpfs.log");
+    let log = fs::File::create(&log_path).expect("create ftpfs.log");
+    let mut cmd = Command::new(ftpfs_bin());
+    cmd.arg(url).arg(&mountpoint).arg("-f");
+    if !opts.is_empty() {
+        cmd.arg("-o").arg(opts.join(","));
+    }
+    cmd.env_remove("RUST_LOG")
+        .env_remove("FTPFS_LOG")
+        .env_remove("FTPFS_PASSWORD")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup log"))
+        .stderr(log);
+    let mut child = cmd.spawn().expect("spawn ftpfs");
+    let status = wait_child(&mut child, MOUNT_TIMEOUT);
+    if status.is_none() {
+        if is_mounted(&mountpoint) {
+            lazy_unmount(&mountpoint);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let output = process::read_lossy(&log_path);
+    match status {
+        Some(status) if !status.success() => output,
+        Some(status) => panic!("ftpfs exited with {status} on {url}:\n{output}"),
+        None => panic!("ftpfs did not fail within {MOUNT_TIMEOUT:?} on {url}:\n{output}"),
+    }
+}
+
+/// Asserts that `output` (from [`mount_failure`]) is exactly one line, `ftpfs: ...`, that
+/// contains every one of `needles`.
+#[track_caller]
+pub fn assert_one_error_line(output: &str, needles: &[&str]) {
+    let lines: Vec<&str> = output.lines().collect();
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("ftpfs: "),
+        "expected one 'ftpfs: ...' line, got {} lines:\n{output}",
+        lines.len()
+    );
+    for needle in needles {
+        assert!(lines[0].contains(needle), "'{needle}' not in: {}", lines[0]);
+    }
+}
+
 /// Mounts `server.url()` with `opts`.
 pub fn mount_for(server: &Server, opts: &[&str]) -> Mount {
     Mount::new(&server.url(), opts)

@@ -115,6 +115,9 @@ pub struct ServerOptions {
     pub user: String,
     /// Password for proftpd and pure-ftpd (default `test`); percent-encoded in [`Server::url`].
     pub password: String,
+    /// With `tls`: the names in the server's certificate, as an OpenSSL `subjectAltName`
+    /// (default [`tls::DEFAULT_CERT_NAMES`]).
+    pub cert_names: String,
 }
 
 impl Default for ServerOptions {
@@ -126,6 +129,7 @@ impl Default for ServerOptions {
             implicit_tls: false,
             user: "test".into(),
             password: "test".into(),
+            cert_names: tls::DEFAULT_CERT_NAMES.into(),
         }
     }
 }
@@ -191,7 +195,9 @@ impl Server {
             ServerKind::Vsftpd => (root.join("pub"), "/pub/".to_string()),
             _ => (root.clone(), "/".to_string()),
         };
-        let tls = opts.tls.then(|| tls::generate(&state.path().join("tls")));
+        let tls = opts
+            .tls
+            .then(|| tls::generate(&state.path().join("tls"), &opts.cert_names));
         let mut server = Server {
             kind,
             opts,

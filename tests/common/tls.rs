@@ -1,5 +1,5 @@
 //! Throwaway TLS material for FTPS test servers: a private CA and a leaf certificate for
-//! `DNS:localhost, IP:127.0.0.1`, made with the `openssl` command line in a server's state
+//! `DNS:localhost, IP:127.0.0.1` (or other names, see [`DEFAULT_CERT_NAMES`]), made with the `openssl` command line in a server's state
 //! directory, plus SHA-512 crypt password hashes for the virtual users.
 //!
 //! Clients trust the CA (`ca.pem`), never the leaf itself. Keys are RSA 2048 because that is what
@@ -24,8 +24,13 @@ pub struct TlsFiles {
     pub key_pem: PathBuf,
 }
 
-/// Generates a CA and a leaf for localhost/127.0.0.1 into `dir` (created if needed).
-pub fn generate(dir: &Path) -> TlsFiles {
+/// The names a server certificate carries unless a test asks for others (an OpenSSL
+/// `subjectAltName` value).
+pub const DEFAULT_CERT_NAMES: &str = "DNS:localhost,IP:127.0.0.1";
+
+/// Generates a CA and a leaf for `names` (a `subjectAltName` value such as
+/// [`DEFAULT_CERT_NAMES`]) into `dir` (created if needed).
+pub fn generate(dir: &Path, names: &str) -> TlsFiles {
     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
     let openssl = |args: &[&str]| {
         run_checked(
@@ -68,8 +73,7 @@ pub fn generate(dir: &Path) -> TlsFiles {
     ]);
     std::fs::write(
         dir.join("ext.cnf"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
-         extendedKeyUsage=serverAuth\n",
+        format!("subjectAltName={names}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"),
     )
     .expect("write ext.cnf");
     openssl(&[

@@ -89,6 +89,17 @@ fn killed_mid_read(server: &mut Server) {
         .unwrap_or_else(|e| panic!("read failed after a server restart: {e}\n{}", m.log()));
     assert_eq!(got, want, "bytes differ after the resume");
     assert!(t.elapsed() < Duration::from_secs(120));
+    // The resume asked for the rest only: a REST past the fifth of the file already read.
+    let log = m.log();
+    let resumed_at = log
+        .lines()
+        .filter_map(|l| l.split("> REST ").nth(1))
+        .filter_map(|n| n.trim().parse::<u64>().ok())
+        .max();
+    assert!(
+        resumed_at.is_some_and(|at| at > SIZE / 5),
+        "no REST at the first missing byte (largest REST {resumed_at:?})\n{log}"
+    );
     assert!(m.stats()["reconnects"] >= 1, "no reconnect happened?");
 }
 

@@ -18,6 +18,7 @@
 pub mod curl;
 pub mod mount;
 pub mod process;
+pub mod scripted;
 pub mod server;
 pub mod shell;
 pub mod tls;

@@ -2,7 +2,8 @@
 # fuzz/make-seeds.sh: (re)creates the seed corpus in fuzz/corpus/ (see docs/FUZZING.md).
 #
 #   corpus/listing/  every file of tests/fixtures/listings/ (fixture-NAME), and each of its
-#                    lines on its own (line-NAME-NNN, with its line terminator)
+#                    lines on its own (line-NAME-NNN, with its line terminator); the inputs
+#                    that once crashed it, from tests/fixtures/fuzz/ (regress-NAME)
 #   corpus/reply/    real server replies: two bytes of little-endian reply code, then the text
 #   corpus/path/     mount-URL paths and names, good and hostile
 #
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 fixtures=../tests/fixtures/listings
 
-rm -f corpus/listing/fixture-* corpus/listing/line-* corpus/reply/reply-* corpus/path/path-*
+rm -f corpus/listing/fixture-* corpus/listing/line-* corpus/listing/regress-* corpus/reply/reply-* corpus/path/path-*
 mkdir -p corpus/listing corpus/reply corpus/path
 
 # --- listing ---------------------------------------------------------------------------------
@@ -22,6 +23,9 @@ for f in "$fixtures"/*.txt; do
     cp "$f" "corpus/listing/fixture-$name"
     # split(1) is byte-exact: every line keeps its CRLF or LF.
     split -l 1 -d -a 3 "$f" "corpus/listing/line-$name-"
+done
+for f in ../tests/fixtures/fuzz/listing-*; do
+    cp "$f" "corpus/listing/regress-$(basename "$f")"
 done
 
 # --- reply -----------------------------------------------------------------------------------

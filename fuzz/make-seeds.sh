@@ -191,6 +191,8 @@ script pasv-bad-octets 01 "${vsftpd_login[@]}" "250 ok$r" \
 script listing-then-garbage 00 "${proftpd_login[@]}" "250 ok$r" \
     "229 Entering Extended Passive Mode (|||%P|)$r" "150 go$r" @proftpd_mlsd \
     $'=2\xff6 done\r\n'
+# RFC 2389's one-line "no features" reply, then silence (suppaftp waits for a second line).
+script feat-one-line 00 "220 ready$r" "331 pw$r" "230 in$r" "200 I$r" "211 No features$r" "" ""
 script multiline-never-ends 00 "220 ready$r" "331 pw$r" "230 in$r" \
     "200 I$r" $'211-Features\r\n EPSV\r\n' "" "" # then silence: two empty replies
 

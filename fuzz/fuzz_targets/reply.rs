@@ -18,7 +18,7 @@ use suppaftp::types::Response;
 use suppaftp::{FtpError, Status};
 
 /// Every errno that docs/SEMANTICS.md lists for a server failure.
-const ERRNOS: [i32; 11] = [
+const ERRNOS: [i32; 12] = [
     libc::ENOENT,
     libc::EACCES,
     libc::EEXIST,
@@ -26,6 +26,7 @@ const ERRNOS: [i32; 11] = [
     libc::ENOTDIR,
     libc::EISDIR,
     libc::ENOSPC,
+    libc::EDQUOT,
     libc::EOPNOTSUPP,
     libc::ETIMEDOUT,
     libc::EIO,

@@ -128,20 +128,12 @@ impl Remote {
         what: &dyn std::fmt::Display,
         mut attempt: impl FnMut() -> Result<T, RemoteError>,
     ) -> Result<T, RemoteError> {
-        let start = Instant::now();
-        let mut backoff = BACKOFF;
-        loop {
+        let clock = WallClock(Instant::now());
+        retry(self.budget, what, &clock, || {
             let result = attempt();
             self.note_tls(&result);
-            match result {
-                Err(e) if e.is_retryable() && start.elapsed() + backoff < self.budget / 2 => {
-                    log::debug!("{what}: {e}; retrying in {backoff:?}");
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-                other => return other,
-            }
-        }
+            result
+        })
     }
 
     /// Runs an idempotent operation, retrying transient failures on a fresh session.
@@ -428,6 +420,50 @@ impl Remote {
     }
 }
 
+/// Time as the retry loop sees it: how long since the first attempt started, and a way to
+/// wait. [`WallClock`] in [`Remote`]; tests use a simulated one, so they need no sleeps.
+trait Clock {
+    fn elapsed(&self) -> Duration;
+    fn sleep(&self, pause: Duration);
+}
+
+/// The real clock, started when the first attempt is.
+struct WallClock(Instant);
+
+impl Clock for WallClock {
+    fn elapsed(&self) -> Duration {
+        self.0.elapsed()
+    }
+
+    fn sleep(&self, pause: Duration) {
+        std::thread::sleep(pause);
+    }
+}
+
+/// The retry policy of [`Remote`]'s idempotent operations: runs `attempt` until it succeeds
+/// or fails in a way that is not retryable ([`RemoteError::is_retryable`]), returning that
+/// result at once; a retryable failure is tried again after a pause of [`BACKOFF`], doubled
+/// each time up to [`MAX_BACKOFF`], as long as the pause ends within the first half of
+/// `budget` (counted from the first attempt). Otherwise the last failure is returned.
+fn retry<T>(
+    budget: Duration,
+    what: &dyn std::fmt::Display,
+    clock: &dyn Clock,
+    mut attempt: impl FnMut() -> Result<T, RemoteError>,
+) -> Result<T, RemoteError> {
+    let mut backoff = BACKOFF;
+    loop {
+        match attempt() {
+            Err(e) if e.is_retryable() && clock.elapsed() + backoff < budget / 2 => {
+                log::debug!("{what}: {e}; retrying in {backoff:?}");
+                clock.sleep(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            other => return other,
+        }
+    }
+}
+
 /// An upload in progress (STOR). Write the bytes, then [`WriteTransfer::finish`] to learn
 /// whether the server stored them. If the server refuses or aborts the upload, whatever it
 /// kept is deleted on the same session (after the server has finished with it), so uploads
@@ -663,3 +699,6 @@ impl Drop for ReadTransfer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

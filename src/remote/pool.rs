@@ -12,7 +12,8 @@
 //!   than a few seconds, is checked with NOOP before it is handed out again;
 //! - sessions idle longer than `idle_timeout` are closed (servers drop idle clients anyway);
 //! - new sessions are opened on demand, so a dropped connection is replaced by the next call.
-//! - a server that refuses a session for its connection limit lowers the pool's size to the
+//! - a server that refuses a session for its connection limit
+//!   ([`RemoteError::is_connection_limit`]) lowers the pool's size to the
 //!   sessions that exist; [`LIMIT_RETRY`] later, a caller that would wait tries one more.
 //!
 //! Locking: `state` is the only lock. It is never held across a network call.
@@ -71,20 +72,6 @@ pub struct Pool {
     /// The most sessions that were ever alive at once: connections beyond that many
     /// replaced lost ones.
     peak: AtomicUsize,
-}
-
-/// Whether a refused connection means "too many connections" (421 at the greeting, or 530
-/// "too many"/"maximum" at login, as vsftpd, proftpd and pure-ftpd word it).
-fn is_connection_limit(e: &RemoteError) -> bool {
-    let text = e.message.to_ascii_lowercase();
-    let says = ["too many", "max", "limit"]
-        .iter()
-        .any(|w| text.contains(w));
-    match e.code {
-        Some(421) => true,
-        Some(530) => says,
-        _ => false,
-    }
 }
 
 /// A checked-out session. Use it through [`SessionGuard::run`], which tells the pool whether
@@ -200,7 +187,7 @@ impl Pool {
             drop(state);
             self.connects.fetch_add(1, Ordering::Relaxed);
             return match Session::connect(&self.cfg, self.tls12_only.load(Ordering::Relaxed)) {
-                Err(e) if is_connection_limit(&e) => {
+                Err(e) if e.is_connection_limit() => {
                     self.lock().limited_at = Some(Instant::now());
                     self.forget_one();
                     let live = self.live();
@@ -400,5 +387,131 @@ impl Drop for SessionGuard {
         if let Some(session) = self.session.take() {
             self.pool.put_back(session, self.suspect);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::thread;
+
+    use super::*;
+    use crate::remote::session::DataMode;
+
+    /// Generous for loopback; only a broken test waits this long.
+    const DEADLINE: Duration = Duration::from_secs(5);
+
+    fn config(port: u16) -> SessionConfig {
+        SessionConfig {
+            host: "127.0.0.1".into(),
+            port,
+            user: "test".into(),
+            password: "secret".into(),
+            data_mode: DataMode::ExtendedPassive,
+            use_pasv_address: false,
+            connect_timeout: DEADLINE,
+            reply_timeout: DEADLINE,
+            data_timeout: DEADLINE,
+            tls: None,
+            codec: None,
+        }
+    }
+
+    /// Reads one command line and answers it with `reply`.
+    fn answer(conn: &mut BufReader<TcpStream>, reply: &str) {
+        let mut line = String::new();
+        conn.read_line(&mut line).expect("command");
+        conn.get_mut().write_all(reply.as_bytes()).expect("reply");
+    }
+
+    /// A server on loopback that logs the first connection in and refuses the second one with
+    /// `refusal` (a greeting, or a reply to USER), like a server whose limit is one session.
+    /// The first connection is held until ftpfs closes it.
+    fn one_session_server(refusal: &'static str, at_login: bool) -> (u16, thread::JoinHandle<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (first, _) = listener.accept().unwrap();
+            first.set_read_timeout(Some(DEADLINE)).unwrap();
+            let mut first = BufReader::new(first);
+            first.get_mut().write_all(b"220 ready\r\n").unwrap();
+            answer(&mut first, "331 Password required\r\n");
+            answer(&mut first, "230 Logged in\r\n");
+            answer(&mut first, "200 Type set to I\r\n");
+            // (suppaftp waits for a second line after a one-line "211 no features".)
+            answer(&mut first, "211-Features:\r\n SIZE\r\n211 End\r\n");
+
+            let (second, _) = listener.accept().unwrap();
+            second.set_read_timeout(Some(DEADLINE)).unwrap();
+            let mut second = BufReader::new(second);
+            if at_login {
+                second.get_mut().write_all(b"220 ready\r\n").unwrap();
+                answer(&mut second, refusal);
+            } else {
+                second.get_mut().write_all(refusal.as_bytes()).unwrap();
+            }
+            drop(second);
+            // Until ftpfs closes the session (EOF) or the deadline passes.
+            let _ = first.read_line(&mut String::new());
+        });
+        (port, server)
+    }
+
+    /// proftpd refuses USER with 530 over MaxClientsPerHost; vsftpd and pure-ftpd send 421
+    /// instead of a greeting. Either way the pool keeps to the one session it has: the caller
+    /// gets no error, only "none free" (it waits for that session), and the limit is 1.
+    #[test]
+    fn a_refusal_for_the_connection_limit_lowers_the_pool_size() {
+        for (refusal, at_login) in [
+            (
+                "530 Sorry, the maximum number of clients (1) from your host are already connected.\r\n",
+                true,
+            ),
+            ("421 There are too many connections from your internet address.\r\n", false),
+        ] {
+            let (port, server) = one_session_server(refusal, at_login);
+            let pool = Pool::new(config(port), 4, DEADLINE, DEADLINE);
+            let first = pool.try_checkout().expect("first session").expect("a session");
+            assert_eq!(pool.max_sessions(), 4);
+            let second = pool.try_checkout();
+            assert!(
+                matches!(second, Ok(None)),
+                "{refusal:?} gave {:?}",
+                second.map(|g| g.is_some())
+            );
+            assert_eq!(pool.max_sessions(), 1, "{refusal:?}");
+            assert_eq!(pool.live(), 1);
+            // With the limit reached, the pool does not even try another connection.
+            assert!(matches!(pool.try_checkout(), Ok(None)));
+            assert_eq!(pool.connects(), 2);
+            drop(first);
+            // The session that exists is handed out again.
+            assert!(pool.try_checkout().expect("checkout").is_some());
+            drop(pool);
+            server.join().unwrap();
+        }
+    }
+
+    /// An ordinary refusal (a wrong password) is an error for the caller, and the pool's size
+    /// stays as configured.
+    #[test]
+    fn a_wrong_password_is_an_error_not_a_limit() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(DEADLINE)).unwrap();
+            let mut conn = BufReader::new(conn);
+            conn.get_mut().write_all(b"220 ready\r\n").unwrap();
+            answer(&mut conn, "331 Password required\r\n");
+            answer(&mut conn, "530 Login incorrect.\r\n");
+        });
+        let pool = Pool::new(config(port), 4, DEADLINE, DEADLINE);
+        let err = pool.try_checkout().err().expect("refused");
+        assert_eq!(err.kind, RemoteErrorKind::Auth);
+        assert_eq!(pool.max_sessions(), 4);
+        assert_eq!(pool.live(), 0);
+        server.join().unwrap();
     }
 }

@@ -159,6 +159,23 @@ impl RemoteError {
         ) || self.code == Some(421)
     }
 
+    /// Whether the server refused a session for its connection limit: 421 (at the greeting:
+    /// vsftpd "There are too many connections from your internet address", pure-ftpd "Too
+    /// many connections (2) from this IP"), or 530 saying "too many", "max..." or "limit"
+    /// (at login: proftpd "Sorry, the maximum number of clients (2) from your host are
+    /// already connected"). The pool lowers its size on it instead of failing the caller.
+    pub fn is_connection_limit(&self) -> bool {
+        let text = self.message.to_ascii_lowercase();
+        let says = ["too many", "max", "limit"]
+            .iter()
+            .any(|w| text.contains(w));
+        match self.code {
+            Some(421) => true,
+            Some(530) => says,
+            _ => false,
+        }
+    }
+
     /// Whether an idempotent operation that failed this way is worth retrying on a fresh
     /// session.
     pub fn is_retryable(&self) -> bool {
@@ -306,6 +323,37 @@ mod tests {
                 .about(&["/a\\b"])
                 .kind,
             BadName
+        );
+    }
+
+    #[test]
+    fn connection_limit_refusals_are_told_from_other_refusals() {
+        let limit =
+            |code, text: &str| RemoteError::from_reply(code, text.into()).is_connection_limit();
+        // vsftpd max_per_ip / max_clients, pure-ftpd -c / -C: at the greeting.
+        assert!(limit(
+            421,
+            "There are too many connections from your internet address."
+        ));
+        assert!(limit(421, "Too many connections (2) from this IP"));
+        // Any 421 when connecting: the server sends us away.
+        assert!(limit(421, "Timeout."));
+        // proftpd MaxClientsPerHost / MaxClients: at login.
+        assert!(limit(
+            530,
+            "Sorry, the maximum number of clients (2) from your host are already connected."
+        ));
+        assert!(limit(530, "Too many users - please try again later"));
+        assert!(limit(530, "Connection limit reached"));
+        // Ordinary refusals.
+        assert!(!limit(530, "Login incorrect."));
+        assert!(!limit(530, "Permission denied"));
+        assert!(!limit(550, "too many files"));
+        assert!(!limit(452, "maximum storage reached"));
+        // Not a server reply at all.
+        assert!(
+            !RemoteError::new(RemoteErrorKind::Connection, "too many open files")
+                .is_connection_limit()
         );
     }
 

@@ -132,23 +132,27 @@ fn about<'a>(paths: &'a [&'a str]) -> impl FnOnce(FtpError) -> RemoteError + 'a 
     move |err| RemoteError::from_ftp(err).about(paths)
 }
 
+/// A failed login as the user sees it: a refusal names the user. A refusal for the server's
+/// connection limit (proftpd answers USER with "530 Sorry, the maximum number of clients...")
+/// is not about the user and stays the server's reply, code included, so the pool can tell it
+/// ([`RemoteError::is_connection_limit`]) and queue callers instead of failing them.
+fn login_error(user: &str, err: RemoteError) -> RemoteError {
+    if err.kind != RemoteErrorKind::Auth || err.is_connection_limit() {
+        return err;
+    }
+    RemoteError::new(
+        RemoteErrorKind::Auth,
+        format!("login refused for user '{user}': {err}"),
+    )
+}
+
 impl Session {
     /// Connects, logs in and prepares the session. Fails within `connect_timeout` (plus one
     /// reply deadline per command) when the server is unreachable or refuses the login.
     pub fn connect(cfg: &SessionConfig, tls12_only: bool) -> Result<Session, RemoteError> {
         let mut ftp = super::ftp::open(cfg, tls12_only)?;
         ftp.login(cfg.user.as_str(), cfg.password.as_str())
-            .map_err(|e| {
-                let err = ftp_err(e);
-                if err.kind == RemoteErrorKind::Auth {
-                    RemoteError::new(
-                        RemoteErrorKind::Auth,
-                        format!("login refused for user '{}': {err}", cfg.user),
-                    )
-                } else {
-                    err
-                }
-            })?;
+            .map_err(|e| login_error(&cfg.user, ftp_err(e)))?;
         ftp.binary().map_err(ftp_err)?;
         let features = match ftp.feat() {
             Ok(feat) => Features::from_feat(&feat),
@@ -461,6 +465,31 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_login_refused_for_the_connection_limit_stays_a_connection_limit() {
+        let proftpd = RemoteError::from_reply(
+            530,
+            "Sorry, the maximum number of clients (2) from your host are already connected.".into(),
+        );
+        let err = login_error("alice", proftpd);
+        assert!(err.is_connection_limit(), "{err:?}");
+        assert_eq!((err.kind, err.code), (RemoteErrorKind::Auth, Some(530)));
+
+        // A wrong password names the user, and a user called "max" is not a limit.
+        let wrong = RemoteError::from_reply(530, "Login incorrect.".into());
+        let err = login_error("max", wrong);
+        assert_eq!(err.kind, RemoteErrorKind::Auth);
+        assert_eq!(
+            err.to_string(),
+            "login refused for user 'max': 530 Login incorrect."
+        );
+        assert!(!err.is_connection_limit());
+
+        // Anything but a refusal is left alone.
+        let timeout = RemoteError::new(RemoteErrorKind::Timeout, "timed out");
+        assert_eq!(login_error("alice", timeout).message, "timed out");
+    }
 
     #[test]
     fn features_from_feat_reply() {

@@ -763,6 +763,79 @@ fn over_long_lines_are_errors() {
     assert_eq!((entries.len(), errors.len()), (0, 1));
 }
 
+/// The two inputs the `listing` fuzz target saved when it found MLSD devices keeping their
+/// `size` fact (`type=OS.unix=chr-1/3;...;size=5; trailing space`, and a type value that only
+/// starts with `OS.unix=chr`), byte for byte: devices come out with size 0, every other line
+/// as before, and neither input panics in either format.
+#[test]
+fn fuzz_crash_inputs_give_devices_no_size() {
+    let first = include_bytes!("../../../tests/fixtures/fuzz/listing-crash-2d5c7433").as_slice();
+    let second = include_bytes!("../../../tests/fixtures/fuzz/listing-crash-f5e3fe36").as_slice();
+    let noon = at(1_704_110_400); // 2024-01-01 12:00:00
+    let bare = |name: &[u8], size| ent(name, size, None, Day);
+    let cases: [(&[u8], Vec<Entry>, Vec<&str>); 2] = [
+        (
+            first,
+            vec![
+                bare(b"trailing space ", 0).kind(CharDevice),
+                bare(b"no factss;modify=20240101120000; colons;moslink-odd", 0),
+                bare(b"nu and=equals", 0),
+                bare(b"   t", 3),
+            ],
+            vec![
+                "no \"; \" between facts and name",
+                "MLSD fact without '='",
+                "no \"; \" between facts and name",
+                "no \"; \" between facts and name",
+            ],
+        ),
+        (
+            second,
+            vec![
+                bare(b"trailing space ", 3),
+                bare(b"no facts at all", 0),
+                ent(b"slink-odd", 0, noon, Exact)
+                    .kind(Symlink)
+                    .target(b"/target/with=equals:and:colons"),
+                bare(b"symlink-no-target", 0).kind(Symlink).mode(0o777),
+                bare(b"upper-case-slink", 0)
+                    .kind(Symlink)
+                    .target(b"Target Case"),
+                bare(b"empty-slink-target", 0).kind(Symlink),
+                bare(b"plain-link", 0).kind(Symlink),
+                ent(b"plain.txt", 0, noon, Exact).kind(CharDevice),
+                ent(
+                    b"upper-case keys.txt",
+                    13,
+                    at_ns(1_704_110_400, 500_000_000),
+                    Exact,
+                )
+                .mode(0o755),
+                bare(b"null", 0).mode(0o666),
+                bare(b"loop0", 0).kind(BlockDevice),
+                bare(b"fifo", 0).kind(Fifo),
+                ent(b"Archive", 0, at(T2016), Exact).kind(Dir),
+                ent(b"New Folder", 0, at(T1915), Exact).kind(Dir),
+            ],
+            vec![
+                "MLSD fact without '='",
+                "MLSD fact without '='",
+                "no \"; \" between facts and name",
+            ],
+        ),
+    ];
+    for (data, expected, reasons) in cases {
+        let (entries, errors) = parse(data, ListingFormat::Mlsd);
+        assert_entries(&entries, &expected);
+        let got: Vec<&str> = errors.iter().map(|e| e.reason).collect();
+        assert_eq!(got, reasons);
+        // Not LIST output: every line is an error, none an entry.
+        let (entries, errors) = parse(data, ListingFormat::List);
+        assert_eq!(entries, vec![]);
+        assert_eq!(errors.len(), lines(data).len());
+    }
+}
+
 #[test]
 fn wrong_format_yields_errors_not_entries() {
     for data in [PROFTPD_MLSD, PUREFTPD_MLSD, TRICKY_MLSD] {

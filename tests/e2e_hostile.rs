@@ -652,6 +652,33 @@ fn malformed_pasv_replies() {
     m.assert_serving(3);
 }
 
+/// A server without features answers FEAT with one line, `211 no-features` (RFC 2389): the
+/// mount comes up at once (not after a reply deadline) and works with LIST, PASV and RETR.
+#[test]
+fn server_without_features() {
+    let mut script = Script::mlsd(&[]);
+    script.feat = Vec::new();
+    script
+        .files
+        .insert("/plain.txt".to_string(), A_TXT.to_vec());
+    let server = HostileServer::start(script.listing(
+        "/",
+        b"-rw-r--r-- 1 ftp ftp 5 Jan 01  2024 plain.txt\r\n".to_vec(),
+    ));
+    let started = Instant::now();
+    let m = FtpfsMount::new(&server);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the mount waited {:?} for FEAT\n{}",
+        started.elapsed(),
+        m.describe()
+    );
+    let names = within(OP_BOUND, list(m.path("")));
+    assert_eq!(names, Ok(vec!["plain.txt".to_string()]), "{}", m.describe());
+    let data = within(OP_BOUND, read(m.path("plain.txt")));
+    assert_eq!(data, Ok(A_TXT.to_vec()), "{}", m.describe());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Where data connections go, and where they may come from
 

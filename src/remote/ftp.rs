@@ -141,7 +141,16 @@ impl<T: TlsStream + Send + 'static> Client for ImplFtpStream<T> {
         self.transfer_type(suppaftp::types::FileType::Binary)
     }
     fn feat(&mut self) -> FtpResult<std::collections::HashMap<String, Option<String>>> {
-        ImplFtpStream::feat(self)
+        // suppaftp's own feat() reads on after a one-line "211 no-features" reply (which RFC
+        // 2389 allows), until the reply deadline. Expecting a code FEAT never gets makes it
+        // read the reply like any other, multi-line or not; the 211 comes back as the error.
+        match self.custom_command("FEAT", &[Status::CommandOk]) {
+            Err(FtpError::UnexpectedResponse(reply)) if reply.status == Status::System => {
+                Ok(parse_feat(&reply.body))
+            }
+            Err(e) => Err(e),
+            Ok(reply) => Err(FtpError::UnexpectedResponse(reply)),
+        }
     }
     fn opts(&mut self, option: &str, value: &str) -> FtpResult<()> {
         ImplFtpStream::opts(self, option, Some(value))
@@ -267,6 +276,30 @@ impl Write for Transfer {
     fn flush(&mut self) -> io::Result<()> {
         self.stream.flush()
     }
+}
+
+/// The features a FEAT reply lists (RFC 2389): one per line between `211-...` and `211 ...`,
+/// each line starting with a space, `NAME[ params]`. A one-line `211 ...` lists none. Lines
+/// that do not fit are skipped (logged), never an error.
+fn parse_feat(body: &[u8]) -> std::collections::HashMap<String, Option<String>> {
+    let text = String::from_utf8_lossy(body);
+    let mut lines = text.lines();
+    lines.next(); // the opening 211 line
+    let mut features = std::collections::HashMap::new();
+    for line in lines {
+        let Some(feature) = line.strip_prefix(' ') else {
+            if !line.starts_with("211") {
+                log::debug!("FEAT: skipped a line that is not a feature: {line:?}");
+            }
+            continue;
+        };
+        let mut words = feature.trim().splitn(2, ' ');
+        if let Some(name) = words.next().filter(|n| !n.is_empty()) {
+            let params = words.next().map(str::trim).filter(|p| !p.is_empty());
+            features.insert(name.to_string(), params.map(str::to_string));
+        }
+    }
+    features
 }
 
 /// Byte-transparent encoding: each byte is the char of the same value. Paths are converted
@@ -427,6 +460,20 @@ pub fn host_port(host: &str, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feat_replies_of_every_shape() {
+        let listed = parse_feat(
+            b"211-Features:\r\n MLST type*;size*;modify*;\r\n SIZE\r\n REST STREAM\r\n UTF8 \r\nnot a feature\r\n211 End\r\n",
+        );
+        assert_eq!(listed.len(), 4, "{listed:?}");
+        assert_eq!(listed["MLST"].as_deref(), Some("type*;size*;modify*;"));
+        assert_eq!(listed["REST"].as_deref(), Some("STREAM"));
+        assert_eq!(listed["SIZE"], None);
+        assert_eq!(listed["UTF8"], None);
+        assert!(parse_feat(b"211 no-features\r\n").is_empty());
+        assert!(parse_feat(b"").is_empty());
+    }
     use crate::remote::tls::{TlsContext, TlsSettings, TlsVersions};
     use std::os::fd::AsRawFd;
     use std::sync::{mpsc, Arc};

@@ -79,7 +79,7 @@ pub type Hook = dyn Fn(&Cmd) -> Option<Action> + Send + Sync;
 /// What a server says and serves.
 pub struct Script {
     pub greeting: Action,
-    /// The FEAT lines (without the leading space).
+    /// The FEAT lines (without the leading space); none: a one-line `211 no-features`.
     pub feat: Vec<&'static str>,
     /// Raw listing bytes by directory path ("/", "/dir").
     pub listings: HashMap<String, Vec<u8>>,
@@ -416,6 +416,8 @@ impl Conn {
             "PASS" => text("230 Logged in."),
             "TYPE" => text("200 Binary it is."),
             "OPTS" => text("200 OK."),
+            // RFC 2389: a server without features may answer in one line.
+            "FEAT" if script.feat.is_empty() => text("211 no-features"),
             "FEAT" => {
                 let mut r = String::from("211-Features:\r\n");
                 for f in &script.feat {

@@ -39,7 +39,7 @@ use super::handles::Handle;
 use super::spool::Spool;
 use super::{FtpFs, OpenMode};
 use crate::error::FsError;
-use crate::remote::client::AsyncUpload;
+use crate::remote::client::WriteTransfer;
 use crate::remote::{
     Entry, EntryKind, Name, RemoteError, RemoteErrorKind, RemotePath, TimePrecision,
 };
@@ -79,7 +79,7 @@ pub enum Body {
         size: u64,
     },
     Streaming {
-        upload: AsyncUpload,
+        upload: WriteTransfer,
         /// Where the bytes go: a temporary name, or the file's own name if `direct`.
         dest: RemotePath,
         /// The file was not on the server when the stream started (see `WriteFile::absent`).
@@ -356,7 +356,7 @@ impl FtpFs {
                 // No session to spare: keep a local copy, uploaded at close.
                 let stream = self.remote.try_open_stream(&dest, self.cfg.data_timeout);
                 if let Some(transfer) = stream.map_err(|e| self.discard(&dest, e))? {
-                    let mut upload = AsyncUpload::start(transfer)?;
+                    let mut upload = transfer;
                     if let Err(e) = upload.write_all(data) {
                         drop(upload);
                         let _ = self.remote.delete(&dest);

@@ -123,26 +123,6 @@ struct Fsx<'a> {
     counts: Vec<(Op, usize)>,
 }
 
-fn env_seed() -> Option<u64> {
-    let s = std::env::var("FSX_SEED").ok()?;
-    let s = s.trim();
-    let v = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => s.parse(),
-    };
-    Some(v.unwrap_or_else(|e| panic!("FSX_SEED={s:?} is not a number: {e}")))
-}
-
-fn env_ops() -> usize {
-    match std::env::var("FSX_OPS") {
-        Ok(s) => s
-            .trim()
-            .parse()
-            .unwrap_or_else(|e| panic!("FSX_OPS={s:?} is not a number: {e}")),
-        Err(_) => DEFAULT_OPS,
-    }
-}
-
 /// Reads up to `len` bytes at `off`, looping over short reads until EOF.
 fn read_full_at(f: &File, off: u64, len: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len];
@@ -248,7 +228,7 @@ impl<'a> Fsx<'a> {
             m,
             label,
             seed,
-            ops: env_ops(),
+            ops: env_number("FSX_OPS").map_or(DEFAULT_OPS, |n| n as usize),
             rng,
             files: Vec::new(),
             log: Vec::new(),
@@ -968,7 +948,7 @@ fn run_fsx(server: &Server) {
         (ServerKind::Proftpd, false) => ("fsx_proftpd_no_overwrite", 0xF5C0_0004),
         (ServerKind::PureFtpd, _) => ("fsx::pure_ftpd", 0xF5C0_0003),
     };
-    let seed = env_seed().unwrap_or(default_seed);
+    let seed = env_number("FSX_SEED").unwrap_or(default_seed);
     let mut rng = StdRng::seed_from_u64(seed);
     // The pre-existing files must be on the server before the mount lists the directory.
     let mut pre0 = vec![0u8; rng.gen_range(1..=1 << 20)];

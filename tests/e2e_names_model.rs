@@ -23,14 +23,6 @@ use common::*;
 const NAMES: [&str; 5] = ["a", "b", "c", "d", "e"];
 const DEFAULT_OPS: usize = 400;
 
-fn env_number(name: &str) -> Option<u64> {
-    let s = std::env::var(name).ok()?;
-    Some(
-        s.parse()
-            .unwrap_or_else(|e| panic!("{name}={s:?} is not a number: {e}")),
-    )
-}
-
 /// The outcome of a syscall as an errno (0 for success), comparable across both trees.
 fn errno<T>(r: std::io::Result<T>) -> (Option<T>, i32) {
     match r {

@@ -212,6 +212,18 @@ fn in_path(tool: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A number from the environment (decimal, or hex with `0x`), for test knobs such as a seed
+/// or an operation count; `None` if unset. A value that is not a number fails the test.
+pub fn env_number(name: &str) -> Option<u64> {
+    let s = std::env::var(name).ok()?;
+    let s = s.trim();
+    let v = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    Some(v.unwrap_or_else(|e| panic!("{name}={s:?} is not a number: {e}")))
+}
+
 /// Lowercase hex SHA-256 of a file's contents (streamed; fine for large files).
 pub fn sha256_file(path: impl AsRef<Path>) -> String {
     let path = path.as_ref();

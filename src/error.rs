@@ -40,6 +40,25 @@ pub enum FsError {
     Remote(RemoteError),
 }
 
+/// The errnos docs/SEMANTICS.md's table gives for a failure the server caused (its replies,
+/// its connections): what a fuzz target may see come out of [`FsError::errno`] for a
+/// [`RemoteError`]. (`EILSEQ` is not here: it is a local name the server's encoding cannot
+/// write, before anything reaches the server.)
+pub const SERVER_ERRNOS: [i32; 12] = [
+    libc::ENOENT,
+    libc::EACCES,
+    libc::EINVAL,
+    libc::EEXIST,
+    libc::ENOTEMPTY,
+    libc::ENOTDIR,
+    libc::EISDIR,
+    libc::ENOSPC,
+    libc::EDQUOT,
+    libc::EOPNOTSUPP,
+    libc::ETIMEDOUT,
+    libc::EIO,
+];
+
 impl FsError {
     /// The errno reported to the kernel. One exhaustive match, no wildcard.
     pub fn errno(&self) -> i32 {
@@ -127,6 +146,34 @@ impl std::error::Error for FsError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_failures_give_the_listed_errnos() {
+        use RemoteErrorKind::*;
+        for kind in [
+            NotFound,
+            PermissionDenied,
+            Auth,
+            BadName,
+            Exists,
+            NotEmpty,
+            NotADirectory,
+            IsADirectory,
+            NoSpace,
+            Quota,
+            NotSupported,
+            Timeout,
+            Transient,
+            Connection,
+            Tls,
+            TlsReuse,
+            Protocol,
+            Other,
+        ] {
+            let errno = FsError::from(RemoteError::new(kind, "x")).errno();
+            assert!(SERVER_ERRNOS.contains(&errno), "{kind:?} gives {errno}");
+        }
+    }
 
     #[test]
     fn errno_table() {

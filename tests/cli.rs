@@ -12,16 +12,23 @@ use common::process::{is_mounted, pid_alive};
 use common::*;
 
 fn run_ftpfs(args: &[&str], timeout: Duration) -> (Option<i32>, String, Duration) {
-    let start = Instant::now();
-    let mut child = ftpfs_command()
-        .env_remove("FTPFS_LOG")
+    let mut cmd = ftpfs_command();
+    cmd.env_remove("FTPFS_LOG")
         .env_remove("RUST_LOG")
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(Stdio::null());
+    run_with_deadline(cmd, timeout)
+}
+
+/// Runs `cmd` (its stdin as the caller set it), killing it after `timeout`. Returns its
+/// exit code (`None` if killed or signalled), its stderr and how long it took.
+fn run_with_deadline(mut cmd: Command, timeout: Duration) -> (Option<i32>, String, Duration) {
+    let start = Instant::now();
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn ftpfs");
+        .expect("spawn");
     let status = common::process::wait_child(&mut child, timeout);
     if status.is_none() {
         let _ = child.kill();
@@ -112,6 +119,19 @@ fn nothing_listening_fails_fast_with_one_line() {
     assert_one_line(&stderr, &format!("cannot connect to [::1]:{port}"));
 }
 
+/// `ftpfs URL DIR -o connect_timeout=2,reply_timeout=2` (given 30 s before it is killed).
+fn mount_with_2s_deadlines(url: &str, dir: &std::path::Path) -> (Option<i32>, String, Duration) {
+    run_ftpfs(
+        &[
+            url,
+            dir.to_str().unwrap(),
+            "-o",
+            "connect_timeout=2,reply_timeout=2",
+        ],
+        Duration::from_secs(30),
+    )
+}
+
 /// A host that never answers the TCP handshake (its SYNs are dropped, as a firewalled or
 /// unreachable host does): the mount fails after `connect_timeout`, with one line.
 #[test]
@@ -129,15 +149,7 @@ fn unreachable_host_fails_within_the_connect_timeout() {
         assert!(queued.len() < 64, "the accept queue never filled up");
     }
     let url = format!("ftp://127.0.0.1:{}/", addr.port());
-    let (code, stderr, took) = run_ftpfs(
-        &[
-            &url,
-            dir.path().to_str().unwrap(),
-            "-o",
-            "connect_timeout=2,reply_timeout=2",
-        ],
-        Duration::from_secs(30),
-    );
+    let (code, stderr, took) = mount_with_2s_deadlines(&url, dir.path());
     assert_eq!(code, Some(1), "{stderr}");
     assert_one_line(&stderr, "timed out");
     assert!(
@@ -152,15 +164,7 @@ fn silent_server_fails_within_the_reply_timeout() {
     // A TCP listener that never answers the FTP greeting: the reply deadline applies.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("ftp://127.0.0.1:{}/", silent.local_addr().unwrap().port());
-    let (code, stderr, took) = run_ftpfs(
-        &[
-            &url,
-            dir.path().to_str().unwrap(),
-            "-o",
-            "connect_timeout=2,reply_timeout=2",
-        ],
-        Duration::from_secs(30),
-    );
+    let (code, stderr, took) = mount_with_2s_deadlines(&url, dir.path());
     assert_eq!(code, Some(1), "{stderr}");
     assert_one_line(&stderr, "timed out");
     assert!(took < Duration::from_secs(10), "took {took:?}");
@@ -324,23 +328,12 @@ fn run_mount_helper(args: &[&str], timeout: Duration) -> (Option<i32>, String) {
         .unwrap();
     let helper = bin.path().join("mount.ftpfs");
     std::os::unix::fs::symlink(ftpfs_bin(), &helper).unwrap();
-    let mut child = Command::new(&helper)
-        .env_remove("FTPFS_PASSWORD")
+    let mut cmd = Command::new(&helper);
+    cmd.env_remove("FTPFS_PASSWORD")
         .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mount.ftpfs");
-    let status = common::process::wait_child(&mut child, timeout);
-    if status.is_none() {
-        let _ = child.kill();
-    }
-    let out = child.wait_with_output().expect("collect output");
-    (
-        status.and_then(|s| s.code()),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .stdin(Stdio::piped());
+    let (code, stderr, _) = run_with_deadline(cmd, timeout);
+    (code, stderr)
 }
 
 /// `mount -f` (fake) validates the arguments as a real mount would, but uses no network and

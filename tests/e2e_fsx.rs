@@ -990,10 +990,7 @@ for_each_server_kind!(fsx, run_fsx);
 fn fsx_proftpd_no_overwrite() {
     let server = Server::start(
         ServerKind::Proftpd,
-        ServerOptions {
-            proftpd_allow_overwrite: false,
-            ..Default::default()
-        },
+        ServerOptions::default().without_overwrite(),
     );
     run_fsx(&server);
 }

@@ -156,6 +156,15 @@ fn mount8_lock() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// `mount -t fuse.ftpfs URL MNT -o OPTS`, finding ftpfs in `bin`.
+fn mount_t(bin: &tempfile::TempDir, server: &Server, mnt: &Path, opts: &str) {
+    run(Command::new("mount")
+        .env("PATH", path_with(bin.path()))
+        .args(["-t", "fuse.ftpfs", &server.url()])
+        .arg(mnt)
+        .args(["-o", opts]));
+}
+
 /// `mount -t fuse.ftpfs URL DIR -o ...` through mount.fuse3, with the options mount(8) and
 /// systemd pass mixed in.
 #[test]
@@ -165,14 +174,12 @@ fn mount_t_fuse_ftpfs() {
     let bin = bin_dir();
     let mnt = tempfile::tempdir().unwrap();
     let _guard = Unmount(mnt.path().to_path_buf());
-    run(Command::new("mount")
-        .env("PATH", path_with(bin.path()))
-        .args(["-t", "fuse.ftpfs", &server.url()])
-        .arg(mnt.path())
-        .args([
-            "-o",
-            "rw,nodev,nosuid,noatime,_netdev,x-systemd.automount,dir_cache_ttl=5,max_conns=2",
-        ]));
+    mount_t(
+        &bin,
+        &server,
+        mnt.path(),
+        "rw,nodev,nosuid,noatime,_netdev,x-systemd.automount,dir_cache_ttl=5,max_conns=2",
+    );
     check_mount(mnt.path(), &server);
     // Without noexec, programs on the mount run.
     assert!(!mount_options(mnt.path()).contains(&"noexec".to_string()));
@@ -189,11 +196,7 @@ fn mount_noexec() {
     let bin = bin_dir();
     let mnt = tempfile::tempdir().unwrap();
     let _guard = Unmount(mnt.path().to_path_buf());
-    run(Command::new("mount")
-        .env("PATH", path_with(bin.path()))
-        .args(["-t", "fuse.ftpfs", &server.url()])
-        .arg(mnt.path())
-        .args(["-o", "exec,suid,dev,noexec,_netdev"]));
+    mount_t(&bin, &server, mnt.path(), "exec,suid,dev,noexec,_netdev");
     check_mount(mnt.path(), &server);
     let options = mount_options(mnt.path());
     assert!(options.contains(&"noexec".to_string()), "{options:?}");

@@ -374,17 +374,26 @@ fn as_nobody(cmd: &str, args: &[&Path]) -> Result<String, String> {
         panic!("{cmd} {args:?} as nobody did not finish within 20 s");
     };
     let mut out = String::new();
-    if status.success() {
-        child.stdout.take().unwrap().read_to_string(&mut out)
+    let pipe: &mut dyn Read = if status.success() {
+        child.stdout.as_mut().unwrap()
     } else {
-        child.stderr.take().unwrap().read_to_string(&mut out)
-    }
-    .unwrap();
+        child.stderr.as_mut().unwrap()
+    };
+    pipe.read_to_string(&mut out).unwrap();
     if status.success() {
         Ok(out)
     } else {
         Err(out)
     }
+}
+
+/// `nobody` lists the mount and reads `hello.txt` through it.
+fn nobody_reads(m: &Mount) {
+    assert_eq!(as_nobody("ls", &[m.path()]), Ok("hello.txt\n".into()));
+    assert_eq!(
+        as_nobody("cat", &[&m.join("hello.txt")]),
+        Ok("hello\n".into())
+    );
 }
 
 /// Mounts `server` with `opts` and lets other users reach the mountpoint (the harness makes
@@ -427,11 +436,7 @@ fn allow_other_and_default_permissions() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
-    assert_eq!(as_nobody("ls", &[m.path()]), Ok("hello.txt\n".into()));
-    assert_eq!(
-        as_nobody("cat", &[&m.join("hello.txt")]),
-        Ok("hello\n".into())
-    );
+    nobody_reads(&m);
     drop(m);
 
     // allow_other + default_permissions: the kernel checks the mode bits shown.
@@ -439,11 +444,7 @@ fn allow_other_and_default_permissions() {
         &server,
         &["allow_other", "default_permissions", "umask=022"],
     );
-    assert_eq!(as_nobody("ls", &[m.path()]), Ok("hello.txt\n".into()));
-    assert_eq!(
-        as_nobody("cat", &[&m.join("hello.txt")]),
-        Ok("hello\n".into())
-    );
+    nobody_reads(&m);
     drop(m);
     let m = mount_for_others(
         &server,

@@ -122,10 +122,7 @@ for_each_server_kind!(times, times);
 fn times_proftpd_default_config() {
     times(&Server::start(
         ServerKind::Proftpd,
-        ServerOptions {
-            proftpd_allow_overwrite: false,
-            ..Default::default()
-        },
+        ServerOptions::default().without_overwrite(),
     ));
 }
 

@@ -183,10 +183,7 @@ fn workflows_pasv_only() {
 fn workflows_proftpd_default_config() {
     let server = Server::start(
         ServerKind::Proftpd,
-        ServerOptions {
-            proftpd_allow_overwrite: false,
-            ..Default::default()
-        },
+        ServerOptions::default().without_overwrite(),
     );
     workflows(&server, &[]);
 }

@@ -89,10 +89,7 @@ for_each_server_kind!(read_only_directory, read_only_directory);
 fn read_only_directory_proftpd_default_config() {
     read_only_directory(&Server::start(
         ServerKind::Proftpd,
-        ServerOptions {
-            proftpd_allow_overwrite: false,
-            ..Default::default()
-        },
+        ServerOptions::default().without_overwrite(),
     ));
 }
 
@@ -210,12 +207,7 @@ fn server_disk_full(server: &Server) {
             && !log.contains("reset by peer"),
         "the server's reason is not what the log says:\n{log}"
     );
-    let spools: Vec<_> = fs::read_dir(cache.path().join("spool"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(spools.len(), 1, "{spools:?}\n{log}");
-    assert_eq!(sha256_file(&spools[0]), sha256_bytes(&data));
+    kept_spool(cache.path(), &data, &log);
     drop(m); // every handle released
     assert_eq!(fs::read(disk.0.join("keep.txt")).unwrap(), b"keep me\n");
     assert_eq!(
@@ -230,10 +222,7 @@ for_each_server_kind!(server_disk_full, server_disk_full);
 fn server_disk_full_proftpd_default_config() {
     server_disk_full(&Server::start(
         ServerKind::Proftpd,
-        ServerOptions {
-            proftpd_allow_overwrite: false,
-            ..Default::default()
-        },
+        ServerOptions::default().without_overwrite(),
     ));
 }
 
@@ -280,12 +269,7 @@ fn quota_exceeded_is_edquot() {
         fs::read(server.dir().join("old.txt")).unwrap(),
         b"old content\n"
     );
-    let spools: Vec<_> = fs::read_dir(cache.path().join("spool"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(spools.len(), 1, "{spools:?}\n{}", m.log());
-    assert_eq!(sha256_file(&spools[0]), sha256_bytes(&data));
+    kept_spool(cache.path(), &data, &m.log());
     assert_no_temp_files(server.dir());
 }
 
@@ -366,20 +350,28 @@ fn server_killed_during_upload(server: &mut Server) {
         "close: {}",
         closed.1
     );
-    let spools: Vec<_> = fs::read_dir(cache.path().join("spool"))
+    let spool = kept_spool(cache.path(), &data, &m.log());
+    assert!(
+        m.log().contains(&spool.display().to_string()),
+        "the spool path is not logged"
+    );
+}
+
+/// The one file in the spool directory under `cache`, checked to hold `data` (`log` is
+/// ftpfs's log, shown if there is not exactly one).
+fn kept_spool(cache: &std::path::Path, data: &[u8], log: &str) -> std::path::PathBuf {
+    let mut spools: Vec<_> = fs::read_dir(cache.join("spool"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(spools.len(), 1, "{spools:?}\n{}", m.log());
+    assert_eq!(spools.len(), 1, "{spools:?}\n{log}");
+    let spool = spools.remove(0);
     assert_eq!(
-        sha256_file(&spools[0]),
-        sha256_bytes(&data),
+        sha256_file(&spool),
+        sha256_bytes(data),
         "the kept spool has the wrong bytes"
     );
-    assert!(
-        m.log().contains(&spools[0].display().to_string()),
-        "the spool path is not logged"
-    );
+    spool
 }
 
 /// Server options that hold uploads to about 8 MiB/s.
@@ -423,9 +415,6 @@ fn server_killed_during_upload_proftpd() {
 fn server_killed_during_upload_proftpd_default_config() {
     server_killed_during_upload(&mut Server::start(
         ServerKind::Proftpd,
-        ServerOptions {
-            proftpd_allow_overwrite: false,
-            ..throttled(ServerKind::Proftpd)
-        },
+        throttled(ServerKind::Proftpd).without_overwrite(),
     ));
 }

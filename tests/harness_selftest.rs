@@ -266,10 +266,7 @@ fn concurrent_servers_do_not_collide() {
 /// Without AllowOverwrite, proftpd refuses to replace a file (later tests rely on this).
 #[test]
 fn proftpd_without_allow_overwrite_refuses_overwrite() {
-    let opts = ServerOptions {
-        proftpd_allow_overwrite: false,
-        ..Default::default()
-    };
+    let opts = ServerOptions::default().without_overwrite();
     let server = Server::start(ServerKind::Proftpd, opts);
     let local = tempfile::tempdir().unwrap();
     let src = local.path().join("a.txt");

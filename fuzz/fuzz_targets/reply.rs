@@ -10,28 +10,12 @@
 //! 530 is `Auth`, whatever breaks a session is retryable).
 #![no_main]
 
-use ftpfs::error::FsError;
+use ftpfs::error::{FsError, SERVER_ERRNOS};
 use ftpfs::remote::reply::classify_reply;
 use ftpfs::remote::{RemoteError, RemoteErrorKind};
 use libfuzzer_sys::fuzz_target;
 use suppaftp::types::Response;
 use suppaftp::{FtpError, Status};
-
-/// Every errno that docs/SEMANTICS.md lists for a server failure.
-const ERRNOS: [i32; 12] = [
-    libc::ENOENT,
-    libc::EACCES,
-    libc::EEXIST,
-    libc::ENOTEMPTY,
-    libc::ENOTDIR,
-    libc::EISDIR,
-    libc::ENOSPC,
-    libc::EDQUOT,
-    libc::EOPNOTSUPP,
-    libc::ETIMEDOUT,
-    libc::EIO,
-    libc::EINVAL,
-];
 
 fuzz_target!(|data: &[u8]| {
     let Some((head, body)) = data.split_first_chunk::<2>() else {
@@ -77,5 +61,5 @@ fn check(err: &RemoteError) {
         assert!(err.is_retryable());
     }
     let errno = FsError::from(err.clone()).errno();
-    assert!(ERRNOS.contains(&errno), "errno {errno} for {err:?}");
+    assert!(SERVER_ERRNOS.contains(&errno), "errno {errno} for {err:?}");
 }

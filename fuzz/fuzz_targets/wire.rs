@@ -36,7 +36,7 @@ use std::sync::{Once, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ftpfs::error::FsError;
+use ftpfs::error::{FsError, SERVER_ERRNOS};
 use ftpfs::remote::listing::ListingFormat;
 use ftpfs::remote::session::{DataMode, Session, SessionConfig};
 use ftpfs::remote::{Entry, RemoteError, RemotePath};
@@ -59,23 +59,6 @@ const MAX_CHUNKS: usize = 32;
 
 /// Most bytes read from one RETR.
 const MAX_RETR: usize = 1 << 20;
-
-/// The errnos docs/SEMANTICS.md lists for a failure the server caused (`EILSEQ` needs
-/// `-o encoding`, which this target does not set).
-const ERRNOS: [i32; 12] = [
-    libc::ENOENT,
-    libc::EACCES,
-    libc::EINVAL,
-    libc::EEXIST,
-    libc::ENOTEMPTY,
-    libc::ENOTDIR,
-    libc::EISDIR,
-    libc::ENOSPC,
-    libc::EDQUOT,
-    libc::EOPNOTSUPP,
-    libc::ETIMEDOUT,
-    libc::EIO,
-];
 
 const PASSIVE: u8 = 1;
 const LIST_UNIX: u8 = 1 << 1;
@@ -201,7 +184,10 @@ fn call<T>(what: &str, f: impl FnOnce() -> Result<T, RemoteError>) -> Result<T, 
             assert!(err.is_retryable(), "{what}: {err:?}");
         }
         let errno = FsError::from(err.clone()).errno();
-        assert!(ERRNOS.contains(&errno), "{what}: errno {errno} for {err:?}");
+        assert!(
+            SERVER_ERRNOS.contains(&errno),
+            "{what}: errno {errno} for {err:?}"
+        );
         broken
     })
 }

@@ -439,7 +439,6 @@ mod tests {
             answer(&mut first, "331 Password required\r\n");
             answer(&mut first, "230 Logged in\r\n");
             answer(&mut first, "200 Type set to I\r\n");
-            // (suppaftp waits for a second line after a one-line "211 no features".)
             answer(&mut first, "211-Features:\r\n SIZE\r\n211 End\r\n");
 
             let (second, _) = listener.accept().unwrap();

@@ -90,15 +90,7 @@ impl Mount {
     /// Mounts with arbitrary extra arguments (after `URL MOUNTPOINT -f`), e.g.
     /// `["--max-conns", "2"]`.
     pub fn try_with_args<S: AsRef<str>>(url: &str, extra_args: &[S]) -> Result<Mount, String> {
-        super::require_fuse();
-        let tmp = tempfile::Builder::new()
-            .prefix("ftpfs-test-mount.")
-            .tempdir()
-            .expect("create mount tempdir");
-        let mountpoint = tmp.path().join("mnt");
-        fs::create_dir(&mountpoint).expect("create mountpoint");
-        let log_path = tmp.path().join("ftpfs.log");
-        let log = fs::File::create(&log_path).expect("create ftpfs.log");
+        let (tmp, mountpoint, log_path, log) = scratch("ftpfs-test-mount.");
         let mut cmd = ftpfs_command();
         cmd.arg(url)
             .arg(&mountpoint)
@@ -295,19 +287,26 @@ fn lazy_unmount(path: &Path) {
     }
 }
 
-/// Runs ftpfs on `url` with `-o opts` and `env` at its default log level (no
-/// `RUST_LOG`/`FTPFS_LOG`: what a user sees) and expects the mount to fail. Returns everything ftpfs printed; panics
-/// if it mounted, exited with success or neither mounted nor exited within [`MOUNT_TIMEOUT`].
-pub fn mount_failure(url: &str, opts: &[&str], env: &[(&str, &str)]) -> String {
+/// What one ftpfs run needs (after checking /dev/fuse): a private temp dir (`prefix`) holding
+/// an empty mountpoint `mnt` and the log file `ftpfs.log`, created and open for ftpfs's output.
+fn scratch(prefix: &str) -> (tempfile::TempDir, PathBuf, PathBuf, fs::File) {
     super::require_fuse();
     let tmp = tempfile::Builder::new()
-        .prefix("ftpfs-test-fail.")
+        .prefix(prefix)
         .tempdir()
         .expect("create mount tempdir");
     let mountpoint = tmp.path().join("mnt");
     fs::create_dir(&mountpoint).expect("create mountpoint");
     let log_path = tmp.path().join("ftpfs.log");
     let log = fs::File::create(&log_path).expect("create ftpfs.log");
+    (tmp, mountpoint, log_path, log)
+}
+
+/// Runs ftpfs on `url` with `-o opts` and `env` at its default log level (no
+/// `RUST_LOG`/`FTPFS_LOG`: what a user sees) and expects the mount to fail. Returns everything ftpfs printed; panics
+/// if it mounted, exited with success or neither mounted nor exited within [`MOUNT_TIMEOUT`].
+pub fn mount_failure(url: &str, opts: &[&str], env: &[(&str, &str)]) -> String {
+    let (_tmp, mountpoint, log_path, log) = scratch("ftpfs-test-fail.");
     let mut cmd = Command::new(ftpfs_bin());
     cmd.arg(url).arg(&mountpoint).arg("-f");
     if !opts.is_empty() {

@@ -135,6 +135,15 @@ impl Default for ServerOptions {
 }
 
 impl ServerOptions {
+    /// These options with proftpd's own default of refusing to overwrite files (STOR over
+    /// a file, RNTO over a file, APPE); the other servers ignore it.
+    pub fn without_overwrite(self) -> Self {
+        ServerOptions {
+            proftpd_allow_overwrite: false,
+            ..self
+        }
+    }
+
     /// Default options plus TLS.
     pub fn tls() -> Self {
         ServerOptions {

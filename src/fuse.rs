@@ -443,15 +443,26 @@ impl Filesystem for FuseAdapter {
     ) {
         guarded("write", || {
             log::trace!("write {} fh {} at {offset}+{}", ino.0, fh.0, data.len());
-            match self.fs.write(fh.0, offset, data) {
-                Ok(n) => {
-                    // Pages of this file can be cached only through another open handle (every
-                    // open without FOPEN_KEEP_CACHE empties the cache, and a mapping keeps its
-                    // handle open); then the written range must be dropped before we answer, so
-                    // that a read after this write returns sees it.
-                    if open_flags(flags.0).contains(FopenFlags::FOPEN_DIRECT_IO)
-                        && self.fs.shared(ino.0, fh.0)
-                    {
+            // Pages of this file can be cached only through another open handle (every
+            // open without FOPEN_KEEP_CACHE empties the cache, and a mapping keeps its
+            // handle open); then the written range must be dropped before we answer, so
+            // that a read after this write returns sees it.
+            let drop_pages = open_flags(flags.0).contains(FopenFlags::FOPEN_DIRECT_IO)
+                && self.fs.shared(ino.0, fh.0);
+            // Otherwise a streamed write is answered as soon as it is accepted, before it is
+            // sent: the writer then fills its next chunk while this one goes out.
+            let mut reply = Some(reply);
+            let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+            let mut early = || {
+                if let Some(reply) = reply.take() {
+                    reply.written(len);
+                }
+            };
+            let ack = (!drop_pages).then_some(&mut early as &mut dyn FnMut());
+            let result = self.fs.write(fh.0, offset, data, ack);
+            match (reply.take(), result) {
+                (Some(reply), Ok(n)) => {
+                    if drop_pages {
                         // An append lands at our end of file, at or after `offset` (the kernel's
                         // idea of the size): drop everything from there on.
                         let end = if flags.0 & libc::O_APPEND != 0 {
@@ -471,7 +482,14 @@ impl Filesystem for FuseAdapter {
                     }
                     reply.written(n)
                 }
-                Err(e) => reply_error!(reply, "write", format_args!("{} at {offset}", ino.0), e),
+                (Some(reply), Err(e)) => {
+                    reply_error!(reply, "write", format_args!("{} at {offset}", ino.0), e)
+                }
+                (None, Ok(_)) => {}
+                (None, Err(e)) => log::debug!(
+                    "write {} at {offset}, answered early: {e} (reported to the next write, flush or fsync)",
+                    ino.0
+                ),
             }
         });
     }

@@ -310,71 +310,102 @@ impl FtpFs {
     }
 
     /// Writes `data` at `offset` (at the end for O_APPEND handles). Returns bytes written.
-    pub fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<u32, FsError> {
+    ///
+    /// `ack`, if given, is called at most once, when a write to a stream has been accepted
+    /// and before its bytes are sent: the caller may then answer the kernel at once, so that
+    /// the writer prepares its next chunk while this one goes out (the data must stay valid
+    /// until this returns). After an early answer an error is still returned here, and also
+    /// kept for the next write, flush or fsync, which report it (see `WriteFile::lost`).
+    pub fn write(
+        &self,
+        fh: u64,
+        offset: u64,
+        data: &[u8],
+        mut ack: Option<&mut dyn FnMut()>,
+    ) -> Result<u32, FsError> {
         let (file, append) = self.writer(fh)?;
         let mut wf = lock_file(&file);
         if let Some(e) = wf.lost.as_ref().or(wf.error.as_ref()) {
             return Err(e.clone());
         }
         let offset = if append { wf.size() } else { offset };
-        let result = self.write_locked(&mut wf, offset, data);
-        match &result {
-            Ok(()) => crate::stats::add(&crate::stats::BYTES_WRITTEN, data.len() as u64),
-            Err(e) => {
-                wf.error.get_or_insert_with(|| e.clone());
-            }
+        let offered = ack.is_some();
+        let result = self.write_locked(&mut wf, offset, data, &mut ack);
+        if result.is_ok() || (offered && ack.is_none()) {
+            crate::stats::add(&crate::stats::BYTES_WRITTEN, data.len() as u64);
+        }
+        if let Err(e) = &result {
+            wf.error.get_or_insert_with(|| e.clone());
         }
         result.map(|()| data.len() as u32)
     }
 
-    fn write_locked(&self, wf: &mut WriteFile, offset: u64, data: &[u8]) -> Result<(), FsError> {
+    fn write_locked(
+        &self,
+        wf: &mut WriteFile,
+        offset: u64,
+        data: &[u8],
+        ack: &mut Option<&mut dyn FnMut()>,
+    ) -> Result<(), FsError> {
         wf.mtime = SystemTime::now();
-        match &mut wf.body {
-            Body::Streaming {
-                upload, pos, dest, ..
-            } if *pos == offset => {
-                if let Err(e) = upload.write_all(data) {
-                    let dest = dest.clone();
-                    let err = self.stream_lost(wf, e.into());
-                    let _ = self.remote.delete(&dest);
-                    return Err(err);
-                }
-                *pos += data.len() as u64;
-                wf.dirty = true;
-                return Ok(());
-            }
+        let fresh = match &wf.body {
+            Body::Streaming { pos, .. } if *pos == offset => false,
             Body::Remote { size: 0 }
                 if offset == 0 && wf.opens == 1 && self.remote.streaming_safe() =>
             {
-                // Unlinked while open: its bytes go nowhere, so keep them local.
-                let linked = self.inodes_lock().linked_path(wf.ino).cloned();
-                let Some(path) = linked else {
+                if !self.start_stream(wf)? {
                     return self.write_spooled(wf, offset, data);
-                };
-                let direct = wf.absent;
-                let dest = if direct { path } else { temp_path(&path)? };
-                // No session to spare: keep a local copy, uploaded at close.
-                let stream = self.remote.try_open_stream(&dest, self.cfg.data_timeout);
-                if let Some(transfer) = stream.map_err(|e| self.discard(&dest, e))? {
-                    let mut upload = transfer;
-                    if let Err(e) = upload.write_all(data) {
-                        drop(upload);
-                        let _ = self.remote.delete(&dest);
-                        return Err(e.into());
-                    }
-                    wf.body = Body::Streaming {
-                        upload,
-                        dest,
-                        direct,
-                        pos: data.len() as u64,
-                    };
-                    wf.dirty = true;
-                    return Ok(());
                 }
+                true
             }
-            _ => {}
+            _ => return self.write_spooled(wf, offset, data),
+        };
+        let Body::Streaming {
+            upload, pos, dest, ..
+        } = &mut wf.body
+        else {
+            unreachable!("matched above");
+        };
+        *pos += data.len() as u64;
+        wf.dirty = true;
+        let acked = ack.take().map(|ack| ack()).is_some();
+        if let Err(e) = upload.write_all(data) {
+            let dest = dest.clone();
+            if fresh && !acked {
+                // Nothing of this file was accepted yet: the error is this write's alone.
+                wf.body = Body::Remote { size: 0 };
+                let _ = self.remote.delete(&dest);
+                return Err(e.into());
+            }
+            let err = self.stream_lost(wf, e.into());
+            let _ = self.remote.delete(&dest);
+            return Err(err);
         }
-        self.write_spooled(wf, offset, data)
+        Ok(())
+    }
+
+    /// Starts streaming `wf` (empty on the server, or absent) into a STOR of its own name
+    /// (if it is not on the server yet) or of a temporary one. Returns false if it cannot
+    /// stream: it was unlinked while open (its bytes go nowhere, so they stay local), or no
+    /// session is free (a local copy is uploaded at close instead).
+    fn start_stream(&self, wf: &mut WriteFile) -> Result<bool, FsError> {
+        let linked = self.inodes_lock().linked_path(wf.ino).cloned();
+        let Some(path) = linked else {
+            return Ok(false);
+        };
+        let direct = wf.absent;
+        let dest = if direct { path } else { temp_path(&path)? };
+        let stream = self.remote.try_open_stream(&dest, self.cfg.data_timeout);
+        let Some(upload) = stream.map_err(|e| self.discard(&dest, e))? else {
+            return Ok(false);
+        };
+        wf.body = Body::Streaming {
+            upload,
+            dest,
+            direct,
+            pos: 0,
+        };
+        Ok(true)
     }
 
     fn write_spooled(&self, wf: &mut WriteFile, offset: u64, data: &[u8]) -> Result<(), FsError> {

@@ -168,7 +168,7 @@ impl FtpFs {
     /// server's file with garbage; instead this state stays failed, and the server keeps
     /// what it had. The caller has deleted what the stream left on the server.
     pub(super) fn stream_lost(&self, wf: &mut WriteFile, e: FsError) -> FsError {
-        // Ends the dead transfer (its worker thread is joined when the upload drops).
+        // Ends the dead transfer.
         wf.body = Body::Remote { size: 0 };
         wf.dirty = false;
         wf.failed = true;

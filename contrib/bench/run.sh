@@ -12,6 +12,8 @@
 #   5. many small files: `cp -r` of the find tree into the mount, ftpfs vs rclone mount
 #   6. the same with BENCH_SMALL_FILES files behind a control link with BENCH_RTT_MS of round
 #      trip (contrib/bench/delay-proxy.py): how many round trips a small file costs
+#   7. FTPS (explicit AUTH TLS, pure-ftpd only): sequential read and write of the big file,
+#      ftpfs vs curl --ssl-reqd, both trusting the same throwaway CA
 # and prints a summary table with the targets of the performance issue (PASS/MISS).
 # A MISS is only reported; wrong results (byte counts, file counts, content) make it fail.
 #
@@ -29,6 +31,7 @@
 #   BENCH_WARM_SERVER [1]     1: after dropping caches, re-read the server's copy locally so the
 #                             server serves from RAM (the disk is not what we benchmark)
 #   BENCH_KEEP [0]            1: keep the work dir (logs, server root) instead of deleting it
+#   BENCH_TLS [1]             1: run case 7 (the server offers optional TLS: -Y 1)
 #   BENCH_TIMEOUT [900]       seconds before any single timed command is considered hung
 #   FTPFS_BIN [target/release/ftpfs]   the binary under test
 #   FTPFS_OPTS []             extra ftpfs arguments, e.g. "-o max_conns=8"
@@ -54,6 +57,7 @@ NSMALL=${BENCH_SMALL_FILES:-200}
 VERIFY=${BENCH_VERIFY:-1}
 WARM_SERVER=${BENCH_WARM_SERVER:-1}
 KEEP=${BENCH_KEEP:-0}
+TLS=${BENCH_TLS:-1}
 TIMEOUT=${BENCH_TIMEOUT:-900}
 FTPFS_BIN=${FTPFS_BIN:-$REPO/target/release/ftpfs}
 FTPFS_LOG_FILTER=${FTPFS_LOG:-info}
@@ -146,6 +150,7 @@ cp -- "$FTPFS_BIN" "$WORK/ftpfs"
 FTPFS_SRC=$FTPFS_BIN
 FTPFS_BIN=$WORK/ftpfs
 SERVER_PID=
+FTPFS_TLS_ARGS=() # case 7 sets --cafile
 DAEMON_PIDS=() # ftpfs / rclone processes we started
 MOUNTED=()     # mountpoints we created
 
@@ -226,8 +231,26 @@ banner_ok() {
     return 1
 }
 
+# A throwaway CA and a leaf for 127.0.0.1 in $STATE/tls (as tests/common/tls.rs makes them).
+make_tls_files() {
+    local d=$STATE/tls
+    mkdir -p "$d"
+    (
+        cd "$d"
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+            -subj '/CN=ftpfs bench CA' -addext 'basicConstraints=critical,CA:TRUE' \
+            -addext 'keyUsage=critical,keyCertSign,cRLSign'
+        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >ext.cnf
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
+            -days 2 -extfile ext.cnf
+        chmod 600 server.key ca.key
+    ) >"$LOGS/openssl.log" 2>&1 || die "openssl could not make the TLS files (see $LOGS/openssl.log)"
+}
+
 prepare_server_files() {
     local hash
+    if [[ $SERVER == pureftpd && $TLS == 1 ]]; then make_tls_files; fi
     chown "$FTP_UID:$FTP_GID" "$ROOT"
     chmod 755 "$ROOT"
     hash=$(openssl passwd -6 -salt ftpfsbnc "$FTP_PASS")
@@ -256,6 +279,10 @@ server_command() {
         SERVER_CMD=("$SERVER_BIN" -S "127.0.0.1,$PORT" -p "$PASV_MIN:$PASV_MAX"
             -l "puredb:$STATE/pureftpd.pdb" -E -A -H -4 -c 100 -C 100
             -g "$STATE/pure-ftpd.pid" -O "clf:$STATE/transfer.log")
+        # Optional TLS (-Y 1): plain clients are unaffected; case 7 asks for it.
+        if [[ $TLS == 1 ]]; then
+            SERVER_CMD+=(-Y 1 -2 "$STATE/tls/server.pem,$STATE/tls/server.key")
+        fi
         ;;
     proftpd)
         cat >"$STATE/proftpd.conf" <<EOF
@@ -348,6 +375,7 @@ mount_ftpfs() {
     mkdir -p "$MNT"
     MOUNTED+=("$MNT")
     FTPFS_LOG=$FTPFS_LOG_FILTER "$FTPFS_BIN" "$FTPFS_URL" "$MNT" -f "${FTPFS_AUTH[@]}" "${FTPFS_EXTRA[@]}" \
+        "${FTPFS_TLS_ARGS[@]}" \
         </dev/null >"$LOG" 2>&1 &
     FS_PID=$!
     DAEMON_PIDS+=("$FS_PID")
@@ -696,6 +724,107 @@ if [[ $SMALL_RESULT == measured ]]; then
     RTT_RESULT=measured
 fi
 
+# ----- 7. FTPS ----------------------------------------------------------------------------------
+# The same big file through explicit FTPS (AUTH TLS on control and data connections), each
+# client trusting the bench's CA: curl --ssl-reqd (download, then -T) against dd through an
+# ftps:// mount. ftpfs streams uploads over TLS 1.3 only after 8 of them have completed on
+# the mount (docs/SECURITY.md: servers that cannot resume TLS 1.3 sessions on data
+# connections fail at the end); each write run first copies 8 small files in, untimed, and the
+# first write run is also timed without them, as a fresh mount's first big upload.
+TLS_RESULT=skipped
+TLS_WHY="BENCH_TLS=0"
+[[ $SERVER == pureftpd ]] || TLS_WHY="the TLS case is set up for pure-ftpd only"
+if [[ $TLS == 1 && $SERVER == pureftpd && $WRITE_RESULT == measured ]]; then
+    section "7. FTPS (explicit AUTH TLS): read and write of big.bin ($SIZE_MB MiB), ftpfs vs curl --ssl-reqd"
+    CA=$STATE/tls/ca.pem
+    PLAIN_URL=$FTPFS_URL
+    FTPFS_URL=${FTPFS_URL/#ftp:/ftps:}
+    FTPFS_TLS_ARGS=(--cafile "$CA")
+    CURL_TLS=(--ssl-reqd --cacert "$CA" --user "$FTP_USER:$FTP_PASS")
+    cp "$ROOT/big.bin" "$WORK/upload.bin"
+    for ((i = 0; i < 8; i++)); do printf 'warm-up %d\n' "$i" >"$WORK/warm$i.txt"; done
+    declare -A TLS_T
+    R_TR='' R_TW=''
+    tls_wait_size() {
+        local i
+        for ((i = 0; i < TIMEOUT * 100; i++)); do
+            [[ $(stat -c %s "$1" 2>/dev/null || echo 0) -eq $BIG_BYTES ]] && return 0
+            sleep 0.01
+        done
+        die "$1 did not reach $BIG_BYTES bytes on the server"
+    }
+    for ((r = 1; r <= RUNS; r++)); do
+        # read
+        for client in curl ftpfs; do
+            drop_caches
+            if [[ $client == curl ]]; then
+                t0=$(now)
+                timeout -k 10 "$TIMEOUT" curl -sS "${CURL_TLS[@]}" "$FTP_URL_NOCRED/big.bin" -o "$WORK/tls-read.bin" ||
+                    die "curl --ssl-reqd download failed"
+                t1=$(now)
+            else
+                mount_ftpfs "tls-read$r"
+                t0=$(now)
+                timeout -k 10 "$TIMEOUT" dd if="$MNT/big.bin" of="$WORK/tls-read.bin" bs=1M status=none ||
+                    die "dd from the ftps:// mount failed"
+                t1=$(now)
+                unmount_current
+            fi
+            [[ $VERIFY != 1 ]] || cmp "$ROOT/big.bin" "$WORK/tls-read.bin" || die "$client: FTPS read differs"
+            rm -f "$WORK/tls-read.bin"
+            CUR[$client]=$(calc "$t1 - $t0" 6)
+            TLS_T[read/$client]+="${CUR[$client]} "
+            printf '   run %d  read   %-6s %8.2f s  %9.1f MiB/s\n' "$r" "$client" "${CUR[$client]}" \
+                "$(calc "$SIZE_MB / ${CUR[$client]}" 1)"
+        done
+        R_TR+="$(calc "${CUR[curl]} / ${CUR[ftpfs]}" 4) "
+        # write
+        for client in curl ftpfs; do
+            rm -f "$ROOT/tls-up-$client.bin"
+            drop_caches
+            cat "$WORK/upload.bin" >/dev/null
+            if [[ $client == curl ]]; then
+                t0=$(now)
+                timeout -k 10 "$TIMEOUT" curl -sS "${CURL_TLS[@]}" -T "$WORK/upload.bin" \
+                    "$FTP_URL_NOCRED/tls-up-curl.bin" || die "curl --ssl-reqd -T failed"
+                note='curl -T'
+            else
+                mount_ftpfs "tls-write$r"
+                if ((r == 1)); then
+                    # A fresh mount's first big upload (spooled, then uploaded at close).
+                    t0=$(now)
+                    timeout -k 10 "$TIMEOUT" dd if="$WORK/upload.bin" of="$MNT/tls-up-ftpfs.bin" bs=1M status=none ||
+                        die "dd into the ftps:// mount failed"
+                    tls_wait_size "$ROOT/tls-up-ftpfs.bin"
+                    TLS_FIRST=$(calc "$(now) - $t0" 6)
+                    printf '   run %d  write  %-6s %8.2f s  %9.1f MiB/s   (first upload of a fresh mount: spooled)\n' \
+                        "$r" ftpfs "$TLS_FIRST" "$(calc "$SIZE_MB / $TLS_FIRST" 1)"
+                    rm -f "$MNT/tls-up-ftpfs.bin"
+                fi
+                for ((i = 0; i < 8; i++)); do cp "$WORK/warm$i.txt" "$MNT/" || die "warm-up copy failed"; done
+                t0=$(now)
+                timeout -k 10 "$TIMEOUT" dd if="$WORK/upload.bin" of="$MNT/tls-up-ftpfs.bin" bs=1M status=none ||
+                    die "dd into the ftps:// mount failed"
+                note='dd + close, after 8 small uploads'
+            fi
+            tls_wait_size "$ROOT/tls-up-$client.bin"
+            t1=$(now)
+            [[ $client == ftpfs ]] && unmount_current
+            cmp "$WORK/upload.bin" "$ROOT/tls-up-$client.bin" || die "$client: FTPS upload differs"
+            CUR[$client]=$(calc "$t1 - $t0" 6)
+            TLS_T[write/$client]+="${CUR[$client]} "
+            printf '   run %d  write  %-6s %8.2f s  %9.1f MiB/s   (%s)\n' "$r" "$client" "${CUR[$client]}" \
+                "$(calc "$SIZE_MB / ${CUR[$client]}" 1)" "$note"
+        done
+        rm -f "$ROOT"/tls-up-*.bin "$ROOT"/warm*.txt
+        R_TW+="$(calc "${CUR[curl]} / ${CUR[ftpfs]}" 4) "
+    done
+    rm -f "$WORK/upload.bin" "$WORK"/warm*.txt
+    FTPFS_URL=$PLAIN_URL
+    FTPFS_TLS_ARGS=()
+    TLS_RESULT=measured
+fi
+
 # ----- logs ----------------------------------------------------------------------------------
 section "daemon logs"
 shopt -s nullglob
@@ -763,6 +892,18 @@ if [[ $RTT_RESULT == measured ]]; then
     printf '\n   %-42s %12s %12s %12s\n' "cp -r of $NSMALL files, ${RTT_MS} ms RTT (s)" "ftpfs" "rclone mount" "ftpfs/rclone"
     printf '   %-42s %12s %12s %12s\n' "" "$(calc "${RTT_T[ftpfs]}" 2)" "$(calc "${RTT_T[rclone]}" 2)" \
         "$(calc "${RTT_T[ftpfs]} / ${RTT_T[rclone]}" 2)"
+fi
+
+if [[ $TLS_RESULT == measured ]]; then
+    printf '\n   %-42s %12s %12s %12s\n' "FTPS (AUTH TLS) throughput (MiB/s)" "curl" "ftpfs" "ftpfs/curl"
+    for dir in read write; do
+        printf '   %-42s %12s %12s %12s\n' "  $dir" "$(calc "$SIZE_MB / $(med "${TLS_T[$dir/curl]}")" 1)" \
+            "$(calc "$SIZE_MB / $(med "${TLS_T[$dir/ftpfs]}")" 1)" \
+            "$(calc "$(med "$([[ $dir == read ]] && echo "$R_TR" || echo "$R_TW")")" 2)"
+    done
+    printf '   %-42s %12s %12s\n' "  first upload of a fresh mount (spooled)" "" "$(calc "$SIZE_MB / $TLS_FIRST" 1)"
+else
+    printf '\n   %-42s %s\n' "FTPS" "skipped: $TLS_WHY"
 fi
 
 info "load avg:    $(cut -d' ' -f1-3 /proc/loadavg) at the end (was $LOAD_START)"

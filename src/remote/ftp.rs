@@ -1,7 +1,7 @@
 //! suppaftp with its TLS type erased: one [`Client`] trait over plain and rustls control
 //! connections, and [`Transfer`] over their data streams.
 //!
-//! suppaftp's client is generic over the TLS stream (`FtpStream` and `RustlsFtpStream` are
+//! suppaftp's client is generic over the TLS stream (`FtpStream` and `ImplFtpStream<FtpsStream>` are
 //! different types), and so are its transfer streams. Everything above this file works with
 //! `Box<dyn Client>` and [`Transfer`], so plain FTP and FTPS share one code path.
 //! [`open`] establishes a control connection in the requested TLS mode, with deadlines on
@@ -18,7 +18,7 @@ use suppaftp::{
 };
 
 use super::session::{DataMode, SessionConfig};
-use super::tls::{explain, TlsMode};
+use super::tls::{explain, FtpsStream, TlsMode};
 use super::{RemoteError, RemoteErrorKind};
 
 /// The control-connection commands ftpfs uses, whatever the TLS type.
@@ -71,24 +71,22 @@ where
     }
 
     fn take_tickets(&mut self) {
-        use suppaftp::rustls::{ClientConnection, StreamOwned};
         let suppaftp::DataStream::Ssl(tls) = self.get_mut() else {
             return;
         };
         let inner: &mut dyn std::any::Any = tls.mut_ref();
-        if let Some(tls) = inner.downcast_mut::<StreamOwned<ClientConnection, TcpStream>>() {
+        if let Some(tls) = inner.downcast_mut::<super::tls::TlsSocket>() {
             super::tls::take_tickets(tls);
         }
     }
 
     fn tls_version(&mut self) -> Option<suppaftp::rustls::ProtocolVersion> {
-        use suppaftp::rustls::{ClientConnection, StreamOwned};
         let suppaftp::DataStream::Ssl(tls) = self.get_mut() else {
             return None;
         };
         let inner: &mut dyn std::any::Any = tls.mut_ref();
         inner
-            .downcast_mut::<StreamOwned<ClientConnection, TcpStream>>()?
+            .downcast_mut::<super::tls::TlsSocket>()?
             .conn
             .protocol_version()
     }
@@ -418,7 +416,7 @@ pub fn open(cfg: &SessionConfig, tls12_only: bool) -> Result<Box<dyn Client>, Re
             let local = rendezvous.local_addr().map_err(io_err)?;
             let connector = connector.with_control(tcp);
             let ftp =
-                suppaftp::RustlsFtpStream::connect_secure_implicit(local, connector, &tls.domain)
+                ImplFtpStream::<FtpsStream>::connect_secure_implicit(local, connector, &tls.domain)
                     .map_err(tls_error)?;
             drop(rendezvous);
             let mut ftp = configure(ftp, cfg);
@@ -430,7 +428,7 @@ pub fn open(cfg: &SessionConfig, tls12_only: bool) -> Result<Box<dyn Client>, Re
             Ok(Box::new(ftp))
         }
         _ => {
-            let plain = suppaftp::RustlsFtpStream::connect_with_stream(tcp)
+            let plain = ImplFtpStream::<FtpsStream>::connect_with_stream(tcp)
                 .map_err(RemoteError::from_ftp)?;
             let ftp = configure(plain, cfg).into_secure(connector, &tls.domain).map_err(|e| match e {
                 FtpError::UnexpectedResponse(r) => RemoteError::new(

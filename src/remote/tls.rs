@@ -14,8 +14,12 @@
 //! Certificates are verified against the system roots (rustls-native-certs) plus `cafile`,
 //! including the host name. `no_verify` turns verification off (with a loud warning at mount
 //! time); nothing ever falls back to plaintext.
+//!
+//! rustls reads the socket about 4 KiB at a time; [`FtpsStream`] (ftpfs's own suppaftp TLS
+//! stream) puts a [`BufferedSocket`] under it, so that a download costs one `recv` per
+//! 256 KiB instead of one per 4 KiB (measured: 3.0 s of system time per GiB without it).
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,7 +39,7 @@ use suppaftp::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use suppaftp::rustls::{
     self, ClientConfig, DigitallySignedStruct, NamedGroup, RootCertStore, SignatureScheme,
 };
-use suppaftp::{FtpResult, RustlsConnector, TlsConnector};
+use suppaftp::{FtpError, FtpResult, TlsConnector, TlsStream};
 
 /// How the control connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,33 +173,33 @@ const TICKET_WAIT: Duration = Duration::from_millis(200);
 /// connections to resume the control session (vsftpd) send one after each resumed handshake;
 /// without it, the next data connection would find no ticket and be refused. Waits, bounded,
 /// only when no ticket is left.
-pub fn take_tickets(tls: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>) {
+pub fn take_tickets(tls: &mut TlsSocket) {
     // An empty upload may not have finished its handshake yet.
     if io::Write::flush(tls).is_err() {
         return;
     }
-    let drain = |tls: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>| {
+    let drain = |tls: &mut TlsSocket| {
         while let Ok(n) = tls.conn.read_tls(&mut tls.sock) {
             if n == 0 || tls.conn.process_new_packets().is_err() {
                 break;
             }
         }
     };
-    let timeout = tls.sock.read_timeout().ok().flatten();
-    if tls.sock.set_nonblocking(true).is_err() {
+    let timeout = tls.sock.tcp().read_timeout().ok().flatten();
+    if tls.sock.tcp().set_nonblocking(true).is_err() {
         return;
     }
     drain(tls);
-    let _ = tls.sock.set_nonblocking(false);
+    let _ = tls.sock.tcp().set_nonblocking(false);
     if !ticket_held() && MISSES.load(Ordering::Relaxed) < MISSES_TO_GIVE_UP {
-        let _ = tls.sock.set_read_timeout(Some(TICKET_WAIT));
+        let _ = tls.sock.tcp().set_read_timeout(Some(TICKET_WAIT));
         match tls.conn.read_tls(&mut tls.sock) {
             Ok(n) if n > 0 => {
                 MISSES.store(0, Ordering::Relaxed);
                 let _ = tls.conn.process_new_packets();
-                if tls.sock.set_nonblocking(true).is_ok() {
+                if tls.sock.tcp().set_nonblocking(true).is_ok() {
                     drain(tls);
-                    let _ = tls.sock.set_nonblocking(false);
+                    let _ = tls.sock.tcp().set_nonblocking(false);
                 }
             }
             _ => {
@@ -203,7 +207,94 @@ pub fn take_tickets(tls: &mut rustls::StreamOwned<rustls::ClientConnection, TcpS
                 MISSES.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let _ = tls.sock.set_read_timeout(timeout);
+        let _ = tls.sock.tcp().set_read_timeout(timeout);
+    }
+}
+
+/// Bytes read from the socket per `recv` under a TLS stream.
+const SOCKET_BUFFER: usize = 256 * 1024;
+
+/// The socket under a TLS stream, read through a [`SOCKET_BUFFER`] buffer. A read returns
+/// what the buffer holds, or what one `recv` brings; it never waits for more than that.
+pub struct BufferedSocket(io::BufReader<TcpStream>);
+
+impl BufferedSocket {
+    pub fn tcp(&self) -> &TcpStream {
+        self.0.get_ref()
+    }
+}
+
+impl Read for BufferedSocket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for BufferedSocket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.get_mut().write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.get_mut().write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.get_mut().flush()
+    }
+}
+
+/// A TLS connection over a [`BufferedSocket`].
+pub type TlsSocket = rustls::StreamOwned<rustls::ClientConnection, BufferedSocket>;
+
+/// suppaftp's TLS stream for ftpfs: as suppaftp's own rustls stream (close_notify on drop
+/// unless handed back as plain TCP), over a [`BufferedSocket`].
+pub struct FtpsStream {
+    stream: TlsSocket,
+    shutdown: bool,
+}
+
+impl std::fmt::Debug for FtpsStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FtpsStream")
+    }
+}
+
+impl TlsStream for FtpsStream {
+    type InnerStream = TlsSocket;
+
+    fn tcp_stream(mut self) -> FtpResult<TcpStream> {
+        if !self.stream.sock.0.buffer().is_empty() {
+            log::warn!("TLS bytes left unread when the connection went back to plain text");
+        }
+        let tcp = self
+            .get_ref()
+            .try_clone()
+            .map_err(FtpError::ConnectionError)?;
+        self.shutdown = false;
+        Ok(tcp)
+    }
+
+    fn get_ref(&self) -> &TcpStream {
+        self.stream.sock.tcp()
+    }
+
+    fn mut_ref(&mut self) -> &mut TlsSocket {
+        &mut self.stream
+    }
+}
+
+impl Drop for FtpsStream {
+    fn drop(&mut self) {
+        if self.shutdown {
+            if let Err(e) = self.stream.flush() {
+                log::debug!("flushing a TLS stream: {e}");
+            }
+            self.stream.conn.send_close_notify();
+            if let Err(e) = self.stream.conn.write_tls(&mut self.stream.sock) {
+                log::debug!("ending a TLS stream: {e}");
+            }
+        }
     }
 }
 
@@ -290,7 +381,7 @@ impl TlsContext {
         };
         let config = if use12 { &self.tls12 } else { &self.modern };
         TimedConnector {
-            inner: RustlsConnector::from(Arc::clone(config)),
+            config: Arc::clone(config),
             timeout,
             control: Mutex::new(None),
         }
@@ -307,7 +398,7 @@ impl TlsContext {
 ///
 /// [`with_control`]: TimedConnector::with_control
 pub struct TimedConnector {
-    inner: RustlsConnector,
+    config: Arc<ClientConfig>,
     timeout: Duration,
     /// The control connection to secure in place of the next stream suppaftp passes in.
     control: Mutex<Option<TcpStream>>,
@@ -329,7 +420,7 @@ impl std::fmt::Debug for TimedConnector {
 }
 
 impl TlsConnector for TimedConnector {
-    type Stream = <RustlsConnector as TlsConnector>::Stream;
+    type Stream = FtpsStream;
 
     fn connect(&self, domain: &str, stream: TcpStream) -> FtpResult<Self::Stream> {
         let control = self
@@ -342,8 +433,16 @@ impl TlsConnector for TimedConnector {
             s.set_read_timeout(Some(self.timeout))?;
             s.set_write_timeout(Some(self.timeout))
         };
-        set(&stream).map_err(suppaftp::FtpError::ConnectionError)?;
-        self.inner.connect(domain, stream)
+        set(&stream).map_err(FtpError::ConnectionError)?;
+        let name = ServerName::try_from(domain.to_string())
+            .map_err(|e| FtpError::SecureError(e.to_string()))?;
+        let conn = rustls::ClientConnection::new(Arc::clone(&self.config), name)
+            .map_err(|e| FtpError::SecureError(e.to_string()))?;
+        let sock = BufferedSocket(io::BufReader::with_capacity(SOCKET_BUFFER, stream));
+        Ok(FtpsStream {
+            stream: rustls::StreamOwned::new(conn, sock),
+            shutdown: true,
+        })
     }
 }
 
@@ -435,6 +534,45 @@ impl ServerCertVerifier for NoVerify {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The buffer under TLS never waits for more than the peer has sent (a control reply is
+    /// a few bytes, and the server waits for our next command), and it hands over what one
+    /// `recv` brought in pieces as small as rustls asks for.
+    #[test]
+    fn buffered_socket_returns_what_has_arrived() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut server, _) = listener.accept().unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut sock = BufferedSocket(io::BufReader::with_capacity(SOCKET_BUFFER, client));
+        server.write_all(b"220 ready\r\n").unwrap();
+        let mut buf = [0u8; 4096];
+        let started = std::time::Instant::now();
+        assert_eq!(sock.read(&mut buf).unwrap(), 11);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "waited for more"
+        );
+        assert_eq!(&buf[..11], b"220 ready\r\n");
+        sock.write_all(b"NOOP\r\n").unwrap();
+        let mut line = [0u8; 6];
+        server.read_exact(&mut line).unwrap();
+        assert_eq!(&line, b"NOOP\r\n");
+        let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        server.write_all(&data).unwrap();
+        drop(server);
+        let mut got = Vec::new();
+        loop {
+            let n = sock.read(&mut buf[..4096]).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, data);
+    }
 
     #[test]
     fn certificate_errors_are_explained() {

@@ -430,11 +430,12 @@ drop_caches() {
 
 # ----- timed operations ----------------------------------------------------------------------
 # Each prints "SECONDS RESULT"; the caller checks RESULT.
+# timed_curl [CURL_ARGS...]: downloads big.bin to /dev/null; prints seconds and bytes.
 timed_curl() {
     local t0 t1 n
     t0=$(now)
     n=$(timeout -k 10 "$TIMEOUT" curl -sS -o /dev/null -w '%{size_download}' "$FTP_URL_NOCRED/big.bin" \
-        --user "$FTP_USER:$FTP_PASS") || die "curl download failed"
+        --user "$FTP_USER:$FTP_PASS" "$@") || die "curl download failed"
     t1=$(now)
     echo "$(calc "$t1 - $t0" 6) $n"
 }
@@ -740,7 +741,7 @@ if [[ $TLS == 1 && $SERVER == pureftpd && $WRITE_RESULT == measured ]]; then
     PLAIN_URL=$FTPFS_URL
     FTPFS_URL=${FTPFS_URL/#ftp:/ftps:}
     FTPFS_TLS_ARGS=(--cafile "$CA")
-    CURL_TLS=(--ssl-reqd --cacert "$CA" --user "$FTP_USER:$FTP_PASS")
+    CURL_TLS=(--ssl-reqd --cacert "$CA")
     cp "$ROOT/big.bin" "$WORK/upload.bin"
     for ((i = 0; i < 8; i++)); do printf 'warm-up %d\n' "$i" >"$WORK/warm$i.txt"; done
     declare -A TLS_T
@@ -754,25 +755,19 @@ if [[ $TLS == 1 && $SERVER == pureftpd && $WRITE_RESULT == measured ]]; then
         die "$1 did not reach $BIG_BYTES bytes on the server"
     }
     for ((r = 1; r <= RUNS; r++)); do
-        # read
+        # read (to /dev/null as in case 1; the content is compared once, untimed, below)
         for client in curl ftpfs; do
             drop_caches
             if [[ $client == curl ]]; then
-                t0=$(now)
-                timeout -k 10 "$TIMEOUT" curl -sS "${CURL_TLS[@]}" "$FTP_URL_NOCRED/big.bin" -o "$WORK/tls-read.bin" ||
-                    die "curl --ssl-reqd download failed"
-                t1=$(now)
+                out=$(timed_curl "${CURL_TLS[@]}")
             else
                 mount_ftpfs "tls-read$r"
-                t0=$(now)
-                timeout -k 10 "$TIMEOUT" dd if="$MNT/big.bin" of="$WORK/tls-read.bin" bs=1M status=none ||
-                    die "dd from the ftps:// mount failed"
-                t1=$(now)
+                out=$(timed_dd "$MNT/big.bin")
                 unmount_current
             fi
-            [[ $VERIFY != 1 ]] || cmp "$ROOT/big.bin" "$WORK/tls-read.bin" || die "$client: FTPS read differs"
-            rm -f "$WORK/tls-read.bin"
-            CUR[$client]=$(calc "$t1 - $t0" 6)
+            read -r secs bytes <<<"$out"
+            [[ $bytes == "$BIG_BYTES" ]] || die "$client: FTPS read gave $bytes bytes, not $BIG_BYTES"
+            CUR[$client]=$secs
             TLS_T[read/$client]+="${CUR[$client]} "
             printf '   run %d  read   %-6s %8.2f s  %9.1f MiB/s\n' "$r" "$client" "${CUR[$client]}" \
                 "$(calc "$SIZE_MB / ${CUR[$client]}" 1)"
@@ -785,7 +780,7 @@ if [[ $TLS == 1 && $SERVER == pureftpd && $WRITE_RESULT == measured ]]; then
             cat "$WORK/upload.bin" >/dev/null
             if [[ $client == curl ]]; then
                 t0=$(now)
-                timeout -k 10 "$TIMEOUT" curl -sS "${CURL_TLS[@]}" -T "$WORK/upload.bin" \
+                timeout -k 10 "$TIMEOUT" curl -sS "${CURL_TLS[@]}" --user "$FTP_USER:$FTP_PASS" -T "$WORK/upload.bin" \
                     "$FTP_URL_NOCRED/tls-up-curl.bin" || die "curl --ssl-reqd -T failed"
                 note='curl -T'
             else
@@ -819,6 +814,14 @@ if [[ $TLS == 1 && $SERVER == pureftpd && $WRITE_RESULT == measured ]]; then
         rm -f "$ROOT"/tls-up-*.bin "$ROOT"/warm*.txt
         R_TW+="$(calc "${CUR[curl]} / ${CUR[ftpfs]}" 4) "
     done
+    if [[ $VERIFY == 1 ]]; then
+        timeout -k 10 "$TIMEOUT" curl -sS "${CURL_TLS[@]}" --user "$FTP_USER:$FTP_PASS" "$FTP_URL_NOCRED/big.bin" |
+            cmp - "$ROOT/big.bin" || die "curl: FTPS read differs"
+        mount_ftpfs tls-verify
+        timeout -k 10 "$TIMEOUT" cmp "$MNT/big.bin" "$ROOT/big.bin" || die "ftpfs: FTPS read differs"
+        unmount_current
+        info "FTPS reads verified: content identical through curl and ftpfs"
+    fi
     rm -f "$WORK/upload.bin" "$WORK"/warm*.txt
     FTPFS_URL=$PLAIN_URL
     FTPFS_TLS_ARGS=()

@@ -447,6 +447,16 @@ timed_dd() {
     t1=$(now)
     echo "$(calc "$t1 - $t0" 6) ${n:-0}"
 }
+# wait_server_size FILE: waits until the server's copy has the full size (a FUSE daemon may
+# upload after close()).
+wait_server_size() {
+    local i
+    for ((i = 0; i < TIMEOUT * 100; i++)); do
+        [[ $(stat -c %s "$1" 2>/dev/null || echo 0) -eq $BIG_BYTES ]] && return 0
+        sleep 0.01
+    done
+    die "$1 did not reach $BIG_BYTES bytes on the server"
+}
 # timed_find DIR names|stat
 timed_find() {
     local t0 t1 n err=$LOGS/find.err
@@ -607,15 +617,6 @@ if cp "$WORK/probe.txt" "$MNT/.bench-write-probe" 2>"$LOGS/write-probe.err"; the
     cp "$ROOT/big.bin" "$WORK/upload.bin" # the source lives outside the server root
     declare -A WRITE_T
     R_W=''
-    # Waits until the server's copy has the full size (a FUSE daemon may upload after close()).
-    wait_server_size() {
-        local i
-        for ((i = 0; i < TIMEOUT * 100; i++)); do
-            [[ $(stat -c %s "$1" 2>/dev/null || echo 0) -eq $BIG_BYTES ]] && return 0
-            sleep 0.01
-        done
-        die "$1 did not reach $BIG_BYTES bytes on the server"
-    }
     for ((r = 1; r <= RUNS; r++)); do
         for client in curl ftpfs; do
             rm -f "$ROOT/up-$client.bin"
@@ -746,14 +747,6 @@ if [[ $TLS == 1 && $SERVER == pureftpd && $WRITE_RESULT == measured ]]; then
     for ((i = 0; i < 8; i++)); do printf 'warm-up %d\n' "$i" >"$WORK/warm$i.txt"; done
     declare -A TLS_T
     R_TR='' R_TW=''
-    tls_wait_size() {
-        local i
-        for ((i = 0; i < TIMEOUT * 100; i++)); do
-            [[ $(stat -c %s "$1" 2>/dev/null || echo 0) -eq $BIG_BYTES ]] && return 0
-            sleep 0.01
-        done
-        die "$1 did not reach $BIG_BYTES bytes on the server"
-    }
     for ((r = 1; r <= RUNS; r++)); do
         # read (to /dev/null as in case 1; the content is compared once, untimed, below)
         for client in curl ftpfs; do
@@ -790,7 +783,7 @@ if [[ $TLS == 1 && $SERVER == pureftpd && $WRITE_RESULT == measured ]]; then
                     t0=$(now)
                     timeout -k 10 "$TIMEOUT" dd if="$WORK/upload.bin" of="$MNT/tls-up-ftpfs.bin" bs=1M status=none ||
                         die "dd into the ftps:// mount failed"
-                    tls_wait_size "$ROOT/tls-up-ftpfs.bin"
+                    wait_server_size "$ROOT/tls-up-ftpfs.bin"
                     TLS_FIRST=$(calc "$(now) - $t0" 6)
                     printf '   run %d  write  %-6s %8.2f s  %9.1f MiB/s   (first upload of a fresh mount: spooled)\n' \
                         "$r" ftpfs "$TLS_FIRST" "$(calc "$SIZE_MB / $TLS_FIRST" 1)"
@@ -802,7 +795,7 @@ if [[ $TLS == 1 && $SERVER == pureftpd && $WRITE_RESULT == measured ]]; then
                     die "dd into the ftps:// mount failed"
                 note='dd + close, after 8 small uploads'
             fi
-            tls_wait_size "$ROOT/tls-up-$client.bin"
+            wait_server_size "$ROOT/tls-up-$client.bin"
             t1=$(now)
             [[ $client == ftpfs ]] && unmount_current
             cmp "$WORK/upload.bin" "$ROOT/tls-up-$client.bin" || die "$client: FTPS upload differs"

@@ -367,13 +367,14 @@ impl FtpFs {
             unreachable!("matched above");
         };
         *pos += data.len() as u64;
-        wf.dirty = true;
+        let was_dirty = std::mem::replace(&mut wf.dirty, true);
         let acked = ack.take().map(|ack| ack()).is_some();
         if let Err(e) = upload.write_all(data) {
             let dest = dest.clone();
             if fresh && !acked {
                 // Nothing of this file was accepted yet: the error is this write's alone.
                 wf.body = Body::Remote { size: 0 };
+                wf.dirty = was_dirty;
                 let _ = self.remote.delete(&dest);
                 return Err(e.into());
             }

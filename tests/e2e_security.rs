@@ -68,7 +68,9 @@ impl Manual {
         if exited.is_some() || !ok {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(fs::read_to_string(&log).unwrap_or_default());
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            let _ = fs::remove_file(&log);
+            return Err(text);
         }
         Ok(Manual { child, mnt, log })
     }

@@ -1,9 +1,10 @@
 //! suppaftp with its TLS type erased: one [`Client`] trait over plain and rustls control
 //! connections, and [`Transfer`] over their data streams.
 //!
-//! suppaftp's client is generic over the TLS stream (`FtpStream` and `ImplFtpStream<FtpsStream>` are
-//! different types), and so are its transfer streams. Everything above this file works with
-//! `Box<dyn Client>` and [`Transfer`], so plain FTP and FTPS share one code path.
+//! suppaftp's client is generic over the TLS stream (`FtpStream` and
+//! `ImplFtpStream<FtpsStream>` are different types), and so are its transfer streams.
+//! Everything above this file works with `Box<dyn Client>` and [`Transfer`], so plain FTP
+//! and FTPS share one code path.
 //! [`open`] establishes a control connection in the requested TLS mode, with deadlines on
 //! every socket, and never continues in plain text when TLS was asked for.
 
@@ -18,7 +19,7 @@ use suppaftp::{
 };
 
 use super::session::{DataMode, SessionConfig};
-use super::tls::{explain, FtpsStream, TlsMode};
+use super::tls::{explain, FtpsStream, TlsMode, TlsSocket};
 use super::{RemoteError, RemoteErrorKind};
 
 /// The control-connection commands ftpfs uses, whatever the TLS type.
@@ -75,7 +76,7 @@ where
             return;
         };
         let inner: &mut dyn std::any::Any = tls.mut_ref();
-        if let Some(tls) = inner.downcast_mut::<super::tls::TlsSocket>() {
+        if let Some(tls) = inner.downcast_mut::<TlsSocket>() {
             super::tls::take_tickets(tls);
         }
     }
@@ -85,10 +86,7 @@ where
             return None;
         };
         let inner: &mut dyn std::any::Any = tls.mut_ref();
-        inner
-            .downcast_mut::<super::tls::TlsSocket>()?
-            .conn
-            .protocol_version()
+        inner.downcast_mut::<TlsSocket>()?.conn.protocol_version()
     }
 }
 

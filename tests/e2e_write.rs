@@ -395,6 +395,34 @@ fn files_created_here(server: &Server) {
         m.log()
     );
 
+    // `dd` opens its output, then closes a duplicate descriptor before it writes: that close
+    // stores the empty file at once (SIZE, NOOP, EPSV, STOR, MDTM). The content then goes
+    // to the file's own name after deleting that empty file (DELE, EPSV, STOR, MDTM), not
+    // through a temporary name and RNFR/RNTO (EPSV, STOR, RNFR, RNTO, MDTM).
+    let data = random_bytes(3 << 20, 31);
+    let src = tempfile::tempdir().unwrap();
+    fs::write(src.path().join("dd.bin"), &data).unwrap();
+    let before = stats();
+    sh(
+        src.path(),
+        &format!(
+            "dd if=dd.bin of={} bs=1M status=none",
+            mnt.join("dd.bin").display()
+        ),
+    );
+    let after = stats();
+    assert!(
+        fs::read(server.dir().join("dd.bin")).unwrap() == data,
+        "{}",
+        m.log()
+    );
+    let commands = after["ftp_commands"] - before["ftp_commands"];
+    assert!(
+        commands <= 9,
+        "{commands} FTP commands for dd of a new file\n{}",
+        m.log()
+    );
+
     // Open and not written yet: shown, also by a fresh listing after the TTL.
     let f = fs::OpenOptions::new()
         .write(true)

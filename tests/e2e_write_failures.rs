@@ -172,6 +172,25 @@ fn server_disk_full(server: &Server) {
         "{}",
         m.log()
     );
+    // The same for a new file that `dd` writes: it closes a duplicate descriptor before its
+    // first write, which stores the empty file; the content then streams to the file's own
+    // name, and its failure deletes what it left, the empty file included.
+    let dd = Command::new("dd")
+        .arg(format!("if={}", src.path().join("new.bin").display()))
+        .arg(format!("of={}", m.join("small/dd.bin").display()))
+        .arg("bs=1M")
+        .output()
+        .unwrap();
+    assert!(!dd.status.success(), "dd onto a full disk succeeded");
+    assert!(!disk.0.join("dd.bin").exists(), "{}", m.log());
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            !dir_names(m.join("small")).contains(&"dd.bin".to_string())
+                && !m.join("small/dd.bin").exists()
+        }),
+        "{}",
+        m.log()
+    );
     // An existing file overwritten (streamed, O_TRUNC): the server keeps its old content, also
     // after the last close, when there is nothing left to upload but an empty file.
     let cp = Command::new("cp")

@@ -113,6 +113,13 @@ pub struct WriteFile {
     failed: bool,
     /// Created by this mount and not uploaded yet: the server has no such file.
     absent: bool,
+    /// The server's file is the empty one this state stored when it was new: a close before
+    /// any write does that (`touch`; `dd`, which opens its output and closes a duplicate
+    /// descriptor before it writes). There is nothing in it to protect, so the next upload
+    /// deletes it and stores the file under its own name, as for an absent file, instead of
+    /// a temporary name renamed over it (which costs more round trips, and on some server
+    /// filesystems a flush of the whole file to disk before the rename is answered).
+    placeholder: bool,
     /// A stream failed: the bytes it carried existed nowhere else, so this state has nothing
     /// left to upload, and every later write, read, flush and fsync through it fails with
     /// this error (the server keeps what it had). New opens start afresh.
@@ -134,6 +141,7 @@ impl WriteFile {
             mode,
             failed: false,
             absent: false,
+            placeholder: false,
             lost: None,
         }
     }
@@ -394,6 +402,7 @@ impl FtpFs {
         let Some(path) = linked else {
             return Ok(false);
         };
+        self.drop_placeholder(wf, &path);
         let direct = wf.absent;
         let dest = if direct { path } else { temp_path(&path)? };
         let stream = self.remote.try_open_stream(&dest, self.cfg.data_timeout);

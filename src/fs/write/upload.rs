@@ -81,8 +81,10 @@ impl FtpFs {
             return Ok(());
         };
         let size = wf.size();
+        self.drop_placeholder(wf, &path);
         // A file not on the server yet is stored under its own name: nothing to protect.
         let absent = wf.absent;
+        let placeholder = absent && size == 0;
         let dest = |path: &RemotePath| {
             if absent {
                 Ok(path.clone())
@@ -128,6 +130,7 @@ impl FtpFs {
             self.rename_over(&dest, &path)?;
         }
         self.now_present(wf);
+        wf.placeholder = placeholder;
         crate::stats::add(&crate::stats::UPLOADS, 1);
         crate::stats::add(&crate::stats::BYTES_UPLOADED, size);
         wf.dirty = false;
@@ -195,6 +198,21 @@ impl FtpFs {
         if wf.absent {
             wf.absent = false;
             self.pending_lock().remove(&wf.ino);
+        }
+    }
+
+    /// Before an upload: deletes the empty placeholder this state stored (see
+    /// `WriteFile::placeholder`), so that the upload goes to the file's own name. If the
+    /// server refuses, the upload replaces it like any other file.
+    pub(super) fn drop_placeholder(&self, wf: &mut WriteFile, path: &RemotePath) {
+        if std::mem::take(&mut wf.placeholder) {
+            match self.remote.delete(path) {
+                Ok(()) => {
+                    wf.absent = true;
+                    self.pending_lock().insert(wf.ino);
+                }
+                Err(e) => log::debug!("deleting the empty {path} before its upload: {e}"),
+            }
         }
     }
 

@@ -279,8 +279,9 @@ fn start(
         }
     }
     // One thread per session plus two, so that metadata calls are served while every
-    // session is busy with a transfer.
-    cfg.n_threads = Some(config.max_conns + 2);
+    // session is busy with a transfer, plus the threads whose chunks a sequential writer
+    // may have queued behind its stream (see fs/write/order.rs).
+    cfg.n_threads = Some(config.max_conns + 2 + crate::fs::write::AHEAD as usize);
     cfg.clone_fd = true;
     let (adapter, invalidator) = FuseAdapter::new(Arc::clone(&fs));
     // SAFETY: geteuid has no preconditions.

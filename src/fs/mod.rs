@@ -38,7 +38,7 @@ use handles::{DirItem, Handle, HandleTable, Reader, StreamLot};
 use inode::{InodeTable, ROOT_INO};
 use reader::ReadStream;
 use spool::SpoolBudget;
-use write::{WriteFile, WriterHandle};
+use write::WriterHandle;
 
 /// After a read timed out, further reads on the same handle fail at once for this long (the
 /// kernel retries a failed read immediately; see SEMANTICS.md, failures).
@@ -113,7 +113,7 @@ pub struct FtpFs {
     handles: HandleTable,
     lot: Arc<StreamLot>,
     /// Shared write state of every inode open for writing.
-    open_files: Mutex<HashMap<u64, Arc<Mutex<WriteFile>>>>,
+    open_files: Mutex<HashMap<u64, Arc<write::FileCell>>>,
     budget: Arc<SpoolBudget>,
     mounted_at: SystemTime,
     /// Which risky kinds of names the server keeps (see `renamed.rs`).

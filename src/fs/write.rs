@@ -31,7 +31,7 @@
 //! (which are held only briefly, never across a network call).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::attr::Attr;
@@ -44,8 +44,11 @@ use crate::remote::{
     Entry, EntryKind, Name, RemoteError, RemoteErrorKind, RemotePath, TimePrecision,
 };
 
+mod order;
 mod setattr;
 mod upload;
+
+pub use order::{FileCell, FileGuard, AHEAD};
 
 pub use setattr::{SetAttr, TimeSet};
 
@@ -161,14 +164,14 @@ impl WriteFile {
 
 /// The per-handle part: which shared file, and how it was opened.
 pub struct WriterHandle {
-    pub file: Arc<Mutex<WriteFile>>,
+    pub file: Arc<FileCell>,
     pub append: bool,
     /// The process that opened the handle (its flush uploads; see `FtpFs::flush`).
     pub owner: u32,
 }
 
-pub fn lock_file(f: &Mutex<WriteFile>) -> MutexGuard<'_, WriteFile> {
-    f.lock().unwrap_or_else(|p| p.into_inner())
+pub fn lock_file(f: &FileCell) -> FileGuard<'_> {
+    f.lock()
 }
 
 fn local(e: std::io::Error) -> FsError {
@@ -184,9 +187,9 @@ fn local(e: std::io::Error) -> FsError {
 impl FtpFs {
     /// The shared write state of `ino`, creating it (with `size` bytes on the server) if
     /// no handle has it yet. Counts one more open.
-    fn attach(&self, ino: u64, size: u64, old_mode: Option<u32>) -> Arc<Mutex<WriteFile>> {
+    fn attach(&self, ino: u64, size: u64, old_mode: Option<u32>) -> Arc<FileCell> {
         let mut files = self.open_files.lock().unwrap_or_else(|p| p.into_inner());
-        let fresh = || Arc::new(Mutex::new(WriteFile::new(ino, size, old_mode)));
+        let fresh = || Arc::new(FileCell::new(WriteFile::new(ino, size, old_mode)));
         let file = files.entry(ino).or_insert_with(fresh);
         let (failed, absent) = {
             let wf = lock_file(file);
@@ -209,7 +212,7 @@ impl FtpFs {
     }
 
     /// The write state of `ino` if some handle has it open.
-    pub(super) fn open_file(&self, ino: u64) -> Option<Arc<Mutex<WriteFile>>> {
+    pub(super) fn open_file(&self, ino: u64) -> Option<Arc<FileCell>> {
         let file = self
             .open_files
             .lock()
@@ -310,7 +313,7 @@ impl FtpFs {
     }
 
     /// The shared state behind a writer handle, and whether it was opened O_APPEND.
-    fn writer(&self, fh: u64) -> Result<(Arc<Mutex<WriteFile>>, bool), FsError> {
+    fn writer(&self, fh: u64) -> Result<(Arc<FileCell>, bool), FsError> {
         match self.handles.get(fh).as_deref() {
             Some(Handle::Writer(w)) => Ok((Arc::clone(&w.file), w.append)),
             _ => Err(FsError::Stale),
@@ -332,7 +335,21 @@ impl FtpFs {
         mut ack: Option<&mut dyn FnMut()>,
     ) -> Result<u32, FsError> {
         let (file, append) = self.writer(fh)?;
-        let mut wf = lock_file(&file);
+        // A chunk that continues the stream behind chunks still queued is answered now and
+        // sent in its turn (see `order.rs`).
+        let queued = match ack.as_mut() {
+            Some(answer) if !append => file
+                .queue_chunk(offset, data.len() as u64)
+                .inspect(|_| answer()),
+            _ => None,
+        };
+        let mut wf = match queued {
+            Some(ticket) => {
+                ack = None;
+                file.lock_at(ticket)
+            }
+            None => lock_file(&file),
+        };
         if let Some(e) = wf.lost.as_ref().or(wf.error.as_ref()) {
             return Err(e.clone());
         }
@@ -350,11 +367,13 @@ impl FtpFs {
 
     fn write_locked(
         &self,
-        wf: &mut WriteFile,
+        wf: &mut FileGuard,
         offset: u64,
         data: &[u8],
         ack: &mut Option<&mut dyn FnMut()>,
     ) -> Result<(), FsError> {
+        let cell = wf.cell();
+        let wf: &mut WriteFile = wf;
         wf.mtime = SystemTime::now();
         let fresh = match &wf.body {
             Body::Streaming { pos, .. } if *pos == offset => false,
@@ -377,7 +396,11 @@ impl FtpFs {
         *pos += data.len() as u64;
         let was_dirty = std::mem::replace(&mut wf.dirty, true);
         let acked = ack.take().map(|ack| ack()).is_some();
+        if acked {
+            cell.stream_continues_at(*pos);
+        }
         if let Err(e) = upload.write_all(data) {
+            cell.stream_stops();
             let dest = dest.clone();
             if fresh && !acked {
                 // Nothing of this file was accepted yet: the error is this write's alone.
@@ -492,7 +515,7 @@ impl FtpFs {
     /// the old content first if needed.
     pub(super) fn read_writer(
         &self,
-        file: &Mutex<WriteFile>,
+        file: &FileCell,
         offset: u64,
         size: u32,
     ) -> Result<Vec<u8>, FsError> {
@@ -549,7 +572,7 @@ impl FtpFs {
     }
 
     /// The open state of the file created here at `path` and not uploaded yet, if any.
-    fn pending_file(&self, path: &RemotePath) -> Option<Arc<Mutex<WriteFile>>> {
+    fn pending_file(&self, path: &RemotePath) -> Option<Arc<FileCell>> {
         let inos: Vec<u64> = self.pending_lock().iter().copied().collect();
         let ino = inos
             .into_iter()
@@ -558,7 +581,7 @@ impl FtpFs {
     }
 
     /// Every file open for writing, as of now (the map is not locked while they are used).
-    fn open_files_now(&self) -> Vec<Arc<Mutex<WriteFile>>> {
+    fn open_files_now(&self) -> Vec<Arc<FileCell>> {
         self.open_files
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -586,7 +609,7 @@ impl FtpFs {
     }
 
     /// Uploads the file if dirty (flush, fsync). Reports a pending error once.
-    pub(super) fn sync_file(&self, file: &Mutex<WriteFile>) -> Result<(), FsError> {
+    pub(super) fn sync_file(&self, file: &FileCell) -> Result<(), FsError> {
         self.sync_locked(&mut lock_file(file))
     }
 
@@ -594,7 +617,7 @@ impl FtpFs {
     /// and drops the shared state with the last handle. Returns the directory (inode) and
     /// name of a file that never reached the server and is now forgotten, whose entry the
     /// kernel may still cache.
-    pub(super) fn release_writer(&self, file: &Arc<Mutex<WriteFile>>) -> Option<(u64, Name)> {
+    pub(super) fn release_writer(&self, file: &Arc<FileCell>) -> Option<(u64, Name)> {
         let mut wf = lock_file(file);
         if wf.dirty || wf.error.is_some() {
             if let Err(e) = self.sync_locked(&mut wf) {

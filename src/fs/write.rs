@@ -346,7 +346,7 @@ impl FtpFs {
         let mut wf = match queued {
             Some(ticket) => {
                 ack = None;
-                file.lock_at(ticket)
+                ticket.wait()
             }
             None => lock_file(&file),
         };

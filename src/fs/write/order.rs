@@ -61,28 +61,30 @@ impl FileCell {
         let ticket = {
             let mut order = self.order();
             order.stream_end = None;
-            order.next += 1;
-            order.next - 1
+            self.take_ticket(&mut order)
         };
-        self.wait_turn(ticket)
+        ticket.wait()
     }
 
     /// Queues a write of `len` bytes at `offset` as an accepted stream chunk, if it continues
     /// the stream where the queued chunks leave it and the queue has room. Returns its place,
-    /// which [`FileCell::lock_at`] then waits for; `None` if the write must take the usual way.
-    pub fn queue_chunk(&self, offset: u64, len: u64) -> Option<Ticket> {
+    /// whose [`Ticket::wait`] then locks the file; `None` if the write must take the usual way.
+    pub fn queue_chunk(&self, offset: u64, len: u64) -> Option<Ticket<'_>> {
         let mut order = self.order();
         if order.stream_end != Some(offset) || order.next - order.serving > AHEAD {
             return None;
         }
         order.stream_end = Some(offset + len);
-        order.next += 1;
-        Some(Ticket(order.next - 1))
+        Some(self.take_ticket(&mut order))
     }
 
-    /// Waits for a place from [`FileCell::queue_chunk`], then locks the file.
-    pub fn lock_at(&self, ticket: Ticket) -> FileGuard<'_> {
-        self.wait_turn(ticket.0)
+    fn take_ticket(&self, order: &mut Order) -> Ticket<'_> {
+        order.next += 1;
+        Ticket {
+            cell: self,
+            number: order.next - 1,
+            used: false,
+        }
     }
 
     fn wait_turn(&self, ticket: u64) -> FileGuard<'_> {
@@ -113,9 +115,30 @@ impl FileCell {
     }
 }
 
-/// A place in a [`FileCell`]'s queue, from [`FileCell::queue_chunk`].
+/// A place in a [`FileCell`]'s queue, from [`FileCell::queue_chunk`]. Dropped unused (a
+/// panic before its wait), it still takes its turn, so that the users behind it get theirs.
 #[must_use]
-pub struct Ticket(u64);
+pub struct Ticket<'a> {
+    cell: &'a FileCell,
+    number: u64,
+    used: bool,
+}
+
+impl<'a> Ticket<'a> {
+    /// Waits for this place's turn, then locks the file.
+    pub fn wait(mut self) -> FileGuard<'a> {
+        self.used = true;
+        self.cell.wait_turn(self.number)
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.used {
+            drop(self.cell.wait_turn(self.number));
+        }
+    }
+}
 
 /// The locked file; dropping it lets the next user in.
 pub struct FileGuard<'a> {
@@ -184,11 +207,11 @@ mod tests {
             .expect("continues the queued chunk");
         assert!(cell.queue_chunk(30, 10).is_none(), "more than AHEAD queued");
         drop(holder);
-        drop(cell.lock_at(first));
+        drop(first.wait());
         // One queued chunk left, with room behind it.
         let third = cell.queue_chunk(30, 10).expect("room again");
-        drop(cell.lock_at(second));
-        drop(cell.lock_at(third));
+        drop(second.wait());
+        drop(third.wait());
         // The queue is empty: the next write takes the usual way again.
         assert!(cell.queue_chunk(40, 10).is_none());
     }
@@ -211,12 +234,32 @@ mod tests {
         assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
         assert!(cell.queue_chunk(20, 10).is_none(), "queued behind a flush");
         drop(holder);
-        let chunk = cell.lock_at(queued);
+        let chunk = queued.wait();
         // The flush waits for the chunk answered before it.
         assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
         drop(chunk);
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(7));
         flush.join().unwrap();
+    }
+
+    #[test]
+    fn a_place_dropped_unused_still_takes_its_turn() {
+        let cell = cell();
+        let holder = cell.lock();
+        cell.stream_continues_at(10);
+        let abandoned = cell.queue_chunk(10, 10).expect("queued");
+        let (tx, rx) = mpsc::channel();
+        let later = {
+            let cell = Arc::clone(&cell);
+            std::thread::spawn(move || {
+                drop(cell.lock());
+                tx.send(()).unwrap();
+            })
+        };
+        drop(holder);
+        drop(abandoned);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(()));
+        later.join().unwrap();
     }
 
     #[test]
@@ -240,13 +283,9 @@ mod tests {
             let (arrived, waiting) = mpsc::channel();
             threads.push(std::thread::spawn(move || {
                 // Takes its place before it tells the test, so arrival order is known.
-                let ticket = {
-                    let mut order = cell.order();
-                    order.next += 1;
-                    Ticket(order.next - 1)
-                };
+                let ticket = cell.take_ticket(&mut cell.order());
                 arrived.send(()).unwrap();
-                let _guard = cell.lock_at(ticket);
+                let _guard = ticket.wait();
                 tx.send(n).unwrap();
             }));
             waiting.recv().unwrap();

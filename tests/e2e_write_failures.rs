@@ -163,15 +163,18 @@ fn server_disk_full(server: &Server) {
     // A new file whose first upload failed is not left half-written on the server, and
     // the mount stops showing it once its last handle is released (`ls`, and a lookup by
     // name: the kernel is told to forget its entry).
-    assert!(!disk.0.join("new.bin").exists(), "{}", m.log());
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            !dir_names(m.join("small")).contains(&"new.bin".to_string())
-                && !m.join("small/new.bin").exists()
-        }),
-        "{}",
-        m.log()
-    );
+    let gone = |name: &str| {
+        assert!(!disk.0.join(name).exists(), "{}", m.log());
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                !dir_names(m.join("small")).contains(&name.to_string())
+                    && !m.join("small").join(name).exists()
+            }),
+            "{name} is still shown\n{}",
+            m.log()
+        );
+    };
+    gone("new.bin");
     // The same for a new file that `dd` writes: it closes a duplicate descriptor before its
     // first write, which stores the empty file; the content then streams to the file's own
     // name, and its failure deletes what it left, the empty file included.
@@ -182,15 +185,7 @@ fn server_disk_full(server: &Server) {
         .output()
         .unwrap();
     assert!(!dd.status.success(), "dd onto a full disk succeeded");
-    assert!(!disk.0.join("dd.bin").exists(), "{}", m.log());
-    assert!(
-        wait_until(Duration::from_secs(10), || {
-            !dir_names(m.join("small")).contains(&"dd.bin".to_string())
-                && !m.join("small/dd.bin").exists()
-        }),
-        "{}",
-        m.log()
-    );
+    gone("dd.bin");
     // An existing file overwritten (streamed, O_TRUNC): the server keeps its old content, also
     // after the last close, when there is nothing left to upload but an empty file.
     let cp = Command::new("cp")

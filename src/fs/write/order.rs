@@ -189,6 +189,17 @@ mod tests {
         Arc::new(FileCell::new(WriteFile::new(7, 0, None)))
     }
 
+    /// A thread that locks `cell` (waiting for its turn) and says so.
+    fn lock_in_thread(cell: &Arc<FileCell>) -> (std::thread::JoinHandle<()>, mpsc::Receiver<()>) {
+        let (tx, rx) = mpsc::channel();
+        let cell = Arc::clone(cell);
+        let thread = std::thread::spawn(move || {
+            drop(cell.lock());
+            tx.send(()).unwrap();
+        });
+        (thread, rx)
+    }
+
     #[test]
     fn chunks_queue_only_where_the_stream_will_stand() {
         let cell = cell();
@@ -223,14 +234,7 @@ mod tests {
         cell.stream_continues_at(10);
         let queued = cell.queue_chunk(10, 10).expect("queued");
         // A flush (say) arrives: nothing queues behind it as accepted.
-        let (tx, rx) = mpsc::channel();
-        let flush = {
-            let cell = Arc::clone(&cell);
-            std::thread::spawn(move || {
-                let guard = cell.lock();
-                tx.send(guard.ino).unwrap();
-            })
-        };
+        let (flush, rx) = lock_in_thread(&cell);
         assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
         assert!(cell.queue_chunk(20, 10).is_none(), "queued behind a flush");
         drop(holder);
@@ -238,7 +242,7 @@ mod tests {
         // The flush waits for the chunk answered before it.
         assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
         drop(chunk);
-        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(7));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(()));
         flush.join().unwrap();
     }
 
@@ -248,14 +252,7 @@ mod tests {
         let holder = cell.lock();
         cell.stream_continues_at(10);
         let abandoned = cell.queue_chunk(10, 10).expect("queued");
-        let (tx, rx) = mpsc::channel();
-        let later = {
-            let cell = Arc::clone(&cell);
-            std::thread::spawn(move || {
-                drop(cell.lock());
-                tx.send(()).unwrap();
-            })
-        };
+        let (later, rx) = lock_in_thread(&cell);
         drop(holder);
         drop(abandoned);
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(()));

@@ -7,8 +7,10 @@
 //! by continuing the same transfer. Anything else (a far seek forward or any seek backwards
 //! past the window) ends the transfer and starts a new one with `REST offset`.
 //!
-//! Memory per open file is bounded by [`WINDOW`] plus one chunk: a file is never buffered
-//! whole. Offsets are `u64` throughout, so files over 4 GiB work.
+//! Memory per open file is bounded by [`WINDOW`] plus two chunks: a file is never buffered
+//! whole. Offsets are `u64` throughout, so files over 4 GiB work. The window is a queue of
+//! [`CHUNK`]-sized buffers that the socket is read into directly, so a byte is copied once
+//! in user space (into the reply), not twice.
 //!
 //! A transfer that breaks in the middle is restarted once at the first byte not yet
 //! received, so the caller still gets exact bytes.
@@ -62,11 +64,76 @@ pub struct ReadStream<D: Download = ReadTransfer> {
     /// Offset of the next byte the transfer will deliver.
     pos: u64,
     /// The bytes `[pos - window.len(), pos)`.
-    window: VecDeque<u8>,
+    window: Window,
     /// Transfers started so far (the first one included), for tests and stats.
     pub restarts: u64,
-    /// Reused receive buffer (allocated on first read, never shrunk).
-    chunk: Vec<u8>,
+}
+
+/// The bytes a stream received last: [`CHUNK`]-sized buffers, all full but the last, so chunk
+/// `i` holds the window's bytes from `i * CHUNK` on. Buffers dropped from the front are kept
+/// for reuse.
+#[derive(Default)]
+struct Window {
+    chunks: VecDeque<Box<[u8]>>,
+    /// Bytes in the last chunk.
+    last: usize,
+    spare: Vec<Box<[u8]>>,
+}
+
+impl Window {
+    fn len(&self) -> usize {
+        self.chunks.len().saturating_sub(1) * CHUNK + self.last
+    }
+
+    fn clear(&mut self) {
+        let keep = 2 - self.spare.len().min(2);
+        self.spare.extend(self.chunks.drain(..).take(keep));
+        self.last = 0;
+    }
+
+    /// Appends up to `max` (at least 1) bytes that `read` puts into the buffer it is given;
+    /// returns what `read` returned.
+    fn fill<E>(
+        &mut self,
+        max: usize,
+        read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        if self.chunks.is_empty() || self.last == CHUNK {
+            let buf = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| vec![0; CHUNK].into_boxed_slice());
+            self.chunks.push_back(buf);
+            self.last = 0;
+        }
+        let last = self.last;
+        let room = (CHUNK - last).min(max.max(1));
+        let buf = self.chunks.back_mut().expect("pushed above");
+        let n = read(&mut buf[last..last + room])?;
+        self.last += n.min(room);
+        Ok(n)
+    }
+
+    /// Drops whole chunks from the front, at most `n` bytes.
+    fn drop_front(&mut self, n: usize) {
+        let whole = (n / CHUNK).min(self.chunks.len().saturating_sub(1));
+        let keep = 2 - self.spare.len().min(2);
+        self.spare.extend(self.chunks.drain(..whole).take(keep));
+    }
+
+    /// A copy of the window's bytes `[start, stop)`.
+    fn copy(&self, start: usize, stop: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(stop.saturating_sub(start));
+        let count = self.chunks.len();
+        for (i, buf) in self.chunks.iter().enumerate() {
+            let base = i * CHUNK;
+            let filled = if i + 1 == count { self.last } else { CHUNK };
+            let lo = start.clamp(base, base + filled) - base;
+            let hi = stop.clamp(base, base + filled) - base;
+            out.extend_from_slice(&buf[lo..hi.max(lo)]);
+        }
+        out
+    }
 }
 
 impl<D: Download> ReadStream<D> {
@@ -74,9 +141,8 @@ impl<D: Download> ReadStream<D> {
         ReadStream {
             transfer: None,
             pos: 0,
-            window: VecDeque::new(),
+            window: Window::default(),
             restarts: 0,
-            chunk: Vec::new(),
         }
     }
 
@@ -121,13 +187,8 @@ impl<D: Download> ReadStream<D> {
                 self.resume(open)?;
                 continue;
             };
-            let want = CHUNK
-                .min((file_size - self.pos).min(CHUNK as u64) as usize)
-                .max(1);
-            if self.chunk.len() < want {
-                self.chunk.resize(CHUNK, 0);
-            }
-            match transfer.read(&mut self.chunk[..want]) {
+            let want = (file_size - self.pos).min(CHUNK as u64) as usize;
+            match self.window.fill(want, |buf| transfer.read(buf)) {
                 Ok(0) => {
                     // The data connection ended before the size we knew. Only the server's
                     // completion reply tells a file that shrank from a dropped connection.
@@ -145,7 +206,6 @@ impl<D: Download> ReadStream<D> {
                     }
                 }
                 Ok(n) => {
-                    self.window.extend(&self.chunk[..n]);
                     self.pos += n as u64;
                     self.trim(offset);
                 }
@@ -165,23 +225,14 @@ impl<D: Download> ReadStream<D> {
         }
         let start = (offset - self.window_start()) as usize;
         let stop = (end.min(self.pos) - self.window_start()) as usize;
-        // Copy out slice by slice (the window is a ring buffer of at most two slices).
-        let (a, b) = self.window.as_slices();
-        let stop = stop.max(start);
-        let mut out = Vec::with_capacity(stop - start);
-        for (slice, base) in [(a, 0), (b, a.len())] {
-            let lo = start.max(base).min(base + slice.len()) - base;
-            let hi = stop.max(base).min(base + slice.len()) - base;
-            out.extend_from_slice(&slice[lo..hi]);
-        }
-        Ok(out)
+        Ok(self.window.copy(start, stop.max(start)))
     }
 
     /// Drops bytes from the front of the window beyond its bound, keeping `[keep_from, pos)`.
     fn trim(&mut self, keep_from: u64) {
         let excess = self.window.len().saturating_sub(WINDOW);
         let removable = keep_from.saturating_sub(self.window_start()) as usize;
-        self.window.drain(..excess.min(removable));
+        self.window.drop_front(excess.min(removable));
     }
 
     /// Ends the current transfer and starts a new one at `offset`, emptying the window.
@@ -370,6 +421,40 @@ mod tests {
         );
         assert_eq!(got, *d);
         assert_eq!(*opens.borrow(), vec![0, 400_000]);
+    }
+
+    /// Short socket reads of odd sizes fill the chunks in order; any range copies out exactly,
+    /// also after whole chunks were dropped from the front.
+    #[test]
+    fn window_chunks_hold_the_bytes_in_order() {
+        let d = data(3 * CHUNK + 12_345);
+        let mut w = Window::default();
+        let mut at = 0;
+        while at < d.len() {
+            let n = w
+                .fill(7_001, |buf| {
+                    let n = buf.len().min(d.len() - at).min(5_003);
+                    buf[..n].copy_from_slice(&d[at..at + n]);
+                    Ok::<usize, ()>(n)
+                })
+                .unwrap();
+            at += n;
+        }
+        assert_eq!(w.len(), d.len());
+        for (start, stop) in [
+            (0, 1),
+            (0, d.len()),
+            (CHUNK - 3, CHUNK + 3),
+            (2 * CHUNK, d.len()),
+        ] {
+            assert_eq!(w.copy(start, stop), d[start..stop], "{start}..{stop}");
+        }
+        w.drop_front(CHUNK + 10);
+        assert_eq!(w.len(), d.len() - CHUNK, "only whole chunks are dropped");
+        assert_eq!(w.copy(5, 2 * CHUNK), d[CHUNK + 5..3 * CHUNK]);
+        w.clear();
+        assert_eq!(w.len(), 0);
+        assert!(w.spare.len() <= 2);
     }
 
     #[test]

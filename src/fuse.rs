@@ -1,12 +1,12 @@
 //! The fuser adapter: converts fuser's types, calls [`FtpFs`], and replies.
 //!
 //! This file and `mount.rs` are the only ones that import fuser. No logic lives here beyond
-//! type conversion: every decision is made in `fs`. Failures go through [`reply_error`],
+//! type conversion: every decision is made in `fs`. Failures go through `reply_error!`,
 //! which logs once and answers with the errno from `FsError::errno`.
 //!
 //! Nothing here may panic: fuser runs these callbacks on its session threads, and a panic
 //! would end the thread (with all of them gone, the mount hangs). Every handler therefore
-//! runs under [`guarded`], which contains a panic (a bug) to the one request: fuser answers
+//! runs under `guarded`, which contains a panic (a bug) to the one request: fuser answers
 //! a reply dropped unsent with EIO.
 
 use std::ffi::OsStr;

@@ -9,7 +9,7 @@
 //!
 //! Memory per open file is bounded by [`WINDOW`] plus two chunks: a file is never buffered
 //! whole. Offsets are `u64` throughout, so files over 4 GiB work. The window is a queue of
-//! [`CHUNK`]-sized buffers that the socket is read into directly, so a byte is copied once
+//! `CHUNK`-sized buffers that the socket is read into directly, so a byte is copied once
 //! in user space (into the reply), not twice.
 //!
 //! A transfer that breaks in the middle is restarted once at the first byte not yet

@@ -27,8 +27,9 @@
 //!
 //! Uploads are in `write/upload.rs`, size/time/mode changes in `write/setattr.rs`.
 //!
-//! Lock order: a `WriteFile` mutex is taken before `inodes`, `cache` and `open_files`
-//! (which are held only briefly, never across a network call).
+//! Lock order: a file's lock (its [`FileCell`], granted in arrival order; see `write/order.rs`)
+//! is taken before `inodes`, `cache` and `open_files` (which are held only briefly, never
+//! across a network call).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

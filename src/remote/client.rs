@@ -198,7 +198,7 @@ impl Remote {
 
     /// Gives a freshly uploaded file the permission bits it had (or was given while open):
     /// the server created it with its own umask. Stops trying, for the life of the mount,
-    /// once the server has refused SITE CHMOD [`CHMOD_GIVE_UP`] times in a row (one refusal
+    /// once the server has refused SITE CHMOD `CHMOD_GIVE_UP` times in a row (one refusal
     /// may be about one file; several mean the command or this login).
     pub fn restore_mode(&self, path: &RemotePath, mode: u32) -> Result<(), RemoteError> {
         if self.chmod_refusals.load(Ordering::Relaxed) >= CHMOD_GIVE_UP {

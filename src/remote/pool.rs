@@ -1,9 +1,10 @@
 //! A bounded pool of FTP sessions.
 //!
 //! FTP runs one transfer per control connection, so parallel filesystem operations need
-//! several sessions. [`Pool::checkout`] hands out a [`SessionGuard`]; dropping the guard returns
+//! several sessions. [`Pool::try_checkout`] hands out a [`SessionGuard`]; dropping the guard returns
 //! the session. At most `max_conns` sessions exist at once; callers beyond that wait, with a
-//! deadline, for one to come back.
+//! deadline, for one to come back ([`Pool::wait_for_return`]; `Remote::checkout` in
+//! `client.rs` does the waiting).
 //!
 //! Health rules:
 //! - a guard whose operation failed with a session-breaking error ([`RemoteError::breaks_session`])
@@ -143,7 +144,8 @@ impl Pool {
         }
     }
 
-    /// Like [`Pool::checkout`] but never waits: `Ok(None)` when every session is busy.
+    /// A free session (or a new one, below `max_conns`), never waiting: `Ok(None)` when every
+    /// session is busy.
     pub fn try_checkout(self: &Arc<Self>) -> Result<Option<SessionGuard>, RemoteError> {
         loop {
             let mut state = self.lock();

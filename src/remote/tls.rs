@@ -7,7 +7,7 @@
 //! mod_tls's default) reject a TLS 1.3 data connection that makes a full handshake, and a
 //! TLS 1.3 resumption uses up a one-time ticket. vsftpd sends a new ticket on each data
 //! connection, which an upload (that never reads) would lose: [`take_tickets`] collects it
-//! before the connection closes, and [`CountingStore`] tells whether one is left. proftpd
+//! before the connection closes, and `CountingStore` tells whether one is left. proftpd
 //! sends none there, so the pool starts with TLS 1.3 and switches to 1.2 for the rest of the
 //! mount when a data connection is refused that way (`--tls-version` pins either).
 //!
@@ -214,7 +214,7 @@ pub fn take_tickets(tls: &mut TlsSocket) {
 /// Bytes read from the socket per `recv` under a TLS stream.
 const SOCKET_BUFFER: usize = 256 * 1024;
 
-/// The socket under a TLS stream, read through a [`SOCKET_BUFFER`] buffer. A read returns
+/// The socket under a TLS stream, read through a `SOCKET_BUFFER` buffer. A read returns
 /// what the buffer holds, or what one `recv` brings; it never waits for more than that.
 pub struct BufferedSocket(io::BufReader<TcpStream>);
 

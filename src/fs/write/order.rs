@@ -68,7 +68,7 @@ impl FileCell {
 
     /// Queues a write of `len` bytes at `offset` as an accepted stream chunk, if it continues
     /// the stream where the queued chunks leave it and the queue has room. Returns its place,
-    /// whose [`Ticket::wait`] then locks the file; `None` if the write must take the usual way.
+    /// whose `Ticket::wait` then locks the file; `None` if the write must take the usual way.
     pub fn queue_chunk(&self, offset: u64, len: u64) -> Option<Ticket<'_>> {
         let mut order = self.order();
         if order.stream_end != Some(offset) || order.next - order.serving > AHEAD {

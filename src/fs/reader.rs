@@ -34,6 +34,9 @@ pub const SKIP_AHEAD: u64 = 4 * 1024 * 1024;
 /// Size of one read from the data socket.
 const CHUNK: usize = 128 * 1024;
 
+/// Buffers a [`Window`] keeps for reuse after dropping them.
+const SPARE: usize = 2;
+
 /// How often a broken transfer is resumed within one read call.
 const RESUMES: u32 = 1;
 
@@ -86,9 +89,15 @@ impl Window {
     }
 
     fn clear(&mut self) {
-        let keep = 2 - self.spare.len().min(2);
-        self.spare.extend(self.chunks.drain(..).take(keep));
+        let all = self.chunks.len();
+        self.recycle(all);
         self.last = 0;
+    }
+
+    /// Removes the first `count` chunks, keeping up to [`SPARE`] buffers for reuse.
+    fn recycle(&mut self, count: usize) {
+        let keep = SPARE.saturating_sub(self.spare.len());
+        self.spare.extend(self.chunks.drain(..count).take(keep));
     }
 
     /// Appends up to `max` (at least 1) bytes that `read` puts into the buffer it is given;
@@ -117,16 +126,18 @@ impl Window {
     /// Drops whole chunks from the front, at most `n` bytes.
     fn drop_front(&mut self, n: usize) {
         let whole = (n / CHUNK).min(self.chunks.len().saturating_sub(1));
-        let keep = 2 - self.spare.len().min(2);
-        self.spare.extend(self.chunks.drain(..whole).take(keep));
+        self.recycle(whole);
     }
 
     /// A copy of the window's bytes `[start, stop)`.
     fn copy(&self, start: usize, stop: usize) -> Vec<u8> {
         let mut out = Vec::with_capacity(stop.saturating_sub(start));
         let count = self.chunks.len();
-        for (i, buf) in self.chunks.iter().enumerate() {
+        for (i, buf) in self.chunks.iter().enumerate().skip(start / CHUNK) {
             let base = i * CHUNK;
+            if base >= stop {
+                break;
+            }
             let filled = if i + 1 == count { self.last } else { CHUNK };
             let lo = start.clamp(base, base + filled) - base;
             let hi = stop.clamp(base, base + filled) - base;
@@ -454,7 +465,7 @@ mod tests {
         assert_eq!(w.copy(5, 2 * CHUNK), d[CHUNK + 5..3 * CHUNK]);
         w.clear();
         assert_eq!(w.len(), 0);
-        assert!(w.spare.len() <= 2);
+        assert!(w.spare.len() <= SPARE);
     }
 
     #[test]

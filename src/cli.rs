@@ -167,6 +167,11 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", help_heading = "Connection")]
     pub keepalive: Option<u64>,
 
+    /// Send FTP commands one at a time, never several before their replies (pipelining is
+    /// otherwise used where the server handles it: batches of MDTM on LIST-only servers)
+    #[arg(long, help_heading = "Connection")]
+    pub no_pipelining: bool,
+
     /// Mount at once and connect on first use (the server may be down at mount time)
     #[arg(long, help_heading = "Connection")]
     pub delay_connect: bool,
@@ -189,9 +194,14 @@ pub struct Args {
     )]
     pub dir_cache_ttl: u64,
 
-    /// Don't refine LIST's minute-precision times with MDTM on lookup
+    /// Don't refine LIST's minute-precision times with MDTM
     #[arg(long, help_heading = "Cache")]
     pub no_mdtm: bool,
+
+    /// When a directory is read, list up to N of its subdirectories ahead, over idle
+    /// sessions (0: never list ahead)
+    #[arg(long, value_name = "N", default_value_t = 256, help_heading = "Cache")]
+    pub prefetch_dirs: usize,
 
     /// Directory for spool files of files being written [default: ~/.cache/ftpfs]
     #[arg(long, value_name = "PATH", help_heading = "Cache")]

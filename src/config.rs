@@ -16,6 +16,7 @@ use crate::credentials;
 use crate::fs::attr::Ownership;
 use crate::fs::FsConfig;
 use crate::remote::codec::NameCodec;
+use crate::remote::pipeline::Pipelining;
 use crate::remote::session::{DataMode, SessionConfig};
 use crate::remote::tls::{TlsContext, TlsMode, TlsSettings, TlsVersions};
 use crate::remote::RemotePath;
@@ -270,6 +271,7 @@ impl Config {
                     Some(label) => NameCodec::from_label(label)?,
                     None => None,
                 },
+                pipelining: Arc::new(Pipelining::new(!args.no_pipelining)),
             },
             fs: FsConfig {
                 root: url.path.clone(),
@@ -282,6 +284,7 @@ impl Config {
                 },
                 data_timeout,
                 refine_mtime: !args.no_mdtm,
+                prefetch_dirs: args.prefetch_dirs,
                 spool_dir: args
                     .cache_dir
                     .clone()

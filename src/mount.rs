@@ -251,6 +251,7 @@ fn start(
         })?;
         fs
     };
+    fs.start_prefetch();
 
     let mut cfg = fuser::Config::default();
     cfg.mount_options = vec![

@@ -13,6 +13,9 @@ pub static OPERATIONS: AtomicU64 = AtomicU64::new(0);
 /// included, so it matches a server's own command log and the `-o trace_ftp` lines one for
 /// one. Counted where suppaftp encodes each line (`remote::ftp::CountingEncoding`).
 pub static COMMANDS: AtomicU64 = AtomicU64::new(0);
+/// Of those, lines sent before the reply to the one ahead of them had arrived (pipelined,
+/// `remote/pipeline.rs`): the round trips saved.
+pub static PIPELINED: AtomicU64 = AtomicU64::new(0);
 /// Bytes returned by reads.
 pub static BYTES_READ: AtomicU64 = AtomicU64::new(0);
 /// Bytes accepted by writes.
@@ -21,6 +24,8 @@ pub static BYTES_WRITTEN: AtomicU64 = AtomicU64::new(0);
 pub static BYTES_UPLOADED: AtomicU64 = AtomicU64::new(0);
 /// Directory listings fetched from the server.
 pub static LISTINGS: AtomicU64 = AtomicU64::new(0);
+/// Of those, listings fetched ahead of the caller (look-ahead, `fs/lister.rs`).
+pub static PREFETCHED_LISTINGS: AtomicU64 = AtomicU64::new(0);
 /// Downloads started (RETR, with or without REST).
 pub static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
 /// LIST times refined with MDTM.

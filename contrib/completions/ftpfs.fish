@@ -17,6 +17,7 @@ complete -c ftpfs -l data-timeout -d 'Seconds a data connection may stall before
 complete -c ftpfs -l keepalive -d 'Send NOOP on idle sessions every SECONDS so the server does not drop them' -r
 complete -c ftpfs -l idle-timeout -d 'Seconds an unused session stays open (servers drop idle clients; vsftpd after 300)' -r
 complete -c ftpfs -l dir-cache-ttl -d 'Seconds a directory listing is trusted before the server is asked again' -r
+complete -c ftpfs -l prefetch-dirs -d 'When a directory is read, list up to N of its subdirectories ahead, over idle sessions (0: never list ahead)' -r
 complete -c ftpfs -l cache-dir -d 'Directory for spool files of files being written [default: ~/.cache/ftpfs]' -r -F
 complete -c ftpfs -l cache-max-mb -d 'Most MiB that spool files may use together; writes beyond fail with ENOSPC' -r
 complete -c ftpfs -l uid -d 'Owner of every file (default: the mounting user)' -r
@@ -37,7 +38,8 @@ complete -c ftpfs -l password-stdin -d 'Read the password from the first line of
 complete -c ftpfs -l active -d 'Use active mode (PORT/EPRT): the server connects back to this machine for data'
 complete -c ftpfs -l disable-epsv -d 'Use PASV only, never EPSV'
 complete -c ftpfs -l use-pasv-address -d 'Connect to the address in the server\'s PASV reply instead of the control connection\'s peer'
+complete -c ftpfs -l no-pipelining -d 'Send FTP commands one at a time, never several before their replies (pipelining is otherwise used where the server handles it: batches of MDTM on LIST-only servers)'
 complete -c ftpfs -l delay-connect -d 'Mount at once and connect on first use (the server may be down at mount time)'
-complete -c ftpfs -l no-mdtm -d 'Don\'t refine LIST\'s minute-precision times with MDTM on lookup'
+complete -c ftpfs -l no-mdtm -d 'Don\'t refine LIST\'s minute-precision times with MDTM'
 complete -c ftpfs -s h -l help -d 'Print help'
 complete -c ftpfs -s V -l version -d 'Print version'

@@ -13,6 +13,7 @@ pub mod attr;
 pub mod cache;
 pub mod handles;
 pub mod inode;
+pub mod lister;
 pub mod namespace;
 pub mod reader;
 pub mod renamed;
@@ -31,9 +32,9 @@ use lru::LruCache;
 use crate::error::FsError;
 use crate::remote::client::Remote;
 use crate::remote::session::Features;
-use crate::remote::{Entry, EntryKind, Name, RemoteErrorKind, RemotePath, TimePrecision};
+use crate::remote::{Entry, EntryKind, Name, RemotePath, TimePrecision};
 use attr::{Attr, Ownership};
-use cache::{Cached, DirCache, Listing};
+use cache::{Cached, DirCache};
 use handles::{DirItem, Handle, HandleTable, Reader, StreamLot};
 use inode::{InodeTable, ROOT_INO};
 use reader::ReadStream;
@@ -59,8 +60,10 @@ pub struct FsConfig {
     pub owner: Ownership,
     /// Deadline for each read on a data connection.
     pub data_timeout: Duration,
-    /// Refine LIST's minute- or day-precision times with MDTM on lookup.
+    /// Refine LIST's minute- or day-precision times with MDTM.
     pub refine_mtime: bool,
+    /// Subdirectories of a directory being read that are listed ahead (0: none).
+    pub prefetch_dirs: usize,
     /// Where spool files live (`cache_dir`/spool).
     pub spool_dir: PathBuf,
     /// Most bytes all spools together may hold.
@@ -121,6 +124,12 @@ pub struct FtpFs {
     /// Files created here and not uploaded yet (`WriteFile::absent`): fresh listings lack
     /// them, so they are added while open.
     pending: Mutex<HashSet<u64>>,
+    /// Listings being fetched, so each directory is listed once at a time (`lister.rs`).
+    flights: lister::Flights,
+    /// Subdirectories to list ahead of the caller (`lister.rs`).
+    prefetch: Arc<lister::Prefetcher>,
+    /// Whether listings carry exact times (see [`FtpFs::eager_times`]); decided once.
+    eager: OnceLock<bool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -152,6 +161,9 @@ impl FtpFs {
             mounted_at: SystemTime::now(),
             name_checks: renamed::NameChecks::default(),
             pending: Mutex::new(HashSet::new()),
+            flights: lister::Flights::default(),
+            prefetch: Arc::new(lister::Prefetcher::new(cfg.prefetch_dirs)),
+            eager: OnceLock::new(),
             cfg,
         }
     }
@@ -223,33 +235,6 @@ impl FtpFs {
         }
     }
 
-    /// The listing of `dir`, from the cache or from the server.
-    fn listing(&self, dir: &RemotePath) -> Result<Arc<Listing>, FsError> {
-        if let Some(cached) = lock(&self.cache).get(dir) {
-            return match cached {
-                Cached::Present(l) => Ok(l),
-                Cached::Missing => Err(FsError::NotFound),
-            };
-        }
-        crate::stats::add(&crate::stats::LISTINGS, 1);
-        match self.remote.list(dir) {
-            Ok(mut entries) => {
-                // Our own uploads in progress are not shown.
-                entries.retain(|e| !write::is_temp_name(&e.name));
-                self.contain_links(dir, &mut entries);
-                self.add_pending(dir, &mut entries);
-                let listing = Arc::new(Listing::new(entries));
-                lock(&self.cache).insert(dir.clone(), Cached::Present(Arc::clone(&listing)));
-                Ok(listing)
-            }
-            Err(e) if e.kind == RemoteErrorKind::NotFound => {
-                lock(&self.cache).insert(dir.clone(), Cached::Missing);
-                Err(FsError::NotFound)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// Rewrites the link targets of a listing of `dir` so they resolve inside the mount
     /// (see symlink.rs).
     fn contain_links(&self, dir: &RemotePath, entries: &mut [Entry]) {
@@ -288,7 +273,11 @@ impl FtpFs {
             let known = lock(&self.mtimes).get(path).copied();
             match known {
                 Some(r) if r.coarse == entry.mtime && r.size == entry.size => mtime = Some(r.exact),
-                _ if refine && self.cfg.refine_mtime && self.features().mdtm => {
+                _ if refine
+                    && self.cfg.refine_mtime
+                    && self.features().mdtm
+                    && !self.eager_times() =>
+                {
                     crate::stats::add(&crate::stats::MDTM_REFINEMENTS, 1);
                     match self.remote.mdtm(path) {
                         Ok(exact) => {
@@ -326,7 +315,7 @@ impl FtpFs {
     /// and tools such as tar would report "file changed as we read it".
     pub fn listings_are_final(&self) -> bool {
         match self.features.get() {
-            Some(f) => f.mlsd || !self.cfg.refine_mtime || !f.mdtm,
+            Some(f) => f.mlsd || !self.cfg.refine_mtime || !f.mdtm || self.eager_times(),
             // Not connected yet (delay_connect): assume the worst.
             None => !self.cfg.refine_mtime,
         }
@@ -436,6 +425,7 @@ impl FtpFs {
             return Err(FsError::NotADirectory);
         }
         let listing = self.listing(&dir)?;
+        self.prefetch_children(&dir, &listing);
         let mut items = Vec::with_capacity(listing.entries().len() + 2);
         items.push(DirItem {
             name: b".".to_vec(),
@@ -665,14 +655,17 @@ impl FtpFs {
             (c.hits, c.misses)
         };
         let pool = self.remote.pool();
-        let rows: [(&str, u64); 20] = [
+        let rows: [(&str, u64); 24] = [
             ("operations", get(&stats::OPERATIONS)),
             ("ftp_commands", get(&stats::COMMANDS)),
+            ("pipelined_commands", get(&stats::PIPELINED)),
             ("bytes_read", get(&stats::BYTES_READ)),
             ("bytes_written", get(&stats::BYTES_WRITTEN)),
             ("bytes_uploaded", get(&stats::BYTES_UPLOADED)),
             ("uploads", get(&stats::UPLOADS)),
             ("listings", get(&stats::LISTINGS)),
+            ("prefetched_listings", get(&stats::PREFETCHED_LISTINGS)),
+            ("prefetch_queued", self.prefetch_queued() as u64),
             ("downloads", get(&stats::DOWNLOADS)),
             ("mdtm_refinements", get(&stats::MDTM_REFINEMENTS)),
             ("tls13_transfers", get(&stats::TLS13_TRANSFERS)),
@@ -681,6 +674,7 @@ impl FtpFs {
             ("cache_misses", misses),
             ("sessions_live", pool.live() as u64),
             ("sessions_max", pool.max_sessions() as u64),
+            ("sessions_peak", pool.peak() as u64),
             ("connects", pool.connects()),
             ("reconnects", pool.reconnects()),
             ("inodes", lock(&self.inodes).count() as u64),

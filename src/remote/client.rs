@@ -15,7 +15,7 @@ use super::listing::ListingFormat;
 use super::pool::{Pool, SessionGuard};
 use super::session::{Features, Session};
 use super::tls::TlsVersions;
-use super::{Entry, RemoteError, RemoteErrorKind, RemotePath};
+use super::{Entry, Name, RemoteError, RemoteErrorKind, RemotePath};
 
 /// Uploads that must succeed over TLS 1.3 before an upload may stream without a local copy.
 /// Servers that refuse TLS 1.3 data connections do so after two to four of them.
@@ -54,6 +54,22 @@ pub struct Remote {
     chmod_refusals: AtomicU8,
 }
 
+/// Who a remote call is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    /// A request someone waits for: takes any session, waiting for one if need be.
+    User,
+    /// Look-ahead: only a spare session, never waiting (see [`Pool::try_checkout_spare`]).
+    Spare,
+}
+
+/// A listing with the exact times fetched for some of its entries (by index).
+#[derive(Debug)]
+pub struct Listed {
+    pub entries: Vec<Entry>,
+    pub exact: Vec<(usize, SystemTime)>,
+}
+
 /// Frees one session held by someone idle; returns whether it did.
 pub type Reclaimer = Box<dyn Fn() -> bool + Send + Sync>;
 
@@ -89,6 +105,11 @@ impl Remote {
     /// while waiting: a reader that was busy a moment ago may be idle now.
     fn checkout(&self) -> Result<SessionGuard, RemoteError> {
         let deadline = Instant::now() + self.pool.wait_timeout();
+        if let Some(guard) = self.pool.try_checkout()? {
+            return Ok(guard);
+        }
+        // From here on look-ahead work leaves the sessions to us.
+        let _waiting = self.pool.waiting();
         loop {
             if let Some(guard) = self.pool.try_checkout()? {
                 return Ok(guard);
@@ -150,6 +171,55 @@ impl Remote {
     /// Lists a directory (MLSD or LIST -a).
     pub fn list(&self, dir: &RemotePath) -> Result<Vec<Entry>, RemoteError> {
         self.idempotent(&format_args!("listing {dir}"), |s| s.list(dir))
+    }
+
+    /// Whether commands are sent pipelined (plain FTP, and the server keeps them apart).
+    pub fn pipelines(&self) -> bool {
+        self.pool.config().pipelining.works()
+    }
+
+    /// Lists a directory and, on servers whose listings give coarse times, fetches the exact
+    /// time of each entry `refine` picks (MDTM, pipelined: a few round trips for the whole
+    /// directory), on the same session. `Urgency::Spare` is look-ahead work: it runs only on
+    /// a spare session ([`Pool::try_checkout_spare`]), is not retried, and gives `Ok(None)`
+    /// when there is none.
+    pub fn list_timed(
+        &self,
+        dir: &RemotePath,
+        urgency: Urgency,
+        refine: &dyn Fn(&Entry) -> bool,
+    ) -> Result<Option<Listed>, RemoteError> {
+        let op = |s: &mut Session| -> Result<Listed, RemoteError> {
+            let entries = s.list(dir)?;
+            let mut picked = Vec::new();
+            let mut paths = Vec::new();
+            for (i, e) in entries.iter().enumerate() {
+                if let Some(name) = refine(e).then(|| Name::new(&e.name).ok()).flatten() {
+                    picked.push(i);
+                    paths.push(dir.join(&name));
+                }
+            }
+            let mut exact = Vec::with_capacity(picked.len());
+            if !paths.is_empty() {
+                crate::stats::add(&crate::stats::MDTM_REFINEMENTS, paths.len() as u64);
+                for (i, t) in picked.into_iter().zip(s.mdtm_many(&paths)?) {
+                    match t {
+                        Ok(t) => exact.push((i, t)),
+                        Err(e) => log::debug!("MDTM {}: {e}", paths[exact.len()]),
+                    }
+                }
+            }
+            Ok(Listed { entries, exact })
+        };
+        match urgency {
+            Urgency::User => self
+                .idempotent(&format_args!("listing {dir}"), op)
+                .map(Some),
+            Urgency::Spare => match self.pool.try_checkout_spare()? {
+                Some(mut guard) => guard.run(op).map(Some),
+                None => Ok(None),
+            },
+        }
     }
 
     /// Lists a directory with `LIST -a` whatever the server offers (for symlink targets).

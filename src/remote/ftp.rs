@@ -45,6 +45,11 @@ pub trait Client: Send {
     /// RETR, preceded by REST when `offset` is not zero.
     fn retr(&mut self, path: &str, offset: usize) -> FtpResult<Box<dyn DataTransfer>>;
     fn stor(&mut self, path: &str) -> FtpResult<Box<dyn DataTransfer>>;
+    /// A duplicate of the control socket, for pipelined commands (`pipeline.rs`); only
+    /// meaningful on a plain (not TLS) control connection.
+    fn control_socket(&self) -> io::Result<TcpStream>;
+    /// The server's greeting.
+    fn welcome(&self) -> Option<String>;
 }
 
 /// A suppaftp transfer stream with its TLS type erased.
@@ -106,10 +111,15 @@ impl Encoding for CountingEncoding {
 
     fn encode(&self, text: &str) -> io::Result<Vec<u8>> {
         let line = ByteEncoding.encode(text)?;
-        crate::stats::add(&crate::stats::COMMANDS, 1);
-        log::debug!(target: "ftpfs::ftp", "> {}", traced(&line));
+        note_command(&line);
         Ok(line)
     }
+}
+
+/// Counts one command line sent (the `ftp_commands` stat) and traces it (`-o trace_ftp`).
+pub(crate) fn note_command(line: &[u8]) {
+    crate::stats::add(&crate::stats::COMMANDS, 1);
+    log::debug!(target: "ftpfs::ftp", "> {}", traced(line));
 }
 
 /// A command line as `-o trace_ftp` shows it: without its CRLF, lossily as UTF-8, and with
@@ -199,6 +209,12 @@ impl<T: TlsStream + Send + 'static> Client for ImplFtpStream<T> {
     }
     fn stor(&mut self, path: &str) -> FtpResult<Box<dyn DataTransfer>> {
         self.put_with_stream(path).map(boxed)
+    }
+    fn control_socket(&self) -> io::Result<TcpStream> {
+        self.get_ref().try_clone()
+    }
+    fn welcome(&self) -> Option<String> {
+        self.get_welcome_msg().map(str::to_string)
     }
 }
 
@@ -503,6 +519,7 @@ mod tests {
             data_timeout: Duration::from_secs(1),
             tls: Some(Arc::new(TlsContext::new(&settings, "127.0.0.1").unwrap())),
             codec: None,
+            pipelining: Arc::new(crate::remote::pipeline::Pipelining::new(true)),
         };
         let started = Instant::now();
         let (tx, rx) = mpsc::channel();

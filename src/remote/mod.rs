@@ -10,6 +10,7 @@ pub mod codec;
 pub mod ftp;
 pub mod listing;
 pub mod path;
+pub mod pipeline;
 pub mod pool;
 pub mod reply;
 pub mod session;

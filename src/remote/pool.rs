@@ -73,6 +73,9 @@ pub struct Pool {
     /// The most sessions that were ever alive at once: connections beyond that many
     /// replaced lost ones.
     peak: AtomicUsize,
+    /// Callers waiting for a session right now ([`Pool::waiting`]): while there are any,
+    /// look-ahead work takes no session ([`Pool::try_checkout_spare`]).
+    waiting: AtomicUsize,
 }
 
 /// A checked-out session. Use it through [`SessionGuard::run`], which tells the pool whether
@@ -96,6 +99,7 @@ impl Pool {
             max: max.max(1),
             connects: AtomicU64::new(0),
             peak: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
             idle_timeout,
             wait_timeout,
             state: Mutex::new(PoolState {
@@ -220,6 +224,30 @@ impl Pool {
         }
     }
 
+    /// A session for look-ahead work (listing a directory before anyone asks for it): only
+    /// when no caller is waiting for one, and only if one more session would still be free
+    /// (or could be opened) for the next caller. Never waits, never takes a reader's session.
+    /// So look-ahead never delays a request by more than the one exchange it is in.
+    pub fn try_checkout_spare(self: &Arc<Self>) -> Result<Option<SessionGuard>, RemoteError> {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            return Ok(None);
+        }
+        {
+            let state = self.lock();
+            let busy = state.live - state.idle.len();
+            if busy + 2 > self.max_sessions() {
+                return Ok(None);
+            }
+        }
+        self.try_checkout()
+    }
+
+    /// Counts a caller as waiting for a session until the returned value is dropped.
+    pub fn waiting(&self) -> Waiting<'_> {
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(&self.waiting)
+    }
+
     fn guard(self: &Arc<Self>, session: Session) -> SessionGuard {
         SessionGuard {
             pool: Arc::clone(self),
@@ -295,6 +323,11 @@ impl Pool {
         }
     }
 
+    /// The most sessions that were alive at once.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
     /// Control connections opened since the mount (the first one included).
     pub fn connects(&self) -> u64 {
         self.connects.load(Ordering::Relaxed)
@@ -343,6 +376,15 @@ impl Pool {
     /// Number of sessions that exist right now (idle or in use).
     pub fn live(&self) -> usize {
         self.lock().live
+    }
+}
+
+/// A caller waiting for a session (see [`Pool::waiting`]).
+pub struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -417,6 +459,7 @@ mod tests {
             data_timeout: DEADLINE,
             tls: None,
             codec: None,
+            pipelining: Arc::new(crate::remote::pipeline::Pipelining::new(false)),
         }
     }
 

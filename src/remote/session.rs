@@ -21,7 +21,8 @@ use suppaftp::{FtpError, Mode, Status};
 use super::codec::NameCodec;
 use super::ftp::{Client, Transfer};
 use super::listing::{parse_listing, ListingFormat};
-use super::tls::TlsContext;
+use super::pipeline::{greeting_refuses, Pipe, Pipelining};
+use super::tls::{TlsContext, TlsMode};
 use super::{Entry, RemoteError, RemoteErrorKind, RemotePath};
 
 /// How data connections are opened.
@@ -55,6 +56,8 @@ pub struct SessionConfig {
     pub tls: Option<Arc<TlsContext>>,
     /// The server's file-name encoding when it is not UTF-8 (`-o encoding`).
     pub codec: Option<NameCodec>,
+    /// Whether commands may be pipelined, learned once for all sessions (`pipeline.rs`).
+    pub pipelining: Arc<Pipelining>,
 }
 
 impl std::fmt::Debug for SessionConfig {
@@ -120,6 +123,10 @@ pub struct Session {
     mode: DataMode,
     /// The directory we last changed into, to skip redundant CWDs.
     cwd: Option<RemotePath>,
+    /// The control connection spoken to directly, for pipelined commands: plain FTP only,
+    /// and only while the server is not known to mix them up.
+    pipe: Option<Pipe>,
+    pipelining: Arc<Pipelining>,
     pub created: Instant,
 }
 
@@ -174,6 +181,14 @@ impl Session {
             m => m,
         };
         let tls13 = cfg.tls.is_some() && !tls12_only;
+        let pipe = match Session::open_pipe(ftp.as_ref(), cfg)? {
+            Probed::Refused => {
+                // The probe left this connection out of step: start again, one at a time.
+                drop(ftp);
+                return Session::connect(cfg, tls12_only);
+            }
+            Probed::Pipe(pipe) => pipe,
+        };
         let mut session = Session {
             ftp,
             codec: cfg.codec.clone(),
@@ -181,6 +196,8 @@ impl Session {
             features,
             mode,
             cwd: None,
+            pipe,
+            pipelining: Arc::clone(&cfg.pipelining),
             created: Instant::now(),
         };
         session.apply_mode();
@@ -192,6 +209,78 @@ impl Session {
             mode
         );
         Ok(session)
+    }
+
+    /// The direct line to the control connection, for plain FTP when pipelining is not
+    /// known to fail. The first session of a mount probes the server (two NOOPs in one
+    /// packet) and records the answer for all.
+    fn open_pipe(ftp: &dyn Client, cfg: &SessionConfig) -> Result<Probed, RemoteError> {
+        let plain = cfg.tls.as_ref().is_none_or(|t| t.mode == TlsMode::None);
+        let p = &cfg.pipelining;
+        if !plain || !(p.unknown() || p.works()) {
+            return Ok(Probed::Pipe(None));
+        }
+        if let Some(greeting) = ftp.welcome().filter(|g| greeting_refuses(g)) {
+            p.refuse(&format!(
+                "the server's greeting ({}) is one that mixes up pipelined commands",
+                greeting.trim()
+            ));
+            return Ok(Probed::Pipe(None));
+        }
+        let socket = ftp.control_socket().map_err(|e| RemoteError::from_io(&e))?;
+        let mut pipe = Pipe::new(socket).map_err(|e| RemoteError::from_io(&e))?;
+        if p.unknown() {
+            if pipe.probe(cfg.reply_timeout)? {
+                p.set_works();
+            } else {
+                p.refuse("the server answered only the first of two commands sent together");
+                return Ok(Probed::Refused);
+            }
+        }
+        Ok(Probed::Pipe(Some(pipe)))
+    }
+
+    /// Whether commands sent together go out pipelined on this session.
+    pub fn pipelines(&self) -> bool {
+        self.pipe.is_some() && self.pipelining.works()
+    }
+
+    /// The modification times of many files (MDTM), pipelined where the session can, one
+    /// reply per path in order. The outer error means the session failed (drop it); an inner
+    /// one is that file's reply (not found, say).
+    pub fn mdtm_many(
+        &mut self,
+        paths: &[RemotePath],
+    ) -> Result<Vec<Result<SystemTime, RemoteError>>, RemoteError> {
+        if !self.pipelines() {
+            let mut out = Vec::with_capacity(paths.len());
+            for path in paths {
+                match self.mdtm(path) {
+                    Err(e) if e.breaks_session() => return Err(e),
+                    r => out.push(r),
+                }
+            }
+            return Ok(out);
+        }
+        let mut lines = Vec::with_capacity(paths.len());
+        let mut wires = Vec::with_capacity(paths.len());
+        for path in paths {
+            let wire = self.wire(path)?;
+            lines.push(format!("MDTM {wire}"));
+            wires.push(wire);
+        }
+        let pipe = self.pipe.as_mut().expect("pipelines() checked it");
+        let replies = pipe.batch(&lines)?;
+        Ok(replies
+            .iter()
+            .zip(&wires)
+            .map(|(reply, wire)| match reply.code {
+                213 => parse_mdtm(reply.last_line()).ok_or_else(|| {
+                    RemoteError::new(RemoteErrorKind::Protocol, "malformed MDTM reply")
+                }),
+                _ => Err(reply.error().about(&[wire])),
+            })
+            .collect())
     }
 
     fn apply_mode(&mut self) {
@@ -443,12 +532,7 @@ impl Session {
     pub fn mdtm(&mut self, path: &RemotePath) -> Result<SystemTime, RemoteError> {
         let wire = self.wire(path)?;
         let t = self.ftp.mdtm(&wire).map_err(about(&[&wire]))?;
-        let secs = t.and_utc().timestamp();
-        Ok(if secs >= 0 {
-            SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)
-        } else {
-            SystemTime::UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
-        })
+        Ok(system_time(t))
     }
 
     /// Checks that the session is alive and in sync.
@@ -462,9 +546,55 @@ impl Session {
     }
 }
 
+/// What [`Session::open_pipe`] found.
+enum Probed {
+    /// Use this line for pipelined commands (`None`: send them one at a time).
+    Pipe(Option<Pipe>),
+    /// The server dropped a pipelined command: this connection is out of step.
+    Refused,
+}
+
+fn system_time(t: chrono::NaiveDateTime) -> SystemTime {
+    let secs = t.and_utc().timestamp();
+    if secs >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)
+    } else {
+        SystemTime::UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
+/// The time in an MDTM reply's text (`YYYYMMDDHHMMSS`, optionally `.fff`, UTC), read as
+/// suppaftp reads it: the first fourteen digits standing alone; fractions are dropped.
+fn parse_mdtm(text: &[u8]) -> Option<SystemTime> {
+    let text = std::str::from_utf8(text).ok()?.trim();
+    let digits = text.get(..14)?;
+    if !digits.bytes().all(|b| b.is_ascii_digit())
+        || text
+            .as_bytes()
+            .get(14)
+            .is_some_and(u8::is_ascii_alphanumeric)
+    {
+        return None;
+    }
+    chrono::NaiveDateTime::parse_from_str(digits, "%Y%m%d%H%M%S")
+        .ok()
+        .map(system_time)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mdtm_reply_times() {
+        let t = |s: u64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(parse_mdtm(b"20261207175245"), t(1_796_665_965));
+        assert_eq!(parse_mdtm(b"20261207175245.891"), t(1_796_665_965));
+        assert_eq!(parse_mdtm(b" 19700101000001 "), t(1));
+        assert_eq!(parse_mdtm(b"2026120717524"), None);
+        assert_eq!(parse_mdtm(b"202612071752456"), None);
+        assert_eq!(parse_mdtm(b"20261307175245"), None);
+    }
 
     #[test]
     fn a_login_refused_for_the_connection_limit_stays_a_connection_limit() {

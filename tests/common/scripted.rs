@@ -87,6 +87,9 @@ pub struct Script {
     pub files: HashMap<String, Vec<u8>>,
     /// Asked first for every command; `None` falls back to the normal behaviour.
     pub hook: Box<Hook>,
+    /// Acts on the first command of each packet and drops the rest, as some old servers
+    /// and NAT routers do with pipelined commands (the log says `dropped: ...`).
+    pub one_per_packet: bool,
 }
 
 /// Directories `/fresh-0` ... that each hold `a.txt`: listing one the mount has not listed
@@ -131,6 +134,7 @@ impl Script {
             listings,
             files,
             hook: Box::new(|_| None),
+            one_per_packet: false,
         }
     }
 
@@ -520,6 +524,14 @@ pub fn serve(
             == 0
         {
             return Ok(());
+        }
+        if script.one_per_packet && !conn.ctrl.buffer().is_empty() {
+            let rest = conn.ctrl.buffer().to_vec();
+            conn.ctrl.consume(rest.len());
+            log.lock().unwrap().push(format!(
+                "dropped: {}",
+                String::from_utf8_lossy(&rest).trim_end()
+            ));
         }
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\r', '\n']);

@@ -1,0 +1,211 @@
+//! End-to-end tree walks (issue 13): a walk's times are exact and stable on every server,
+//! LIST-only servers get them from pipelined MDTMs (no round trip per file), directories are
+//! listed ahead over spare sessions within `max_conns`, and a server that drops pipelined
+//! commands still works through the one-at-a-time fallback.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::scripted::{Action, HostileServer, Script};
+use common::shell::sh;
+use common::*;
+
+/// Files in the tree of [`make_timed_tree`].
+const FILES: usize = 12 * 25;
+
+/// 12 directories (two of them nested one level deeper) of 25 files each, with times to the
+/// second: recent ones (LIST shows minutes), old ones (LIST shows only the day), and files
+/// that differ only in their seconds.
+fn make_timed_tree(root: &Path) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for d in 0..12 {
+        let dir = match d {
+            10 => root.join("d08/inner"),
+            11 => root.join("d08/inner/deeper"),
+            _ => root.join(format!("d{d:02}")),
+        };
+        fs::create_dir_all(&dir).unwrap();
+        for f in 0..25 {
+            let path = dir.join(format!("f{f:02} x.txt"));
+            fs::write(&path, vec![b'a'; d * 100 + f]).unwrap();
+            let t = match f % 3 {
+                0 => now - 3600 - (d * 25 + f) as u64 * 7,
+                1 => now - 400 * 86400 - (d * 25 + f) as u64 * 3607,
+                _ => now - 120 + f as u64 % 60,
+            };
+            sh(root, &format!("touch -m -d @{t} '{}'", path.display()));
+        }
+    }
+}
+
+/// `find` with sizes and times, sorted, run in `root`.
+fn walk(root: &Path) -> String {
+    sh(root, "find . -type f -printf '%s %T@ %p\\n' | sort")
+}
+
+/// The same walk through the mount equals the server's disk, twice, and a lookup of one
+/// file by name gives the same time as the walk. On LIST-only servers the times come from
+/// MDTMs sent pipelined with the listing; MLSD servers need none.
+fn walk_times(server: &Server) {
+    server.populate(make_timed_tree);
+    let want = walk(server.dir());
+    assert_eq!(want.lines().count(), FILES);
+    let m = mount_for(server, &[]);
+    assert_eq!(walk(m.path()), want, "first walk\n{}", m.log());
+    assert_eq!(walk(m.path()), want, "second walk\n{}", m.log());
+    let stat = |root: &Path| sh(root, "stat -c '%Y %s' 'd08/inner/f02 x.txt'");
+    assert_eq!(stat(m.path()), stat(server.dir()));
+    let stats = m.stats();
+    if server.kind().has_mlsd() {
+        assert_eq!(stats["mdtm_refinements"], 0, "{stats:?}");
+    } else {
+        assert!(stats["mdtm_refinements"] >= FILES as u64, "{stats:?}");
+        // All but the first MDTM of each directory went out before the previous reply.
+        assert!(
+            stats["pipelined_commands"] >= (FILES - 12) as u64,
+            "{stats:?}"
+        );
+    }
+    // A fresh mount sees the same times (nothing depends on this mount's cache).
+    drop(m);
+    let m = mount_for(server, &[]);
+    assert_eq!(walk(m.path()), want, "fresh mount\n{}", m.log());
+}
+
+for_each_server_kind!(walk_times, walk_times);
+
+/// Polls `f` until it is true or `limit` passes.
+fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// Peak resident memory of a process, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM")
+}
+
+/// Reading a directory of 200 subdirectories lists them all ahead, on the one session
+/// `max_conns=2` leaves spare, so the walk that follows lists nothing more; the mount never
+/// has more than two sessions, and its memory stays small.
+fn prefetch_is_bounded(server: &Server) {
+    server.populate(|root| {
+        for d in 0..200 {
+            let dir = root.join(format!("dir{d:03}"));
+            fs::create_dir(&dir).unwrap();
+            fs::write(dir.join("a"), b"1").unwrap();
+            fs::write(dir.join("b"), b"22").unwrap();
+        }
+        // Whole seconds, as FTP shows them.
+        sh(root, "find . -type f -exec touch -m -d @1700000000 {} +");
+    });
+    let want = walk(server.dir());
+    let m = mount_for(server, &["max_conns=2", "dir_cache_ttl=300"]);
+    assert_eq!(dir_names(m.path()).len(), 200);
+    let ahead = wait_until(Duration::from_secs(60), || {
+        m.stats()["prefetched_listings"] >= 200
+    });
+    let stats = m.stats();
+    assert!(ahead, "listed ahead: {stats:?}\n{}", m.log());
+    let before = stats["listings"];
+    assert_eq!(walk(m.path()), want, "{}", m.log());
+    let stats = m.stats();
+    assert_eq!(
+        stats["listings"], before,
+        "the walk listed again: {stats:?}"
+    );
+    assert!(stats["sessions_peak"] <= 2, "{stats:?}");
+    // The documented bound for look-ahead memory (docs/SEMANTICS.md, tree walks).
+    let rss = peak_rss_kib(m.pid());
+    assert!(rss < 64 * 1024, "peak RSS {rss} KiB");
+}
+
+for_each_server_kind!(prefetch_is_bounded, prefetch_is_bounded);
+
+/// `prefetch_dirs=0` lists nothing ahead; `no_pipelining` sends no command ahead of its
+/// reply; times stay exact either way.
+fn switches_turn_it_off(server: &Server) {
+    server.populate(make_timed_tree);
+    let want = walk(server.dir());
+    let m = mount_for(server, &["prefetch_dirs=0", "no_pipelining"]);
+    sh(m.path(), "ls -l d00 > /dev/null");
+    assert_eq!(walk(m.path()), want, "{}", m.log());
+    let stats = m.stats();
+    assert_eq!(stats["prefetched_listings"], 0, "{stats:?}");
+    assert_eq!(stats["pipelined_commands"], 0, "{stats:?}");
+}
+
+for_each_server_kind!(switches_turn_it_off, switches_turn_it_off);
+
+/// A LIST-only server that acts on the first command of each packet and drops the rest (as
+/// old Windows servers and some NAT routers do): the mount notices once, with two NOOPs, and
+/// then sends one command at a time, with exact times from MDTM.
+#[test]
+fn a_server_that_drops_pipelined_commands_still_works() {
+    let mut listing = Vec::new();
+    for (name, _) in FALLBACK_FILES {
+        listing.extend_from_slice(
+            format!("-rw-r--r--    1 ftp      ftp             5 Jan 01 12:00 {name}\r\n")
+                .as_bytes(),
+        );
+    }
+    let mut script = Script::mlsd(&[])
+        .listing("/", listing)
+        .hook(|c| match c.verb.as_str() {
+            "MDTM" => FALLBACK_FILES
+                .iter()
+                .find(|(name, _)| c.arg.trim_start_matches('/') == *name)
+                .map(|(_, t)| Action::Reply(format!("213 {t}\r\n").into_bytes())),
+            _ => None,
+        });
+    script.feat = vec!["SIZE", "MDTM", "EPSV", "REST STREAM"];
+    script.one_per_packet = true;
+    for (name, _) in FALLBACK_FILES {
+        script = script.file(&format!("/{name}"), b"hello".to_vec());
+    }
+    let server = HostileServer::start(script);
+    let started = Instant::now();
+    let m = Mount::new(&server.url(), &["reply_timeout=20"]);
+    let times = sh(m.path(), "stat -c '%Y %n' a b c | sort");
+    assert_eq!(
+        times.trim(),
+        "1704164645 a\n1704251106 b\n1735732799 c",
+        "{}",
+        m.log()
+    );
+    // One probe, one short wait: nowhere near the 20 s reply deadline.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let log = server.log.lock().unwrap().clone();
+    let dropped = log.iter().filter(|l| l.starts_with("dropped:")).count();
+    assert_eq!(dropped, 1, "{log:#?}");
+    assert!(m.log().contains("one at a time"), "{}", m.log());
+}
+
+/// Files of the scripted LIST-only server, and the times its MDTM gives them.
+const FALLBACK_FILES: [(&str, &str); 3] = [
+    ("a", "20240102030405"),
+    ("b", "20240103030506"),
+    ("c", "20250101115959"),
+];

@@ -300,6 +300,121 @@ fn umount_with_open_file_leaves_no_dead_mount() {
     assert!(status.success(), "{status}");
 }
 
+/// SIGHUP, like SIGTERM and SIGINT, unmounts lazily, even with a file open, and ftpfs exits
+/// 0; the file that was open reads on from what it already had in the kernel, or fails, but
+/// the mountpoint is an ordinary directory again.
+#[test]
+fn sighup_unmounts_and_exits_0() {
+    let server = Server::start(ServerKind::PureFtpd, ServerOptions::default());
+    server.populate(|d| fs::write(d.join("a"), b"a").unwrap());
+    let mut m = mount_for(&server, &[]);
+    let mnt = m.path().to_path_buf();
+    let open = fs::File::open(m.join("a")).unwrap();
+    m.signal(libc::SIGHUP);
+    let status = m
+        .wait_exit(Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("ftpfs did not exit after SIGHUP\n{}", m.log()));
+    assert!(status.success(), "ftpfs exited with {status}\n{}", m.log());
+    assert!(!is_mounted(&mnt), "still mounted after SIGHUP");
+    assert_eq!(fs::read_dir(&mnt).unwrap().count(), 0);
+    drop(open);
+}
+
+/// Without keep-alive, ftpfs closes (with QUIT) the sessions that stayed idle for
+/// `idle_timeout`, long before the server would (vsftpd: 300 s): none is left open, by its
+/// own count, by its sockets and by the server's log.
+#[test]
+fn idle_sessions_are_closed_after_idle_timeout() {
+    const IDLE: u64 = 2;
+    let server = Server::start(ServerKind::Vsftpd, ServerOptions::default());
+    server.populate(|d| fs::write(d.join("a"), b"a").unwrap());
+    let m = mount_for(&server, &[&format!("idle_timeout={IDLE}")]);
+    assert_eq!(fs::read(m.join("a")).unwrap(), b"a");
+    let quits = || {
+        server_log(&server)
+            .lines()
+            .filter(|l| l.contains("] FTP command: ") && l.contains("\"QUIT\""))
+            .count()
+    };
+    let probe_quits = quits(); // the harness's start-up probe
+                               // The pool closes idle sessions when it next looks at them; give it the timeout twice
+                               // over, plus slack for a loaded machine.
+    let closed = wait_until(Duration::from_secs(2 * IDLE + 10), || {
+        m.stats()["sessions_live"] == 0 && control_connections(m.pid(), server.port()) == 0
+    });
+    assert!(
+        closed,
+        "sessions still open after idle_timeout: {:?}\n{}",
+        m.stats(),
+        m.log()
+    );
+    assert!(
+        quits() > probe_quits,
+        "ftpfs closed no session with QUIT:\n{}",
+        server_log(&server)
+    );
+    // The mount still works: a new session is opened.
+    assert_eq!(fs::read(m.join("a")).unwrap(), b"a");
+}
+
+/// After a read timed out, further reads on that open file fail at once with the same error
+/// for 2 s (the kernel retries a failed read immediately), without a command to the server;
+/// after that, reads try the server again.
+#[test]
+fn reads_fail_at_once_after_a_read_timed_out() {
+    use std::os::unix::fs::FileExt;
+    const TIMEOUT: Duration = Duration::from_secs(4);
+    let server = Server::start(ServerKind::PureFtpd, ServerOptions::default());
+    server.populate(|d| fs::write(d.join("a"), vec![5u8; 100_000]).unwrap());
+    let m = mount_for(
+        &server,
+        &[
+            &format!("timeout={}", TIMEOUT.as_secs()),
+            "dir_cache_ttl=600",
+        ],
+    );
+    let f = std::sync::Arc::new(fs::File::open(m.join("a")).unwrap());
+    server.stop();
+    let first = {
+        let f = std::sync::Arc::clone(&f);
+        within(3 * TIMEOUT, move || f.read_at(&mut [0u8; 4096], 0))
+    };
+    let failed_at = Instant::now();
+    let err = first.expect_err("read from a stopped server succeeded");
+    assert_eq!(
+        err.raw_os_error(),
+        Some(libc::ETIMEDOUT),
+        "{err}\n{}",
+        m.log()
+    );
+    let before = m.stats();
+    let again = {
+        let f = std::sync::Arc::clone(&f);
+        within(3 * TIMEOUT, move || f.read_at(&mut [0u8; 4096], 0))
+    };
+    let after = m.stats();
+    assert!(
+        failed_at.elapsed() < Duration::from_secs(2),
+        "the test took {:?} to read again: too late to see the 2 s rule",
+        failed_at.elapsed()
+    );
+    let err = again.expect_err("the second read succeeded on a stopped server");
+    assert_eq!(err.raw_os_error(), Some(libc::ETIMEDOUT), "{err}");
+    assert_eq!(
+        (after["ftp_commands"], after["downloads"]),
+        (before["ftp_commands"], before["downloads"]),
+        "the second read went to the server\n{}",
+        m.log()
+    );
+    // Past the 2 s, with the server back, the same handle reads again.
+    server.cont();
+    let back = wait_until(Duration::from_secs(30), || {
+        f.read_at(&mut [0u8; 4096], 0).is_ok_and(|n| n == 4096)
+    });
+    assert!(back, "the handle never read again\n{}", m.log());
+    assert!(failed_at.elapsed() >= Duration::from_secs(2));
+}
+
 /// `auto_unmount`: killing ftpfs with SIGKILL still removes the mount (bound: 30 s; it is
 /// fusermount3, not ftpfs, that acts here, and on a loaded machine it can be slow).
 #[test]

@@ -228,7 +228,7 @@ impl<'a> Fsx<'a> {
             m,
             label,
             seed,
-            ops: env_number("FSX_OPS").map_or(DEFAULT_OPS, |n| n as usize),
+            ops: env_op_count("FSX_OPS", DEFAULT_OPS),
             rng,
             files: Vec::new(),
             log: Vec::new(),

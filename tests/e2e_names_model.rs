@@ -94,7 +94,7 @@ impl Run<'_> {
 
 fn model(server: &Server) {
     let seed = env_number("NAMES_SEED").unwrap_or(0x5eed_0000 + server.kind() as u64);
-    let ops = env_number("NAMES_OPS").map_or(DEFAULT_OPS, |n| n as usize);
+    let ops = env_op_count("NAMES_OPS", DEFAULT_OPS);
     let mut rng = StdRng::seed_from_u64(seed);
     let m = mount_for(server, &[]);
     let reference = tempfile::tempdir().unwrap();

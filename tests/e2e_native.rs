@@ -14,21 +14,66 @@ use common::process::is_mounted;
 use common::*;
 
 /// mount(8) runs its helpers with a fixed, safe PATH, so mount.fuse3 finds `ftpfs` only where
-/// an install puts it. Link the binary under test as /usr/local/bin/ftpfs, unless a real
-/// install is there (then that one is tested, and the test says so on failure).
+/// an install puts it. Link the binary under test as /usr/local/bin/ftpfs (replacing a link a
+/// test left there, possibly to another build). A real install there (a file, not a link)
+/// fails the test rather than being tested in place of this build. [`check_mount`] checks
+/// which binary the mount runs, so a link replaced meanwhile cannot go unnoticed either.
 fn install_for_mount() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let link = Path::new("/usr/local/bin/ftpfs");
-        let ours = fs::read_link(link)
-            .map(|t| t.to_string_lossy().contains("/target/"))
-            .unwrap_or(false);
-        if ours || !link.exists() {
-            let _ = fs::remove_file(link);
-            fs::create_dir_all("/usr/local/bin").unwrap();
-            std::os::unix::fs::symlink(ftpfs_bin(), link).unwrap();
+    let link = Path::new("/usr/local/bin/ftpfs");
+    match fs::symlink_metadata(link) {
+        Ok(md) if md.file_type().is_symlink() => {
+            if fs::read_link(link).is_ok_and(|t| t == Path::new(ftpfs_bin())) {
+                return;
+            }
+            fs::remove_file(link).unwrap();
         }
-    });
+        Ok(_) => panic!(
+            "{} is a real install: the mount(8) tests would run it instead of the binary \
+             under test ({}); remove it first",
+            link.display(),
+            ftpfs_bin()
+        ),
+        Err(_) => fs::create_dir_all("/usr/local/bin").unwrap(),
+    }
+    std::os::unix::fs::symlink(ftpfs_bin(), link).unwrap();
+}
+
+/// Panics unless the daemon serving `mnt` runs the binary under test (compared by content,
+/// so that an installed copy of it counts).
+fn assert_runs_binary_under_test(mnt: &Path) {
+    let out = Command::new("pgrep")
+        .arg("-f")
+        .arg(mnt.as_os_str())
+        .output()
+        .unwrap();
+    let pids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let want = sha256_file(ftpfs_bin());
+    let daemons: Vec<String> = pids
+        .iter()
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.contains("ftpfs"))
+        })
+        .cloned()
+        .collect();
+    assert!(
+        !daemons.is_empty(),
+        "no ftpfs process serves {} (pgrep found {pids:?})",
+        mnt.display()
+    );
+    for pid in daemons {
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        assert_eq!(
+            sha256_file(format!("/proc/{pid}/exe")),
+            want,
+            "{} is served by {} (pid {pid}), not by the binary under test {}",
+            mnt.display(),
+            exe.display(),
+            ftpfs_bin()
+        );
+    }
 }
 
 /// A directory with `ftpfs` (and `mount.ftpfs`) links to the binary under test.
@@ -102,6 +147,7 @@ fn mount_options(mnt: &Path) -> Vec<String> {
 
 fn check_mount(mnt: &Path, server: &Server) {
     assert!(is_mounted(mnt), "not mounted");
+    assert_runs_binary_under_test(mnt);
     let fstype = common::process::mount_fstype(mnt);
     assert_eq!(fstype.as_deref(), Some("fuse.ftpfs"));
     assert_eq!(fs::read(mnt.join("hello.txt")).unwrap(), b"hello\n");

@@ -11,24 +11,34 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use rand::{Rng, SeedableRng};
 
-/// Names every server must show exactly: spaces, a leading space, UTF-8 from the seed
-/// document, a Latin-1 byte, a dot file.
+/// Names every server must show exactly: spaces (leading, trailing, runs), a trailing dot,
+/// UTF-8 from the seed document, a Latin-1 byte, a dot file, and glob characters that match
+/// other names here (`hell?.txt` and `[h]ello.txt` match `hello.txt`, `*.txt` many).
 fn awkward_names() -> Vec<Vec<u8>> {
     vec![
         b"hello.txt".to_vec(),
         b"two  spaces  inside.txt".to_vec(),
         b" leading space.txt".to_vec(),
+        b"trail ".to_vec(),
+        b"x.".to_vec(),
         "实验.doc".as_bytes().to_vec(),
         b"caf\xe9.txt".to_vec(),
         b".hidden".to_vec(),
         b"arrow -> not a link".to_vec(),
+        b"*.txt".to_vec(),
+        b"hell?.txt".to_vec(),
+        b"[h]ello.txt".to_vec(),
     ]
 }
+
+/// Directories whose names the server would glob: listed from inside (`CWD`, then a bare
+/// `MLSD`/`LIST`), they show their own entries, not those of the names they match.
+const GLOB_DIRS: [&str; 3] = ["[s]ub dir", "su? dir", "*"];
 
 /// Sets a file's mtime to a fixed second (2021-03-04 05:06:07 UTC).
 fn set_old_mtime(path: &Path) -> i64 {
@@ -81,6 +91,10 @@ fn populate_tree(server: &Server) -> i64 {
         fs::create_dir(sub.join("deeper")).unwrap();
         fs::write(sub.join("deeper").join("实验.doc"), b"deep\n").unwrap();
         fs::write(dir.join("empty"), b"").unwrap();
+        for (i, name) in GLOB_DIRS.iter().enumerate() {
+            fs::create_dir(dir.join(name)).unwrap();
+            fs::write(dir.join(name).join(format!("in glob dir {i}")), name).unwrap();
+        }
         set_old_mtime(&dir.join("hello.txt"))
     })
 }
@@ -89,7 +103,10 @@ fn listing_and_bytes(server: &Server, mode_opts: &[&str]) {
     let old = populate_tree(server);
     let m = mount_for(server, mode_opts);
     // Listings match the server's directory, name for name (bytes), kind and size.
-    for rel in ["", "sub dir", "sub dir/deeper"] {
+    for rel in ["", "sub dir", "sub dir/deeper"]
+        .into_iter()
+        .chain(GLOB_DIRS)
+    {
         let want = snapshot(&server.dir().join(rel));
         let got = snapshot(&m.join(rel));
         assert_eq!(got, want, "listing of '{rel}' differs\n{}", m.log());
@@ -122,24 +139,30 @@ fn listing_and_bytes(server: &Server, mode_opts: &[&str]) {
     let err = fs::metadata(m.join("evil\r\nDELE hello.txt")).unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
     assert!(server.dir().join("hello.txt").exists());
-    // Shell tools: find, grep, tar.
-    let find = std::process::Command::new("find")
-        .arg(".")
-        .current_dir(m.path())
-        .output()
-        .unwrap();
-    assert!(find.status.success());
-    let found = find
-        .stdout
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
-        .count();
+    // Shell tools: find (the same paths as on the server's disk), grep, tar.
+    let find = |dir: &Path| {
+        let out = std::process::Command::new("find")
+            .arg(".")
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "find in {}", dir.display());
+        let mut paths: Vec<Vec<u8>> = out
+            .stdout
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect();
+        paths.sort();
+        paths
+    };
+    let found = find(m.path());
     assert_eq!(
-        found,
-        1 + awkward_names().len() + 1 + 1 + 1 + 1 + 1,
-        "{}",
-        String::from_utf8_lossy(&find.stdout)
+        found.len(),
+        1 + awkward_names().len() + 4 + 1 + 2 * GLOB_DIRS.len(),
+        "{found:?}"
     );
+    assert_eq!(found, find(server.dir()), "find of the mount differs");
     let grep = std::process::Command::new("grep")
         .args(["-rl", "deep"])
         .arg(m.path())
@@ -221,42 +244,71 @@ fn large_file_and_random_offsets(server: &Server, mode_opts: &[&str]) {
 }
 e2e_matrix!(large_file_and_random_offsets, large_file_and_random_offsets);
 
-/// A long read holds one session; `ls` and `stat` in parallel must still answer quickly.
+/// A long read holds one session; listings in parallel run on the other one, while the
+/// read is paused in the middle of the file: the read needs one RETR for the whole file
+/// (`downloads`), and each listing is one the server ran (`listings` grows), not the cache.
 fn listing_during_long_read(server: &Server) {
+    use std::sync::mpsc;
     const SIZE: u64 = 64 * 1024 * 1024;
-    server.populate(|dir| {
-        write_random_file(dir.join("big.bin"), SIZE, 3);
+    const LISTINGS: u64 = 3;
+    let want = server.populate(|dir| {
         for i in 0..20 {
             fs::write(dir.join(format!("f{i}")), b"x").unwrap();
         }
+        write_random_file(dir.join("big.bin"), SIZE, 3)
     });
     let m = mount_for(server, &["max_conns=2", "dir_cache_ttl=1"]);
     let mut f = fs::File::open(m.join("big.bin")).unwrap();
-    let mut buf = vec![0u8; 1 << 20];
-    f.read_exact(&mut buf).unwrap(); // the stream is now open and parked
+    // The reader reads 1 MiB whenever it is told to, then the rest when the channel closes.
+    let (go, step) = mpsc::channel::<()>();
+    let (done_tx, done) = mpsc::channel::<u64>();
     let reader = std::thread::spawn(move || {
-        let mut total = buf.len() as u64;
-        loop {
-            let n = f.read(&mut buf).unwrap();
-            if n == 0 {
-                break total;
-            }
-            total += n as u64;
-            std::thread::sleep(Duration::from_millis(2));
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        let mut read_mib = |hash: &mut Sha256, total: &mut u64| {
+            f.read_exact(&mut buf).unwrap();
+            hash.update(&buf);
+            *total += buf.len() as u64;
+        };
+        while step.recv().is_ok() {
+            read_mib(&mut hash, &mut total);
+            done_tx.send(total).unwrap();
         }
+        while total < SIZE {
+            read_mib(&mut hash, &mut total);
+        }
+        format!("{:x}", hash.finalize())
     });
-    for _ in 0..5 {
-        let t = Instant::now();
-        let names = dir_names(m.path());
-        assert_eq!(names.len(), 21, "{names:?}");
+    let step_read = || {
+        go.send(()).unwrap();
+        done.recv_timeout(Duration::from_secs(60))
+            .expect("a 1 MiB read did not return")
+    };
+    step_read(); // the transfer is open, and stays open between steps
+    for round in 0..LISTINGS {
+        let before = m.stats()["listings"];
+        let listed = wait_until(Duration::from_secs(30), || {
+            assert_eq!(dir_names(m.path()).len(), 21);
+            m.stats()["listings"] > before
+        });
         assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "ls took {:?} during a read",
-            t.elapsed()
+            listed,
+            "listing {round}: none reached the server\n{}",
+            m.log()
         );
-        std::thread::sleep(Duration::from_millis(1100)); // let the listing expire
+        let at = step_read();
+        assert!(at < SIZE, "the read ended before the listings");
     }
-    assert_eq!(reader.join().unwrap(), SIZE);
+    drop(go);
+    assert_eq!(reader.join().unwrap(), want, "bytes of the long read");
+    assert_eq!(
+        m.stats()["downloads"],
+        1,
+        "the read was restarted: a listing took its session\n{}",
+        m.log()
+    );
 }
 for_each_server_kind!(listing_during_long_read, listing_during_long_read);
 

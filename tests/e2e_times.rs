@@ -182,3 +182,50 @@ fn times_the_server_cannot_set() {
         b"second\nmore\n"
     );
 }
+
+/// `--no-mdtm`: a LIST-only server's day-precision time is shown as listed, and no `MDTM` is
+/// sent for it; without the option the same lookup asks `MDTM` once and shows the exact time.
+#[test]
+fn no_mdtm_keeps_the_listing_time() {
+    // 2021-03-04 05:06:07 UTC: old enough for LIST to show the day only.
+    const T: i64 = 1_614_834_367;
+    let server = Server::start(ServerKind::Vsftpd, ServerOptions::default());
+    server.populate(|d| {
+        fs::write(d.join("old.txt"), b"old\n").unwrap();
+        let f = fs::File::options()
+            .write(true)
+            .open(d.join("old.txt"))
+            .unwrap();
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(T as u64);
+        f.set_modified(t).unwrap();
+    });
+    let mdtm_commands = || {
+        fs::read_to_string(server.state_dir().join("vsftpd.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("FTP command: ") && l.contains("\"MDTM "))
+            .count()
+    };
+
+    let m = Mount::try_with_args(&server.url(), &["--no-mdtm"]).unwrap_or_else(|e| panic!("{e}"));
+    let listed = fs::metadata(m.join("old.txt")).unwrap().mtime();
+    assert_ne!(listed, T, "the exact time without MDTM?\n{}", m.log());
+    assert!(
+        (T - 86_400..=T).contains(&listed),
+        "not the listed day: {listed}\n{}",
+        m.log()
+    );
+    assert_eq!(m.stats()["mdtm_refinements"], 0);
+    assert_eq!(mdtm_commands(), 0, "MDTM was sent with --no-mdtm");
+    drop(m);
+
+    let m = mount_for(&server, &[]);
+    assert_eq!(
+        fs::metadata(m.join("old.txt")).unwrap().mtime(),
+        T,
+        "{}",
+        m.log()
+    );
+    assert_eq!(m.stats()["mdtm_refinements"], 1);
+    assert!(mdtm_commands() >= 1, "the exact time came without MDTM?");
+}

@@ -474,11 +474,19 @@ fn files_created_here(server: &Server) {
     assert_eq!(fs::read(server.dir().join("target.txt")).unwrap(), b"new\n");
     assert!(!server.dir().join("new.txt").exists());
 
-    // Unlinked while open (a temporary file): never reaches the server.
+    // Unlinked while open (a temporary file): never reaches the server, neither at its
+    // close nor later (the next file's upload is the only one the counter shows).
+    let uploads = m.stats()["uploads"];
     let mut f = fs::File::create(mnt.join("scratch.tmp")).unwrap();
     fs::remove_file(mnt.join("scratch.tmp")).unwrap();
     f.write_all(b"scratch").unwrap();
     drop(f);
+    assert_eq!(
+        m.stats()["uploads"],
+        uploads,
+        "uploaded at close\n{}",
+        m.log()
+    );
     assert!(!server.dir().join("scratch.tmp").exists());
     assert!(!mnt.join("scratch.tmp").exists());
 
@@ -489,6 +497,12 @@ fn files_created_here(server: &Server) {
     assert_eq!(rmdir.raw_os_error(), Some(libc::ENOTEMPTY));
     drop(f);
     assert!(server.dir().join("d/inside.txt").exists());
+    assert_eq!(
+        m.stats()["uploads"],
+        uploads + 1,
+        "uploads other than d/inside.txt's\n{}",
+        m.log()
+    );
 
     assert_no_temp_files(server.dir());
 }

@@ -225,10 +225,14 @@ fn server_disk_full(server: &Server) {
     assert_eq!(fs::read(disk.0.join("old.txt")).unwrap(), b"old content\n");
     let log = m.log();
     assert!(
-        (log.contains("451") || log.contains("452"))
-            && !log.contains("Broken pipe")
-            && !log.contains("reset by peer"),
-        "the server's reason is not what the log says:\n{log}"
+        upload_failures(&log, "/small/old.txt")
+            .iter()
+            .any(|reason| reason.starts_with("server: 451 ")),
+        "the log does not give the server's 451 as the reason:\n{log}"
+    );
+    assert!(
+        !log.contains("Broken pipe") && !log.contains("reset by peer"),
+        "the log blames the socket, not the server's reply:\n{log}"
     );
     kept_spool(cache.path(), &data, &log);
     drop(m); // every handle released
@@ -247,6 +251,16 @@ fn server_disk_full_proftpd_default_config() {
         ServerKind::Proftpd,
         ServerOptions::default().without_overwrite(),
     ));
+}
+
+/// The reasons in `log`'s "upload of PATH failed (REASON)..." lines for a path ending in
+/// `path`.
+fn upload_failures(log: &str, path: &str) -> Vec<String> {
+    let marker = format!("{path} failed (");
+    log.lines()
+        .filter(|l| l.contains("upload of "))
+        .filter_map(|l| l.split_once(marker.as_str()).map(|(_, r)| r.to_string()))
+        .collect()
 }
 
 /// pure-ftpd with a 1 MiB quota answers an upload over it with "552 Quota exceeded":
@@ -441,4 +455,61 @@ fn server_killed_during_upload_proftpd_default_config() {
         ServerKind::Proftpd,
         throttled(ServerKind::Proftpd).without_overwrite(),
     ));
+}
+
+/// A file rewritten in part whose upload fails before its old content was fetched (the
+/// server is gone): the spool keeps the written ranges only, and the log says so; the
+/// server's file is untouched.
+#[test]
+fn failed_upload_before_the_fetch_keeps_the_written_ranges() {
+    let mut server = Server::start(ServerKind::PureFtpd, ServerOptions::default());
+    let old = random_bytes(300_000, 21);
+    server.populate(|d| fs::write(d.join("part.bin"), &old).unwrap());
+    let cache = tempfile::tempdir().unwrap();
+    let cache_opt = format!("cache_dir={}", cache.path().display());
+    let m = mount_for(&server, &[&cache_opt, "timeout=4", "connect_timeout=2"]);
+    // O_WRONLY (no page cache: nothing is read for the partial pages), not truncated, one
+    // range in the middle: the rest of the file is still only on the server.
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(m.join("part.bin"))
+        .unwrap();
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(b"NEW BYTES", 100_000).unwrap();
+    server.kill();
+    let err = within(Duration::from_secs(30), move || f.sync_all())
+        .expect_err("fsync succeeded with the server gone");
+    assert!(
+        matches!(err.raw_os_error(), Some(libc::EIO) | Some(libc::ETIMEDOUT)),
+        "{err}"
+    );
+    let log = m.log();
+    let said = log.lines().find(|l| {
+        l.contains("upload of ")
+            && l.contains("part.bin failed (")
+            && l.contains("the bytes written to it are kept in ")
+            && l.contains("the parts never written there are unchanged on the server")
+    });
+    let said = said.unwrap_or_else(|| panic!("the log does not say the copy is partial:\n{log}"));
+    let spools: Vec<_> = fs::read_dir(cache.path().join("spool"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(spools.len(), 1, "{spools:?}\n{log}");
+    assert!(
+        said.contains(&spools[0].display().to_string()),
+        "the log names another file than {}: {said}",
+        spools[0].display()
+    );
+    let kept = fs::read(&spools[0]).unwrap();
+    assert_eq!(
+        &kept[100_000..100_009],
+        b"NEW BYTES",
+        "the written range is not in the kept file"
+    );
+    assert!(
+        kept[..100_000].iter().all(|&b| b == 0),
+        "the kept file has bytes before the written range that were never written there"
+    );
+    assert_eq!(fs::read(server.dir().join("part.bin")).unwrap(), old);
 }

@@ -224,6 +224,16 @@ pub fn env_number(name: &str) -> Option<u64> {
     Some(v.unwrap_or_else(|e| panic!("{name}={s:?} is not a number: {e}")))
 }
 
+/// An operation count from the environment (`FSX_OPS`, `NAMES_OPS`), or `default` if unset.
+/// Zero fails the test: a run of no operations would pass without testing anything.
+pub fn env_op_count(name: &str, default: usize) -> usize {
+    match env_number(name) {
+        None => default,
+        Some(0) => panic!("{name}=0 would run no operations: give a positive count"),
+        Some(n) => usize::try_from(n).unwrap_or_else(|_| panic!("{name}={n} is too large")),
+    }
+}
+
 /// Lowercase hex SHA-256 of a file's contents (streamed; fine for large files).
 pub fn sha256_file(path: impl AsRef<Path>) -> String {
     let path = path.as_ref();

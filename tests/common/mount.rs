@@ -26,16 +26,22 @@ pub fn ftpfs_bin() -> &'static str {
     env!("CARGO_BIN_EXE_ftpfs")
 }
 
-/// A `Command` for the ftpfs binary, with debug logging enabled unless the caller's
-/// environment sets `RUST_LOG`/`FTPFS_LOG` (or `FTPFS_TEST_LOG` to pick the level for tests).
+/// A `Command` for the ftpfs binary, logging at debug level whatever the caller's
+/// environment says: tests read the log, and some check that a line is *not* there, which a
+/// quieter level would make pass for nothing. So a caller's `RUST_LOG`/`FTPFS_LOG` is not
+/// passed on; `FTPFS_TEST_LOG=trace` may only make the log more verbose (any other value
+/// fails the test).
 pub fn ftpfs_command() -> Command {
     let mut cmd = Command::new(ftpfs_bin());
-    let level = std::env::var("FTPFS_TEST_LOG").unwrap_or_else(|_| "ftpfs=debug,info".into());
-    for var in ["RUST_LOG", "FTPFS_LOG"] {
-        if std::env::var_os(var).is_none() {
-            cmd.env(var, &level);
-        }
-    }
+    let level = match std::env::var("FTPFS_TEST_LOG").as_deref() {
+        Err(_) | Ok("debug") => "ftpfs=debug,info",
+        Ok("trace") => "trace",
+        Ok(other) => panic!(
+            "FTPFS_TEST_LOG={other:?}: only `debug` (the default) or `trace`; a quieter \
+             level would let the tests that check the log for a line's absence pass unchecked"
+        ),
+    };
+    cmd.env_remove("RUST_LOG").env("FTPFS_LOG", level);
     cmd
 }
 

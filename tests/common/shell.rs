@@ -62,14 +62,31 @@ pub fn assert_no_temp_files_within(dir: &Path, bound: std::time::Duration) {
     assert_no_temp_files(dir);
 }
 
-/// Our temporary upload names under `dir`, one per line (`find` output).
+/// Temporary upload names under `dir`, one per line (`find` output): ours
+/// (`.~ftpfs-*`) and pure-ftpd's own (`.pureftpd-upload.*`, a STOR in progress or left by
+/// one that failed). Panics if `find` fails, so an unreadable or missing `dir` is not taken
+/// for a clean one.
 fn temp_files(dir: &Path) -> String {
     let out = Command::new("find")
         .arg(dir)
-        .arg("-name")
-        .arg(".~ftpfs-*")
+        .args([
+            "(",
+            "-name",
+            ".~ftpfs-*",
+            "-o",
+            "-name",
+            ".pureftpd-upload.*",
+            ")",
+        ])
         .output()
         .unwrap();
+    assert!(
+        out.status.success(),
+        "find {} failed ({}): {}",
+        dir.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

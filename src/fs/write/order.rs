@@ -183,21 +183,43 @@ mod tests {
     use super::*;
     use std::sync::mpsc;
     use std::sync::Arc;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     fn cell() -> Arc<FileCell> {
         Arc::new(FileCell::new(WriteFile::new(7, 0, None)))
     }
 
-    /// A thread that locks `cell` (waiting for its turn) and says so.
+    /// A thread that locks `cell` (waiting for its turn) and says so. Returns once the
+    /// thread has taken its place in the queue (the handshake: its ticket is out), so the
+    /// caller knows it waits behind every user queued before.
     fn lock_in_thread(cell: &Arc<FileCell>) -> (std::thread::JoinHandle<()>, mpsc::Receiver<()>) {
         let (tx, rx) = mpsc::channel();
-        let cell = Arc::clone(cell);
-        let thread = std::thread::spawn(move || {
-            drop(cell.lock());
-            tx.send(()).unwrap();
-        });
+        let queued = cell.order().next;
+        let thread = {
+            let cell = Arc::clone(cell);
+            std::thread::spawn(move || {
+                drop(cell.lock());
+                tx.send(()).unwrap();
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cell.order().next == queued {
+            assert!(Instant::now() < deadline, "the thread never queued");
+            std::thread::yield_now();
+        }
         (thread, rx)
+    }
+
+    /// The thread from [`lock_in_thread`] has not got the lock: its ticket is not served yet
+    /// (so it cannot have it) and it has not said otherwise.
+    fn still_waiting(cell: &FileCell, rx: &mpsc::Receiver<()>) {
+        let order = cell.order();
+        assert!(
+            order.serving < order.next - 1,
+            "the last ticket is being served"
+        );
+        drop(order);
+        assert_eq!(rx.try_recv(), Err(mpsc::TryRecvError::Empty));
     }
 
     #[test]
@@ -235,12 +257,12 @@ mod tests {
         let queued = cell.queue_chunk(10, 10).expect("queued");
         // A flush (say) arrives: nothing queues behind it as accepted.
         let (flush, rx) = lock_in_thread(&cell);
-        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+        still_waiting(&cell, &rx);
         assert!(cell.queue_chunk(20, 10).is_none(), "queued behind a flush");
         drop(holder);
         let chunk = queued.wait();
         // The flush waits for the chunk answered before it.
-        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+        still_waiting(&cell, &rx);
         drop(chunk);
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(()));
         flush.join().unwrap();

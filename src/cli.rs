@@ -194,6 +194,16 @@ pub struct Args {
     )]
     pub dir_cache_ttl: u64,
 
+    /// Seconds a name missing from a listing is believed missing; an older listing is
+    /// fetched again before a name is reported missing (at most dir_cache_ttl)
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 1,
+        help_heading = "Cache"
+    )]
+    pub negative_ttl: u64,
+
     /// Don't refine LIST's minute-precision times with MDTM
     #[arg(long, help_heading = "Cache")]
     pub no_mdtm: bool,

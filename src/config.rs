@@ -25,7 +25,6 @@ pub use crate::credentials::{ANONYMOUS_PASSWORD, ANONYMOUS_USER};
 
 /// How long "no such directory" is remembered, at most. Short, so that a directory created
 /// by another client shows up quickly.
-const NEGATIVE_TTL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -276,7 +275,7 @@ impl Config {
             fs: FsConfig {
                 root: url.path.clone(),
                 dir_ttl,
-                negative_ttl: NEGATIVE_TTL.min(dir_ttl),
+                negative_ttl: Duration::from_secs(args.negative_ttl).min(dir_ttl),
                 owner: Ownership {
                     uid: args.uid.unwrap_or(uid),
                     gid: args.gid.unwrap_or(gid),

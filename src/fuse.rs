@@ -24,6 +24,7 @@ use fuser::{
 
 use crate::error::FsError;
 use crate::fs::attr::{Attr, BLOCK_SIZE};
+use crate::fs::coherence::Notice;
 use crate::fs::write::{SetAttr, TimeSet};
 use crate::fs::{FtpFs, OpenMode};
 use crate::remote::EntryKind;
@@ -43,6 +44,14 @@ impl FuseAdapter {
     pub fn new(fs: Arc<FtpFs>) -> (FuseAdapter, PageInvalidator) {
         let ttl = fs.config().dir_ttl;
         let (stale, rx) = std::sync::mpsc::channel();
+        // What other clients changed (fs/coherence.rs) goes out on the invalidation thread.
+        let notices = stale.clone();
+        fs.set_notices(Box::new(move |notice| {
+            let _ = notices.send(match notice {
+                Notice::Entry { parent, name } => Inval::Entry(parent, name),
+                Notice::Inode(ino) => Inval::Inode(ino),
+            });
+        }));
         (FuseAdapter { fs, ttl, stale }, PageInvalidator { rx })
     }
 }
@@ -56,8 +65,10 @@ enum Inval {
     /// whom to tell once they are dropped.
     Pages(u64, u64, u64, SyncSender<()>),
     /// A name that does not exist after all (a new file whose upload failed), cached with
-    /// the entry lifetime: directory inode and name.
+    /// the entry lifetime, or one another client changed: directory inode and name.
     Entry(u64, Vec<u8>),
+    /// A file another client changed: its cached attributes and pages.
+    Inode(u64),
 }
 
 /// How long a write waits for its stale pages to be dropped before it answers anyway. Only a
@@ -95,6 +106,9 @@ impl PageInvalidator {
                                 waiting.push(done);
                             }
                             Inval::Entry(dir, name) => entries.push((dir, name)),
+                            Inval::Inode(ino) => {
+                                ranges.insert(ino, (0, TO_EOF));
+                            }
                         }
                     }
                     for (dir, name) in entries {
@@ -171,6 +185,10 @@ macro_rules! reply_error {
         $reply.error(errno($op, &$detail, &$err))
     };
 }
+
+/// Setting this extended attribute on a directory lists it again at once
+/// (`setfattr -n user.ftpfs.refresh DIR`); on a file, its directory.
+const REFRESH_XATTR: &[u8] = b"user.ftpfs.refresh";
 
 /// The extended attribute of the mount root that reports the counters.
 const STATS_XATTR: &[u8] = b"user.ftpfs.stats";
@@ -667,6 +685,27 @@ impl Filesystem for FuseAdapter {
                 return;
             }
             xattr_reply(reply, size, report.as_bytes());
+        });
+    }
+
+    fn setxattr(
+        &self,
+        _req: &Request,
+        ino: INodeNo,
+        name: &OsStr,
+        _value: &[u8],
+        _flags: i32,
+        _position: u32,
+        reply: ReplyEmpty,
+    ) {
+        guarded("setxattr", || {
+            if name.as_bytes() != REFRESH_XATTR {
+                return reply.error(Errno::ENOTSUP);
+            }
+            match self.fs.refresh(ino.0) {
+                Ok(()) => reply.ok(),
+                Err(e) => reply_error!(reply, "refresh", ino.0, e),
+            }
         });
     }
 

@@ -26,6 +26,15 @@ pub static BYTES_UPLOADED: AtomicU64 = AtomicU64::new(0);
 pub static LISTINGS: AtomicU64 = AtomicU64::new(0);
 /// Of those, listings fetched ahead of the caller (look-ahead, `fs/lister.rs`).
 pub static PREFETCHED_LISTINGS: AtomicU64 = AtomicU64::new(0);
+/// Server replies that contradicted the cache (a listed name not found, an unlisted one
+/// found): each invalidates one directory's listing (`fs/coherence.rs`).
+pub static CONTRADICTIONS: AtomicU64 = AtomicU64::new(0);
+/// Listings fetched again because a name was missing from one older than `negative_ttl`.
+pub static NEGATIVE_RELISTINGS: AtomicU64 = AtomicU64::new(0);
+/// Explicit refreshes (`setfattr -n user.ftpfs.refresh DIR`).
+pub static REFRESHES: AtomicU64 = AtomicU64::new(0);
+/// Kernel cache notifications sent (entries and inodes other clients changed).
+pub static NOTICES: AtomicU64 = AtomicU64::new(0);
 /// Downloads started (RETR, with or without REST).
 pub static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
 /// LIST times refined with MDTM.

@@ -530,16 +530,38 @@ fn daemon_logs_to_syslog() {
     let _remove = RemoveSocket(sock_path.clone());
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
+    // Read the socket while the daemon runs, as a syslog daemon does: a datagram socket
+    // queues only net.unix.max_dgram_qlen (often 10) messages, and a daemon whose log
+    // messages are not read waits in send() for room.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut messages = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                match sock.recv(&mut buf) {
+                    Ok(n) => messages.push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                    Err(_) if stop.load(std::sync::atomic::Ordering::Relaxed) => return messages,
+                    Err(_) => {}
+                }
+            }
+        })
+    };
     mount_read_unmount(&server, &mnt, private.then_some(sock_path.as_path()), "");
-
-    let mut messages = Vec::new();
-    let done = wait_until(Duration::from_secs(10), || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = sock.recv(&mut buf) {
-            messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-        }
-        messages.iter().any(|m| m.contains("unmounted"))
-    });
+    // The daemon logs "unmounted" as it exits; the reader keeps reading until then.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline
+        && Command::new("pgrep")
+            .args(["-f", &mnt.display().to_string()])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let messages = reader.join().unwrap();
+    let done = messages.iter().any(|m| m.contains("unmounted"));
     let all = messages.join("\n");
     assert!(done, "no \"unmounted\" message reached syslog; got:\n{all}");
     // Other daemons of the suite may log here too: keep ours, by pid.

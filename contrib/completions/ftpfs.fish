@@ -17,6 +17,7 @@ complete -c ftpfs -l data-timeout -d 'Seconds a data connection may stall before
 complete -c ftpfs -l keepalive -d 'Send NOOP on idle sessions every SECONDS so the server does not drop them' -r
 complete -c ftpfs -l idle-timeout -d 'Seconds an unused session stays open (servers drop idle clients; vsftpd after 300)' -r
 complete -c ftpfs -l dir-cache-ttl -d 'Seconds a directory listing is trusted before the server is asked again' -r
+complete -c ftpfs -l negative-ttl -d 'Seconds a name missing from a listing is believed missing; an older listing is fetched again before a name is reported missing (at most dir_cache_ttl)' -r
 complete -c ftpfs -l prefetch-dirs -d 'When a directory is read, list up to N of its subdirectories ahead, over idle sessions (0: never list ahead)' -r
 complete -c ftpfs -l cache-dir -d 'Directory for spool files of files being written [default: ~/.cache/ftpfs]' -r -F
 complete -c ftpfs -l cache-max-mb -d 'Most MiB that spool files may use together; writes beyond fail with ENOSPC' -r

@@ -7,7 +7,9 @@
 //! the least recently used directories are dropped first.
 //!
 //! Our own mutations update listings in place (`upsert`, `remove`) so the next `ls` sees
-//! them at once, without waiting for the TTL.
+//! them at once, without waiting for the TTL. An invalidated listing answers nothing but is
+//! kept, so the next listing of its directory can be compared with it (see `lister.rs`).
+//! The time comes from an injected clock, so the TTL tests need no sleeps.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -102,12 +104,19 @@ pub enum Cached {
 struct Slot {
     value: Cached,
     fetched: Instant,
+    /// Invalidated: no longer answers anything, but kept so that the next listing of the
+    /// directory can be compared with it ([`DirCache::previous`]).
+    stale: bool,
 }
+
+/// The time as the cache sees it: [`Instant::now`], or a test's own clock.
+pub type Clock = Box<dyn Fn() -> Instant + Send>;
 
 pub struct DirCache {
     lru: LruCache<RemotePath, Slot>,
     ttl: Duration,
     negative_ttl: Duration,
+    clock: Clock,
     /// Lookups of a directory's listing (by lookup, getattr, opendir, create...) answered
     /// from a fresh cached listing.
     pub hits: u64,
@@ -118,10 +127,16 @@ pub struct DirCache {
 
 impl DirCache {
     pub fn new(ttl: Duration, negative_ttl: Duration) -> DirCache {
+        DirCache::with_clock(ttl, negative_ttl, Box::new(Instant::now))
+    }
+
+    /// A cache that reads the time from `clock` (tests drive it by hand).
+    pub fn with_clock(ttl: Duration, negative_ttl: Duration, clock: Clock) -> DirCache {
         DirCache {
             lru: LruCache::new(NonZeroUsize::new(MAX_DIRS).expect("MAX_DIRS is not zero")),
             ttl,
             negative_ttl,
+            clock,
             hits: 0,
             misses: 0,
         }
@@ -147,43 +162,74 @@ impl DirCache {
 
     fn fresh(&mut self, dir: &RemotePath) -> Option<Cached> {
         let (ttl, neg) = (self.ttl, self.negative_ttl);
+        let now = (self.clock)();
         match self.lru.get(dir) {
-            Some(slot) => {
+            Some(slot) if !slot.stale => {
                 let limit = match slot.value {
                     Cached::Present(_) => ttl,
                     Cached::Missing => neg,
                 };
-                (slot.fetched.elapsed() < limit).then(|| slot.value.clone())
+                (now.saturating_duration_since(slot.fetched) < limit).then(|| slot.value.clone())
             }
-            None => None,
+            _ => None,
+        }
+    }
+
+    /// How long ago the fresh listing of `dir` was fetched (`None`: none is fresh).
+    pub fn age(&mut self, dir: &RemotePath) -> Option<Duration> {
+        self.fresh(dir)?;
+        let now = (self.clock)();
+        self.lru
+            .peek(dir)
+            .map(|slot| now.saturating_duration_since(slot.fetched))
+    }
+
+    /// Invalidates the fresh listing of `dir` if it is older than `limit`; returns whether
+    /// it did (one check and change under the caller's lock, so that several callers that
+    /// find it old re-list it once).
+    pub fn expire_if_older(&mut self, dir: &RemotePath, limit: Duration) -> bool {
+        match self.age(dir) {
+            Some(age) if age >= limit => {
+                self.invalidate(dir);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The last listing of `dir`, fresh, expired or invalidated (to compare a new one with).
+    pub fn previous(&self, dir: &RemotePath) -> Option<Arc<Listing>> {
+        match self.lru.peek(dir).map(|slot| &slot.value) {
+            Some(Cached::Present(l)) => Some(Arc::clone(l)),
+            _ => None,
         }
     }
 
     pub fn insert(&mut self, dir: RemotePath, value: Cached) {
+        let fetched = (self.clock)();
         self.lru.put(
             dir,
             Slot {
                 value,
-                fetched: Instant::now(),
+                fetched,
+                stale: false,
             },
         );
     }
 
     /// Forgets `dir` so the next access lists it again.
     pub fn invalidate(&mut self, dir: &RemotePath) {
-        self.lru.pop(dir);
+        if let Some(slot) = self.lru.peek_mut(dir) {
+            slot.stale = true;
+        }
     }
 
     /// Forgets `dir` and every directory below it.
     pub fn invalidate_tree(&mut self, dir: &RemotePath) {
-        let below: Vec<RemotePath> = self
-            .lru
-            .iter()
-            .filter(|(p, _)| p.starts_with(dir))
-            .map(|(p, _)| p.clone())
-            .collect();
-        for p in below {
-            self.lru.pop(&p);
+        for (p, slot) in self.lru.iter_mut() {
+            if p.starts_with(dir) {
+                slot.stale = true;
+            }
         }
     }
 
@@ -229,9 +275,18 @@ mod tests {
         RemotePath::parse(s.as_bytes()).unwrap()
     }
 
+    /// A clock the test moves by hand.
+    fn manual_clock() -> (Arc<std::sync::Mutex<Instant>>, Clock) {
+        let now = Arc::new(std::sync::Mutex::new(Instant::now()));
+        let read = Arc::clone(&now);
+        (now, Box::new(move || *read.lock().unwrap()))
+    }
+
     #[test]
     fn listings_expire_after_their_ttl() {
-        let mut c = DirCache::new(Duration::from_millis(50), Duration::from_millis(10));
+        let (now, clock) = manual_clock();
+        let advance = |d: Duration| *now.lock().unwrap() += d;
+        let mut c = DirCache::with_clock(Duration::from_secs(20), Duration::from_secs(2), clock);
         c.insert(
             p("/d"),
             Cached::Present(Arc::new(Listing::new(vec![e("a", 1)]))),
@@ -239,15 +294,42 @@ mod tests {
         c.insert(p("/gone"), Cached::Missing);
         assert!(matches!(c.get(&p("/d")), Some(Cached::Present(l)) if l.get(b"a").is_some()));
         assert!(matches!(c.get(&p("/gone")), Some(Cached::Missing)));
-        std::thread::sleep(Duration::from_millis(20));
+        advance(Duration::from_millis(1999));
+        assert!(matches!(c.get(&p("/gone")), Some(Cached::Missing)));
+        assert_eq!(c.age(&p("/d")), Some(Duration::from_millis(1999)));
+        advance(Duration::from_millis(1));
         assert!(
             c.get(&p("/gone")).is_none(),
             "negative entries expire first"
         );
         assert!(c.get(&p("/d")).is_some());
-        std::thread::sleep(Duration::from_millis(40));
+        advance(Duration::from_secs(18) - Duration::from_nanos(1));
+        assert!(c.get(&p("/d")).is_some(), "fresh until the last moment");
+        advance(Duration::from_nanos(1));
         assert!(c.get(&p("/d")).is_none());
-        assert_eq!((c.hits, c.misses), (3, 2));
+        assert_eq!(c.age(&p("/d")), None);
+        assert_eq!((c.hits, c.misses), (5, 2));
+        // An expired listing is still there to compare the next one with.
+        assert!(c.previous(&p("/d")).is_some_and(|l| l.get(b"a").is_some()));
+        assert!(c.previous(&p("/gone")).is_none());
+    }
+
+    #[test]
+    fn old_listings_are_expired_once() {
+        let (now, clock) = manual_clock();
+        let mut c = DirCache::with_clock(Duration::from_secs(20), Duration::from_secs(1), clock);
+        c.insert(p("/d"), Cached::Present(Default::default()));
+        assert!(!c.expire_if_older(&p("/d"), Duration::from_secs(1)));
+        *now.lock().unwrap() += Duration::from_secs(1);
+        assert!(c.expire_if_older(&p("/d"), Duration::from_secs(1)));
+        assert!(
+            !c.expire_if_older(&p("/d"), Duration::from_secs(1)),
+            "already expired"
+        );
+        assert!(c.peek(&p("/d")).is_none());
+        c.insert(p("/d"), Cached::Present(Default::default()));
+        c.invalidate_tree(&p("/"));
+        assert!(c.peek(&p("/d")).is_none());
     }
 
     #[test]

@@ -74,6 +74,14 @@ impl InodeTable {
         }
     }
 
+    /// The number the kernel may know `path` by (held by it, or dormant), without creating one.
+    pub fn known(&self, path: &RemotePath) -> Option<u64> {
+        self.by_path
+            .get(path)
+            .copied()
+            .filter(|ino| self.by_ino.contains_key(ino))
+    }
+
     /// The number for `path`, creating it if needed, without touching the lookup count
     /// (plain readdir).
     pub fn ino_for(&mut self, path: &RemotePath) -> u64 {

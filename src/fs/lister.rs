@@ -241,7 +241,15 @@ impl FtpFs {
         self.contain_links(dir, &mut entries);
         self.add_pending(dir, &mut entries);
         let listing = Arc::new(Listing::new(entries));
-        lock(&self.cache).insert(dir.clone(), Cached::Present(Arc::clone(&listing)));
+        let previous = {
+            let mut cache = lock(&self.cache);
+            let previous = cache.previous(dir);
+            cache.insert(dir.clone(), Cached::Present(Arc::clone(&listing)));
+            previous
+        };
+        if let Some(previous) = previous {
+            self.compare_listings(dir, &previous, &listing);
+        }
         Ok(Some(listing))
     }
 

@@ -11,6 +11,7 @@
 
 pub mod attr;
 pub mod cache;
+pub mod coherence;
 pub mod handles;
 pub mod inode;
 pub mod lister;
@@ -130,6 +131,8 @@ pub struct FtpFs {
     prefetch: Arc<lister::Prefetcher>,
     /// Whether listings carry exact times (see [`FtpFs::eager_times`]); decided once.
     eager: OnceLock<bool>,
+    /// Where kernel cache notices go (`coherence.rs`; set by `fuse.rs`).
+    notices: OnceLock<coherence::NoticeSink>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -164,6 +167,7 @@ impl FtpFs {
             flights: lister::Flights::default(),
             prefetch: Arc::new(lister::Prefetcher::new(cfg.prefetch_dirs)),
             eager: OnceLock::new(),
+            notices: OnceLock::new(),
             cfg,
         }
     }
@@ -356,9 +360,12 @@ impl FtpFs {
         }
     }
 
-    /// Lists the mount root once, so a wrong path in the URL fails the mount.
+    /// Lists the mount root once, so a wrong path in the URL fails the mount. The listing is
+    /// not kept: what another client changes after the mount shows at once.
     pub fn check_root(&self) -> Result<(), FsError> {
-        self.listing(&self.cfg.root).map(|_| ())
+        self.listing(&self.cfg.root)?;
+        self.cache_lock().invalidate(&self.cfg.root);
+        Ok(())
     }
 
     fn root_attr(&self) -> Attr {
@@ -370,11 +377,7 @@ impl FtpFs {
     pub fn lookup(&self, parent: u64, name: &[u8]) -> Result<Attr, FsError> {
         let name = Name::new(name)?;
         let dir = self.path_of(parent)?;
-        let listing = self.listing(&dir)?;
-        let entry = listing
-            .get(name.as_bytes())
-            .cloned()
-            .ok_or(FsError::NotFound)?;
+        let entry = self.find_child(&dir, &name)?;
         let path = dir.join(&name);
         let ino = lock(&self.inodes).lookup(&path);
         Ok(self.attr_of(ino, &path, &entry, true))
@@ -563,9 +566,8 @@ impl FtpFs {
             crate::stats::add(&crate::stats::DOWNLOADS, 1);
             self.remote.open_read(path, at, self.cfg.data_timeout)
         };
-        let result = stream
-            .read(&open, offset, size as usize, *file_size)
-            .map_err(FsError::from);
+        let result = stream.read(&open, offset, size as usize, *file_size);
+        let result = self.checked(path, result);
         *timed_out = match &result {
             Err(e) if e.errno() == libc::ETIMEDOUT => Some((std::time::Instant::now(), e.clone())),
             _ => None,
@@ -655,7 +657,7 @@ impl FtpFs {
             (c.hits, c.misses)
         };
         let pool = self.remote.pool();
-        let rows: [(&str, u64); 24] = [
+        let rows: [(&str, u64); 28] = [
             ("operations", get(&stats::OPERATIONS)),
             ("ftp_commands", get(&stats::COMMANDS)),
             ("pipelined_commands", get(&stats::PIPELINED)),
@@ -664,6 +666,10 @@ impl FtpFs {
             ("bytes_uploaded", get(&stats::BYTES_UPLOADED)),
             ("uploads", get(&stats::UPLOADS)),
             ("listings", get(&stats::LISTINGS)),
+            ("contradictions", get(&stats::CONTRADICTIONS)),
+            ("negative_relistings", get(&stats::NEGATIVE_RELISTINGS)),
+            ("refreshes", get(&stats::REFRESHES)),
+            ("kernel_notices", get(&stats::NOTICES)),
             ("prefetched_listings", get(&stats::PREFETCHED_LISTINGS)),
             ("prefetch_queued", self.prefetch_queued() as u64),
             ("downloads", get(&stats::DOWNLOADS)),

@@ -29,7 +29,18 @@ impl FtpFs {
             return Err(FsError::Exists);
         }
         self.check_name_kept(&path)?;
-        self.remote.mkdir(&path)?;
+        if let Err(e) = self.remote.mkdir(&path) {
+            if e.breaks_session() {
+                return Err(e.into());
+            }
+            // Servers word it differently ("550 Create directory operation failed"): if the
+            // name is there after all, another client made it since our listing.
+            self.contradicted(&path);
+            return match self.listing(&dir)?.get(name.as_bytes()) {
+                Some(_) => Err(FsError::Exists),
+                None => Err(e.into()),
+            };
+        }
         // As for files: ask for an unusual mode, show it as unknown if the server refuses.
         let mode = mode & 0o7777;
         let mode = if mode == 0o755 || self.remote.chmod(&path, mode).is_err() {
@@ -59,16 +70,15 @@ impl FtpFs {
 
     pub fn unlink(&self, parent: u64, name: &[u8]) -> Result<(), FsError> {
         let (dir, name, path) = self.child(parent, name)?;
-        match self.listing(&dir)?.get(name.as_bytes()).map(|e| e.kind) {
-            None => return Err(FsError::NotFound),
-            Some(EntryKind::Dir) => return Err(FsError::IsADirectory),
-            Some(_) => {}
+        if self.find_child(&dir, &name)?.kind == EntryKind::Dir {
+            return Err(FsError::IsADirectory);
         }
         // A file created here and not uploaded yet is not on the server (unless it is
         // streaming into its name: then it is, and is taken local first).
         self.detach_stream(&path)?;
         if !self.pending_paths().contains(&path) {
-            self.remote.delete(&path)?;
+            let deleted = self.remote.delete(&path);
+            self.checked(&path, deleted)?;
         }
         self.forget_path(&dir, &name, &path);
         Ok(())
@@ -76,10 +86,8 @@ impl FtpFs {
 
     pub fn rmdir(&self, parent: u64, name: &[u8]) -> Result<(), FsError> {
         let (dir, name, path) = self.child(parent, name)?;
-        match self.listing(&dir)?.get(name.as_bytes()).map(|e| e.kind) {
-            None => return Err(FsError::NotFound),
-            Some(EntryKind::Dir) => {}
-            Some(_) => return Err(FsError::NotADirectory),
+        if self.find_child(&dir, &name)?.kind != EntryKind::Dir {
+            return Err(FsError::NotADirectory);
         }
         if self.pending_paths().iter().any(|p| p.starts_with(&path)) {
             // Files created in it are still on their way to the server.
@@ -126,15 +134,11 @@ impl FtpFs {
     ) -> Result<(), FsError> {
         let (dir, name, from) = self.child(parent, name)?;
         let (newdir, newname, to) = self.child(newparent, newname)?;
-        let entry = self
-            .listing(&dir)?
-            .get(name.as_bytes())
-            .cloned()
-            .ok_or(FsError::NotFound)?;
+        let entry = self.find_child(&dir, &name)?;
         let target = self.listing(&newdir)?.get(newname.as_bytes()).cloned();
         if target.is_none() && noreplace && self.features().size && self.remote.size(&to).is_ok() {
             // Another client created the target since the listing this mount holds.
-            self.cache_lock().invalidate(&newdir);
+            self.contradicted(&to);
             return Err(FsError::Exists);
         }
         if from == to {
@@ -199,7 +203,7 @@ impl FtpFs {
                     self.remote.rmdir(&to).map_err(|_| FsError::NotEmpty)?;
                     self.remote.rename(&from, &to)?;
                 }
-                None => return Err(first.into()),
+                None => return self.checked(&from, Err(first)),
             }
         }
         self.rebase_sources(&from, &to);

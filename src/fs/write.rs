@@ -268,11 +268,15 @@ impl FtpFs {
         let name = Name::new(name)?;
         let dir = self.path_of(parent)?;
         let path = dir.join(&name);
-        let mut existing = self.listing(&dir)?.get(name.as_bytes()).cloned();
+        let mut existing = match self.find_child(&dir, &name) {
+            Ok(e) => Some(e),
+            Err(FsError::NotFound) => None,
+            Err(e) => return Err(e),
+        };
         if existing.is_none() && self.features().size && self.remote.size(&path).is_ok() {
             // Another client created it since the listing this mount holds: storing an empty
             // file now would destroy theirs. Look again, and open what is there.
-            self.cache_lock().invalidate(&dir);
+            self.contradicted(&path);
             existing = self.listing(&dir)?.get(name.as_bytes()).cloned();
         }
         if let Some(existing) = existing {

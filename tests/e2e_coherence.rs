@@ -1,0 +1,175 @@
+//! End-to-end coherence with other clients of the same server (issue 15): a second FTP
+//! session (curl) changes the server while the mount is in use, and the mount never
+//! contradicts the server: a fresh mount sees changes made after it started, replies that
+//! contradict the cache correct it at once, names missing from a listing are looked for
+//! again after `negative_ttl`, a refresh can be asked for, and a file replaced on the server
+//! is read anew.
+
+mod common;
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::curl;
+use common::shell::sh;
+use common::*;
+
+/// Polls `f` until it is true or `limit` passes.
+fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// Uploads `bytes` as `rel` through a second FTP session.
+fn put_bytes(server: &Server, rel: &str, bytes: &[u8]) {
+    let tmp = tempfile::NamedTempFile::new().unwrap();
+    fs::write(tmp.path(), bytes).unwrap();
+    curl::put(server, tmp.path(), rel);
+}
+
+/// The server's path for `rel` as FTP commands name it.
+fn remote(server: &Server, rel: &str) -> String {
+    format!("{}/{rel}", server.remote_dir().trim_end_matches('/'))
+}
+
+/// A fresh mount, then another client makes a directory and a file: `ls`, `stat` and `cat`
+/// through the mount see them at once (the mount-time listing is not kept).
+fn fresh_mount_starts_fresh(server: &Server) {
+    server.populate(|root| fs::write(root.join("old.txt"), b"old").unwrap());
+    let m = mount_for(server, &["dir_cache_ttl=60"]);
+    curl::quote(server, &[&format!("MKD {}", remote(server, "newdir"))]);
+    put_bytes(server, "newdir/inside.txt", b"inside");
+    put_bytes(server, "new.txt", b"fresh bytes");
+    let names = dir_names(m.path());
+    assert!(
+        names.contains(&"newdir".to_string()),
+        "{names:?}\n{}",
+        m.log()
+    );
+    assert!(names.contains(&"new.txt".to_string()), "{names:?}");
+    assert!(m.join("newdir").is_dir());
+    assert_eq!(fs::read(m.join("new.txt")).unwrap(), b"fresh bytes");
+    assert_eq!(fs::read(m.join("newdir/inside.txt")).unwrap(), b"inside");
+}
+
+for_each_server_kind!(fresh_mount_starts_fresh, fresh_mount_starts_fresh);
+
+/// With a long TTL, replies that contradict the cache correct it at once: mkdir of a name
+/// another client made gives EEXIST and the next stat finds it; cat or rm of a file another
+/// client deleted gives ENOENT and the name leaves the listing. A name another client
+/// created shows within `negative_ttl` (1 s). Each contradiction costs one re-listing.
+fn contradictions_are_corrected(server: &Server) {
+    server.populate(|root| {
+        for name in ["gone.txt", "gone2.txt", "stays.txt"] {
+            fs::write(root.join(name), name.as_bytes()).unwrap();
+        }
+    });
+    let m = mount_for(server, &["dir_cache_ttl=300"]);
+    let mnt = m.path();
+    assert_eq!(dir_names(mnt).len(), 3);
+    // Another client makes a directory, deletes two files and makes a file.
+    curl::quote(
+        server,
+        &[
+            &format!("MKD {}", remote(server, "theirs")),
+            &format!("DELE {}", remote(server, "gone.txt")),
+            &format!("DELE {}", remote(server, "gone2.txt")),
+        ],
+    );
+    put_bytes(server, "late.txt", b"late");
+    let before = m.stats();
+
+    let err = fs::create_dir(mnt.join("theirs")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists, "{err}\n{}", m.log());
+    assert!(mnt.join("theirs").is_dir(), "the next stat finds it");
+
+    let err = fs::read(mnt.join("gone.txt")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    let err = fs::remove_file(mnt.join("gone2.txt")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    let mut names = dir_names(mnt);
+    names.sort();
+    assert_eq!(names, ["late.txt", "stays.txt", "theirs"], "{}", m.log());
+
+    // Never EEXIST then ENOENT: the directory stays usable.
+    fs::write(mnt.join("theirs/mine.txt"), b"mine").unwrap();
+    assert_eq!(
+        fs::read(server.dir().join("theirs/mine.txt")).unwrap(),
+        b"mine"
+    );
+    assert!(wait_until(Duration::from_secs(5), || {
+        fs::read(mnt.join("late.txt")).is_ok_and(|b| b == b"late")
+    }));
+
+    let after = m.stats();
+    let contradictions = after["contradictions"] - before["contradictions"];
+    let listings = after["listings"] - before["listings"];
+    assert!(contradictions >= 1, "{after:?}");
+    // One re-listing per contradiction or expired negative answer, and the new directory's
+    // own: never a storm.
+    assert!(
+        listings <= contradictions + after["negative_relistings"] + 3,
+        "{listings} listings for {contradictions} contradictions: {after:?}"
+    );
+}
+
+for_each_server_kind!(contradictions_are_corrected, contradictions_are_corrected);
+
+/// A file another client replaces with the same size but other bytes and a new time is read
+/// with the new bytes after its next open, once the listing shows the new time.
+fn replaced_file_is_read_anew(server: &Server) {
+    server.populate(|root| {
+        fs::write(root.join("f.txt"), b"version one\n").unwrap();
+        sh(root, "touch -m -d @1600000000 f.txt");
+    });
+    let m = mount_for(server, &["dir_cache_ttl=1"]);
+    assert_eq!(fs::read(m.join("f.txt")).unwrap(), b"version one\n");
+    put_bytes(server, "f.txt", b"version two\n");
+    sh(server.dir(), "touch -m -d @1700000000 f.txt");
+    let mtime = |p: &Path| {
+        fs::metadata(p).map(|md| {
+            use std::os::unix::fs::MetadataExt;
+            md.mtime()
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || mtime(&m.join("f.txt"))
+            .is_ok_and(|t| t == 1_700_000_000)),
+        "{}",
+        m.log()
+    );
+    assert_eq!(fs::read(m.join("f.txt")).unwrap(), b"version two\n");
+}
+
+for_each_server_kind!(replaced_file_is_read_anew, replaced_file_is_read_anew);
+
+/// `setfattr -n user.ftpfs.refresh DIR` lists the directory again at once, whatever the
+/// TTL; on a file it refreshes the file's directory.
+fn refresh_on_request(server: &Server) {
+    server.populate(|root| fs::create_dir(root.join("sub")).unwrap());
+    let m = mount_for(server, &["dir_cache_ttl=300", "negative_ttl=300"]);
+    assert!(dir_names(m.join("sub")).is_empty());
+    put_bytes(server, "sub/theirs.txt", b"theirs");
+    assert!(dir_names(m.join("sub")).is_empty(), "cached for 300 s");
+    sh(m.path(), "setfattr -n user.ftpfs.refresh sub");
+    assert_eq!(dir_names(m.join("sub")), ["theirs.txt"]);
+    assert_eq!(fs::read(m.join("sub/theirs.txt")).unwrap(), b"theirs");
+    put_bytes(server, "sub/second.txt", b"2");
+    sh(m.path(), "setfattr -n user.ftpfs.refresh sub/theirs.txt");
+    let mut names = dir_names(m.join("sub"));
+    names.sort();
+    assert_eq!(names, ["second.txt", "theirs.txt"]);
+    assert_eq!(m.stats()["refreshes"], 2);
+    let out = common::shell::run(m.path(), "setfattr -n user.other sub");
+    assert!(!out.status.success(), "other attributes are refused");
+}
+
+for_each_server_kind!(refresh_on_request, refresh_on_request);

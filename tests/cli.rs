@@ -188,6 +188,40 @@ fn wrong_password_fails_with_one_line() {
     assert!(took < Duration::from_secs(15), "took {took:?}");
 }
 
+/// `--version`: the package version, and the commit the binary was built from when it was
+/// built in a git checkout (build.rs).
+#[test]
+fn version_names_the_commit() {
+    let out = Command::new(ftpfs_bin()).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let version = String::from_utf8(out.stdout).unwrap();
+    let manifest_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // As build.rs: only a checkout whose top is this crate.
+    let head = Command::new("git")
+        .arg("-C")
+        .arg(manifest_dir)
+        .args(["rev-parse", "--show-toplevel", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            let (top, commit) = text.trim().split_once('\n')?;
+            let ours = fs::canonicalize(top).ok()? == fs::canonicalize(manifest_dir).ok()?;
+            ours.then(|| commit.trim().to_string())
+        });
+    let expected = match head {
+        Some(commit) => format!(
+            "ftpfs {} (commit {})\n",
+            env!("CARGO_PKG_VERSION"),
+            &commit[..12]
+        ),
+        // A source tarball: no commit to name.
+        None => format!("ftpfs {}\n", env!("CARGO_PKG_VERSION")),
+    };
+    assert_eq!(version, expected);
+}
+
 #[test]
 fn missing_remote_directory_fails() {
     let server = Server::start(ServerKind::PureFtpd, ServerOptions::default());

@@ -264,7 +264,9 @@ fn render_extra(out: &mut String) {
 }
 
 fn man_page() -> Vec<u8> {
-    let cmd = command();
+    // The page names the release, not the commit that `--version` adds: the file is checked
+    // in, and would otherwise change with every commit.
+    let cmd = command().version(env!("CARGO_PKG_VERSION"));
     let headings: Vec<String> = groups(&cmd).into_iter().map(|(h, _)| h).collect();
     let after_help = cmd.get_after_help().map(|h| h.to_string());
     let man = clap_mangen::Man::new(cmd.override_usage(MAN_SYNOPSIS)).manual("ftpfs manual");

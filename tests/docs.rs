@@ -138,7 +138,7 @@ const MAN_EXTRA: &[(&str, &[Block])] = &[
                  With the type fuse.ftpfs, mount(8) runs mount.fuse3, which runs ftpfs with the \
                  URL, the mount point and the options; if /sbin/mount.fuse.ftpfs links to ftpfs, \
                  mount(8) runs that directly instead. The type ftpfs needs /sbin/mount.ftpfs \
-                 linked to ftpfs. contrib/install.sh makes both links; started under those names, ftpfs takes \
+                 linked to ftpfs. The Debian package and contrib/install.sh make both links; started under those names, ftpfs takes \
                  mount(8)'s helper arguments (-s, -n, -v and -t are ignored, -f checks the \
                  arguments without mounting). Options that mount(8) and systemd pass to every \
                  file system (_netdev, noauto, nofail, user, x-systemd.*, ...) are accepted and \
@@ -232,7 +232,9 @@ const MAN_EXTRA: &[(&str, &[Block])] = &[
             Block::Para(
                 "fusermount3(1), mount.fuse3(8), fstab(5), systemd.mount(5), netrc(5). In the \
                  source tree: README.md, docs/CONFIGURATION.md (every option in detail), \
-                 docs/TROUBLESHOOTING.md, docs/SEMANTICS.md, docs/SECURITY.md.",
+                 docs/TROUBLESHOOTING.md, docs/SEMANTICS.md, docs/SECURITY.md; the Debian \
+                 package installs them in /usr/share/doc/ftpfs, with fstab and systemd \
+                 examples in /usr/share/doc/ftpfs/examples.",
             ),
         ],
     ),

@@ -7,6 +7,8 @@
 #   their .debs are downloaded and unpacked under /opt/ftpfs-test-servers/{vsftpd,pure-ftpd}.
 # * the system user `ftp` with an existing home (vsftpd's anonymous mode needs it).
 # * a Rust toolchain (rustup, with rustfmt and clippy) if cargo is missing.
+# * for the Debian package (contrib/package.sh, tests/package.rs): cargo-deb (cargo install,
+#   skipped when present), dpkg-dev (dpkg-shlibdeps) and man-db (man, to render the page).
 #
 # Non-interactive and idempotent: when everything is present it does no network access and
 # finishes in well under a second. It never starts a server (a policy-rc.d guard blocks the
@@ -34,6 +36,10 @@ declare -A EXTRACTED=(
     [vsftpd]="usr/sbin/vsftpd"
     [pure-ftpd]="usr/sbin/pure-ftpd usr/bin/pure-pw"
 )
+# The Debian package: dpkg-shlibdeps (cargo-deb's automatic Depends), man(1) for the man page
+# test, and cargo-deb itself (installed with cargo below; this version is the one tested).
+APT_PACKAGES+=(dpkg-dev man-db)
+CARGO_DEB_VERSION=3.8.0
 
 log() { printf 'deps.sh: %s\n' "$*" >&2; }
 die() {
@@ -199,6 +205,15 @@ if command -v rustup >/dev/null; then
             rustup component add "$comp" >/dev/null
         fi
     done
+fi
+
+# --- 6. cargo-deb (contrib/package.sh) -------------------------------------------------------------
+if ! cargo deb --version >/dev/null 2>&1; then
+    log "cargo install cargo-deb $CARGO_DEB_VERSION (once; a few minutes)"
+    cargo install cargo-deb --locked --version "$CARGO_DEB_VERSION" >"$WORK/cargo-deb.log" 2>&1 || {
+        cat "$WORK/cargo-deb.log" >&2
+        die "cargo install cargo-deb failed"
+    }
 fi
 
 log "ok (servers in $SERVERS_DIR, rustc $rust_version)"

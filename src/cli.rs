@@ -19,7 +19,8 @@ use clap::Parser;
 #[derive(Parser, Debug, Clone, PartialEq)]
 #[command(
     name = "ftpfs",
-    version,
+    // The package version and the git commit it was built from (build.rs).
+    version = env!("FTPFS_VERSION"),
     about = "Mount a remote FTP server as a local directory (FUSE)",
     after_help = "Every long option can also be given inside -o, with '_' or '-': \
                   ftpfs ftp://host/ /mnt -o max_conns=2,dir_cache_ttl=60,active\n\

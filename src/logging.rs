@@ -1,7 +1,16 @@
-//! Logging: env_logger's filters and format on stderr in the foreground, syslog (and so the
-//! journal) once ftpfs has gone to the background. Where nothing listens on `/dev/log`
-//! (containers, minimal systems), the daemon appends to `ftpfs.log` in the cache directory
-//! instead, so that what it says about failed uploads and kept spool files is never lost.
+//! Logging: where records go and what they look like.
+//!
+//! - On the terminal (in the foreground, and in the background before the daemon detaches),
+//!   records are messages for a person, one line each: `ftpfs: warning: ...` or
+//!   `ftpfs: error: ...`, with no timestamp or module path. While the mount is starting, a
+//!   message already printed is not printed again, so a failed mount shows at most one line
+//!   per distinct problem, and the reason (printed by the caller, [`error_line`]) comes last.
+//! - With `--debug`, `--trace-ftp` or `FTPFS_LOG` set, the user asked for a log: env_logger's
+//!   full format (`[TIME LEVEL target] message`) on stderr, every record.
+//! - Once ftpfs has gone to the background: syslog (and so the journal). Where nothing
+//!   listens on `/dev/log` (containers, minimal systems), the daemon appends to `ftpfs.log` in
+//!   the cache directory instead, so that what it says about failed uploads and kept spool
+//!   files is never lost.
 //!
 //! The filter comes from `FTPFS_LOG` (env_logger syntax), else `warn`, or `debug` with
 //! `--debug`. `--trace-ftp` adds the FTP command trace (target `ftpfs::ftp`, PASS masked).
@@ -9,6 +18,7 @@
 //! suppaftp logs every control-channel line at trace level, including `PASS`. Its level is
 //! therefore capped at debug whatever the filter says, so a password never reaches a log.
 
+use std::collections::HashSet;
 use std::ffi::CString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,6 +32,14 @@ static SYSLOG: AtomicBool = AtomicBool::new(false);
 
 /// Set instead of `SYSLOG` when no syslog daemon listens: records go to this file.
 static LOG_FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+
+/// Set when nobody asked for a log (no `--debug`, `--trace-ftp` or `FTPFS_LOG`): records on
+/// stderr are one-line messages for a person (see the module doc).
+static CONSOLE: AtomicBool = AtomicBool::new(false);
+
+/// The console lines printed while the mount is starting, so that none is printed twice;
+/// `None` once the mount is live (a repeated warning then is news, not noise).
+static PRINTED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
 struct Logger {
     inner: env_logger::Logger,
@@ -50,6 +68,15 @@ impl Log for Logger {
             return;
         }
         if !SYSLOG.load(Ordering::Relaxed) {
+            if CONSOLE.load(Ordering::Relaxed) {
+                let kind = match record.level() {
+                    Level::Error => "error",
+                    Level::Warn => "warning",
+                    Level::Info => "info",
+                    Level::Debug | Level::Trace => "debug",
+                };
+                return console(kind, &record.args().to_string());
+            }
             return self.inner.log(record);
         }
         let priority = match record.level() {
@@ -70,7 +97,61 @@ impl Log for Logger {
     }
 }
 
+/// Prints `ftpfs: KIND: MESSAGE` on stderr as one line (line breaks in the message become
+/// spaces), unless the same line was printed already while the mount is starting.
+fn console(kind: &str, message: &str) {
+    let line = format!("ftpfs: {kind}: {}", one_line(message));
+    {
+        let mut printed = PRINTED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(set) = printed.as_mut() {
+            if !set.insert(line.clone()) {
+                return;
+            }
+        }
+    }
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+fn one_line(message: &str) -> String {
+    message
+        .trim_end()
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The line that says why ftpfs failed: `ftpfs: error: MESSAGE`. The caller prints it on
+/// stderr, last.
+pub fn error_line(message: &str) -> String {
+    format!("ftpfs: error: {}", one_line(message))
+}
+
+/// A warning that must reach the user even if the log filter hides warnings: logged, and
+/// printed on stderr as `ftpfs: warning: ...` when the filter would drop it.
+pub fn warn_always(message: &str) {
+    if log::log_enabled!(Level::Warn) {
+        log::warn!("{message}");
+    } else {
+        eprintln!("ftpfs: warning: {}", one_line(message));
+    }
+}
+
+/// The mount is live: from now on the console prints every message, repeats included.
+pub fn started() {
+    *PRINTED.lock().unwrap_or_else(|p| p.into_inner()) = None;
+}
+
+/// Sets up logging. `debug`, `trace_ftp` or a non-empty `FTPFS_LOG` select the log format on
+/// stderr; without them, stderr gets one-line messages (see the module doc).
 pub fn init(debug: bool, trace_ftp: bool) {
+    let env_filter = std::env::var("FTPFS_LOG").ok().filter(|f| !f.is_empty());
+    let console = !debug && !trace_ftp && env_filter.is_none();
+    CONSOLE.store(console, Ordering::Relaxed);
+    if console {
+        *PRINTED.lock().unwrap_or_else(|p| p.into_inner()) = Some(HashSet::new());
+    }
     // suppaftp warns about things ftpfs handles (a server's odd reply to a cancelled
     // transfer); by default only its errors are shown. Its TLS wrapper logs an error when it
     // drops a stream whose handshake or connection already failed: ftpfs reports that failure
@@ -80,7 +161,7 @@ pub fn init(debug: bool, trace_ftp: bool) {
     } else {
         "warn,suppaftp=error,suppaftp::sync_ftp::tls=off"
     };
-    let mut filter = std::env::var("FTPFS_LOG").unwrap_or_else(|_| default.to_string());
+    let mut filter = env_filter.unwrap_or_else(|| default.to_string());
     if trace_ftp {
         filter.push_str(",ftpfs::ftp=debug");
     }

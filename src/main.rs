@@ -1,4 +1,5 @@
-//! The `ftpfs` binary: parse the arguments, validate them, mount. Errors are one line.
+//! The `ftpfs` binary: parse the arguments, validate them, mount. A failure is one line,
+//! `ftpfs: error: ...`, printed last.
 
 use std::process::ExitCode;
 
@@ -17,7 +18,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
-            eprintln!("ftpfs: {msg}");
+            eprintln!("{}", ftpfs::logging::error_line(&msg));
             ExitCode::FAILURE
         }
     }

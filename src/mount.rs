@@ -88,11 +88,12 @@ fn daemonize() -> Result<File, String> {
             match msg.strip_prefix("ok") {
                 Some(_) => std::process::exit(0),
                 None if msg.is_empty() => {
-                    eprintln!("ftpfs: the mount process died before the mount was ready");
+                    let msg = "the mount process died before the mount was ready";
+                    eprintln!("{}", crate::logging::error_line(msg));
                     std::process::exit(1)
                 }
                 None => {
-                    eprintln!("ftpfs: {}", msg.trim_end());
+                    eprintln!("{}", crate::logging::error_line(&msg));
                     std::process::exit(1)
                 }
             }
@@ -152,6 +153,7 @@ fn serve(config: &Config, mountpoint: &Path, report: Option<File>) -> Result<(),
     let fallback_log = crate::logging::fallback_log_path(&config.fs.spool_dir);
     report_to_parent(report, &started_ok, &fallback_log);
     let (session, fs) = started?;
+    crate::logging::started();
     log::info!("mounted {} on {}", config.source, mountpoint.display());
 
     // Watch for the session ending (external umount) and wake the main thread.
@@ -214,10 +216,10 @@ fn start(
     if let Some(tls) = &config.session.tls {
         if config.no_verify {
             // Loud on purpose: this is the one setting that makes FTPS as weak as FTP.
-            let msg = "WARNING: certificate verification is OFF (-o no_verify): anyone between \
-                       you and the server can read and change your files and your password";
-            eprintln!("ftpfs: {msg}");
-            log::warn!("{msg}");
+            crate::logging::warn_always(
+                "certificate verification is OFF (-o no_verify): anyone between you and the \
+                 server can read and change your files and your password",
+            );
         }
         log::info!("FTPS ({:?}) to {}", tls.mode, tls.domain);
     } else if config.session.user != crate::config::ANONYMOUS_USER

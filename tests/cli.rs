@@ -74,17 +74,20 @@ fn help_documents_every_option() {
     }
 }
 
-/// Every failure must be a single "ftpfs: ..." line, not a backtrace or a log dump. (Log
-/// warnings, which start with a timestamp, may precede it.)
+/// Every failure must be a single "ftpfs: error: ..." line, last, not a backtrace or a log
+/// dump. Warnings (`ftpfs: warning: ...`, one line each, none twice) may precede it.
 fn assert_one_line(stderr: &str, needle: &str) {
-    let lines: Vec<&str> = stderr
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('['))
-        .collect();
-    assert_eq!(lines.len(), 1, "expected one line, got:\n{stderr}");
-    assert!(lines[0].starts_with("ftpfs: "), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    let Some((last, before)) = lines.split_last() else {
+        panic!("expected an error line, got nothing");
+    };
+    assert!(last.starts_with("ftpfs: error: "), "{stderr}");
+    for (i, l) in before.iter().enumerate() {
+        assert!(l.starts_with("ftpfs: warning: "), "{stderr}");
+        assert!(!before[..i].contains(l), "printed twice: {l}\n{stderr}");
+    }
     assert!(
-        lines[0].to_lowercase().contains(needle),
+        last.to_lowercase().contains(needle),
         "expected '{needle}' in: {stderr}"
     );
 }
@@ -186,6 +189,91 @@ fn wrong_password_fails_with_one_line() {
         "the password was printed: {stderr}"
     );
     assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+/// What a person sees when a mount fails, line by line: one `ftpfs: warning: ...` line per
+/// distinct problem, then the reason, `ftpfs: error: ...`, last; no log records (timestamps,
+/// module paths). The same in the foreground and from the background start, whose daemon
+/// never detached. With `FTPFS_LOG` set the warnings are log records again, and the reason
+/// is still the last line.
+#[test]
+fn failed_mount_prints_one_line_per_problem_and_the_reason_last() {
+    let server = Server::start(ServerKind::Proftpd, ServerOptions::default());
+    let port = server.port();
+    let url = format!("ftp://test:wrong@127.0.0.1:{port}/");
+    let dir = mountpoint();
+    let mnt = dir.path().to_str().unwrap();
+    let expected_warnings = [
+        "ftpfs: warning: the password in the URL is visible to other users (ps, /proc); \
+         use password_file=PATH, ~/.netrc or FTPFS_PASSWORD instead",
+        "ftpfs: warning: the password for test goes over the network in clear text; \
+         use ftps:// if the server supports it",
+    ];
+    let reason = format!("ftpfs: error: 127.0.0.1:{port}: login refused for user 'test': 530 ");
+    for args in [vec![url.as_str(), mnt], vec![url.as_str(), mnt, "-f"]] {
+        let (code, stderr, _) = run_ftpfs(&args, Duration::from_secs(30));
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 3, "{args:?}:\n{stderr}");
+        assert_eq!(lines[..2], expected_warnings, "{args:?}:\n{stderr}");
+        assert!(lines[2].starts_with(&reason), "{args:?}:\n{stderr}");
+        assert!(!is_mounted(dir.path()));
+    }
+
+    // A log was asked for: log records, then the same last line.
+    let mut cmd = Command::new(ftpfs_bin());
+    cmd.env("FTPFS_LOG", "warn")
+        .env_remove("RUST_LOG")
+        .args([url.as_str(), mnt, "-f"])
+        .stdin(Stdio::null());
+    let (code, stderr, _) = run_with_deadline(cmd, Duration::from_secs(30));
+    assert_eq!(code, Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    let records = log_records(&stderr);
+    assert_eq!(
+        records,
+        [
+            ("WARN".to_string(), "ftpfs::config".to_string()),
+            ("WARN".to_string(), "ftpfs::mount".to_string())
+        ],
+        "{stderr}"
+    );
+    assert!(lines[2].starts_with(&reason), "{stderr}");
+}
+
+/// `--version`: the package version, and the commit the binary was built from when it was
+/// built in a git checkout (build.rs).
+#[test]
+fn version_names_the_commit() {
+    let out = Command::new(ftpfs_bin()).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let version = String::from_utf8(out.stdout).unwrap();
+    let manifest_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // As build.rs: only a checkout whose top is this crate.
+    let head = Command::new("git")
+        .arg("-C")
+        .arg(manifest_dir)
+        .args(["rev-parse", "--show-toplevel", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            let (top, commit) = text.trim().split_once('\n')?;
+            let ours = fs::canonicalize(top).ok()? == fs::canonicalize(manifest_dir).ok()?;
+            ours.then(|| commit.trim().to_string())
+        });
+    let expected = match head {
+        Some(commit) => format!(
+            "ftpfs {} (commit {})\n",
+            env!("CARGO_PKG_VERSION"),
+            &commit[..12]
+        ),
+        // A source tarball: no commit to name.
+        None => format!("ftpfs {}\n", env!("CARGO_PKG_VERSION")),
+    };
+    assert_eq!(version, expected);
 }
 
 #[test]

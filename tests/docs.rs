@@ -138,7 +138,7 @@ const MAN_EXTRA: &[(&str, &[Block])] = &[
                  With the type fuse.ftpfs, mount(8) runs mount.fuse3, which runs ftpfs with the \
                  URL, the mount point and the options; if /sbin/mount.fuse.ftpfs links to ftpfs, \
                  mount(8) runs that directly instead. The type ftpfs needs /sbin/mount.ftpfs \
-                 linked to ftpfs. contrib/install.sh makes both links; started under those names, ftpfs takes \
+                 linked to ftpfs. The Debian package and contrib/install.sh make both links; started under those names, ftpfs takes \
                  mount(8)'s helper arguments (-s, -n, -v and -t are ignored, -f checks the \
                  arguments without mounting). Options that mount(8) and systemd pass to every \
                  file system (_netdev, noauto, nofail, user, x-systemd.*, ...) are accepted and \
@@ -232,7 +232,9 @@ const MAN_EXTRA: &[(&str, &[Block])] = &[
             Block::Para(
                 "fusermount3(1), mount.fuse3(8), fstab(5), systemd.mount(5), netrc(5). In the \
                  source tree: README.md, docs/CONFIGURATION.md (every option in detail), \
-                 docs/TROUBLESHOOTING.md, docs/SEMANTICS.md, docs/SECURITY.md.",
+                 docs/TROUBLESHOOTING.md, docs/SEMANTICS.md, docs/SECURITY.md; the Debian \
+                 package installs them in /usr/share/doc/ftpfs, with fstab and systemd \
+                 examples in /usr/share/doc/ftpfs/examples.",
             ),
         ],
     ),
@@ -263,10 +265,104 @@ fn render_extra(out: &mut String) {
     }
 }
 
+/// `\fBtext\fR`, escaped.
+fn roff_bold(text: &str) -> String {
+    format!("\\fB{}\\fR", roff_escape(text))
+}
+
+/// The first line of an option's paragraph as clap_mangen writes it starts with its short
+/// and long names, but leaves out its visible aliases and has no idea of `-o`. Returns that
+/// prefix and what goes after it: the aliases, then (after the value, before any
+/// `[default: ...]`) each `-o` spelling of the long name and of the aliases, with `_` and `-`.
+fn man_spellings(arg: &clap::Arg) -> Option<(String, String, String)> {
+    let prefix = match (arg.get_short(), arg.get_long()) {
+        (Some(s), Some(l)) => format!(
+            "{}, {}",
+            roff_bold(&format!("-{s}")),
+            roff_bold(&format!("--{l}"))
+        ),
+        (Some(s), None) => roff_bold(&format!("-{s}")),
+        (None, Some(l)) => roff_bold(&format!("--{l}")),
+        (None, None) => return None,
+    };
+    let aliases: Vec<&str> = arg.get_visible_aliases().unwrap_or_default();
+    let after_names: String = aliases
+        .iter()
+        .map(|a| format!(", {}", roff_bold(&format!("--{a}"))))
+        .collect();
+    let value = arg
+        .get_num_args()
+        .is_some_and(|n| n.takes_values())
+        .then(|| {
+            arg.get_value_names()
+                .and_then(|v| v.first().map(|s| s.to_string()))
+        })
+        .flatten();
+    let mut dash_o = String::new();
+    for name in arg.get_long().into_iter().chain(aliases.iter().copied()) {
+        let mut forms = vec![name.replace('-', "_")];
+        if !forms.contains(&name.to_string()) {
+            forms.push(name.to_string());
+        }
+        for form in forms {
+            match &value {
+                Some(v) => write!(
+                    dash_o,
+                    ", {}\\fI{}\\fR",
+                    roff_bold(&format!("-o {form}=")),
+                    roff_escape(v)
+                ),
+                None => write!(dash_o, ", {}", roff_bold(&format!("-o {form}"))),
+            }
+            .unwrap();
+        }
+    }
+    Some((prefix, after_names, dash_o))
+}
+
+/// Adds every spelling [`man_spellings`] finds to the paragraph tags of clap_mangen's options
+/// section (`--help` and `--version` excepted: they are not mount options).
+fn add_spellings(options: &str, cmd: &Command) -> String {
+    let args: Vec<(String, String, String)> = cmd
+        .get_arguments()
+        .filter(|a| !a.is_positional() && !a.is_hide_set())
+        .filter(|a| {
+            !matches!(
+                a.get_action(),
+                ArgAction::Help | ArgAction::HelpShort | ArgAction::HelpLong | ArgAction::Version
+            )
+        })
+        .filter_map(man_spellings)
+        .collect();
+    let mut out = String::new();
+    let mut tag = false;
+    for line in options.lines() {
+        let mut line = line.to_string();
+        if tag {
+            let found = args.iter().find(|(prefix, ..)| {
+                line.strip_prefix(prefix.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+            });
+            if let Some((prefix, aliases, dash_o)) = found {
+                let rest = &line[prefix.len()..];
+                let (value, default) =
+                    rest.split_at(rest.find(" [default: ").unwrap_or(rest.len()));
+                line = format!("{prefix}{aliases}{value}{dash_o}{default}");
+            }
+        }
+        tag = line == ".TP";
+        writeln!(out, "{line}").unwrap();
+    }
+    out
+}
+
 fn man_page() -> Vec<u8> {
-    let cmd = command();
+    // The page names the release, not the commit that `--version` adds: the file is checked
+    // in, and would otherwise change with every commit.
+    let cmd = command().version(env!("CARGO_PKG_VERSION"));
     let headings: Vec<String> = groups(&cmd).into_iter().map(|(h, _)| h).collect();
     let after_help = cmd.get_after_help().map(|h| h.to_string());
+    let options = cmd.clone();
     let man = clap_mangen::Man::new(cmd.override_usage(MAN_SYNOPSIS)).manual("ftpfs manual");
     let section = |f: &dyn Fn(&mut Vec<u8>) -> std::io::Result<()>| {
         let mut buf = Vec::new();
@@ -282,7 +378,8 @@ fn man_page() -> Vec<u8> {
         writeln!(out, ".PP\n{}", roff_escape(para)).unwrap();
     }
     // One section per help heading, named "MOUNT OPTIONS" rather than just "MOUNT".
-    for line in section(&|w| man.render_options_section(w)).lines() {
+    let rendered = add_spellings(&section(&|w| man.render_options_section(w)), &options);
+    for line in rendered.lines() {
         match line.strip_prefix(".SH ") {
             Some(h) if headings.iter().any(|g| g.to_uppercase() == h) => {
                 writeln!(out, ".SH {h} OPTIONS").unwrap()
@@ -808,4 +905,131 @@ fn option_tokens_are_found() {
     assert!(accepted_mount_option("_netdev"));
     assert!(accepted_mount_option("x-systemd.automount"));
     assert!(!accepted_mount_option("no_such_option"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// --help and the man page name the same spellings
+
+/// The option spellings `ftpfs --help` shows: the names at the start of each option line,
+/// and the `[alias: ...]`/`[aliases: ...]` clap adds after the help text.
+fn help_spellings(help: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in help.lines() {
+        let trimmed = line.trim_start();
+        // Option lines are indented by 2 (or 6, long only); wrapped help text by far more,
+        // the text after the options (after_help) not at all.
+        if trimmed.starts_with('-') && (2..=6).contains(&(line.len() - trimmed.len())) {
+            let names = trimmed.split("  ").next().unwrap_or_default();
+            out.extend(option_tokens(names));
+        }
+    }
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for marker in ["[alias: ", "[aliases: "] {
+        for part in flat.split(marker).skip(1) {
+            out.extend(option_tokens(part.split(']').next().unwrap_or_default()));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A roff line as text: `\-` is `-`, font changes are dropped.
+fn roff_text(line: &str) -> String {
+    let mut s = line.replace("\\-", "-").replace("\\e", "\\");
+    for font in ["\\fB", "\\fI", "\\fR", "\\fP"] {
+        s = s.replace(font, "");
+    }
+    s
+}
+
+/// The paragraph tags of a man page (the line after each `.TP`), as text.
+fn man_tags(man: &str) -> Vec<String> {
+    let lines: Vec<&str> = man.lines().collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0] == ".TP")
+        .map(|w| roff_text(w[1]))
+        .collect()
+}
+
+/// Every spelling of every option that `ftpfs --help` prints (short, long, alias) is in a
+/// paragraph tag of docs/ftpfs.1, and the tags name no option that --help does not; every
+/// long option and alias also has its `-o` spellings there (`_` and `-`), and each of those is
+/// one the parser accepts.
+#[test]
+fn man_page_and_help_name_the_same_spellings() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ftpfs"))
+        .arg("--help")
+        .env("COLUMNS", "100")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = help_spellings(&String::from_utf8_lossy(&out.stdout));
+    assert!(help.contains(&"--read-only".to_string()), "{help:?}");
+    let man = read("docs/ftpfs.1");
+    let tags = man_tags(&man);
+    let mut in_man: Vec<String> = Vec::new();
+    let mut dash_o: Vec<String> = Vec::new();
+    for tag in &tags {
+        // `-o NAME` spellings, then the rest (`-o <OPTIONS>` is the -o option itself).
+        let words: Vec<&str> = tag.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+        let mut i = 0;
+        while i < words.len() {
+            if words[i] == "-o" && words.get(i + 1).is_some_and(|w| !w.starts_with('<')) {
+                dash_o.push(words[i + 1].to_string());
+                i += 2;
+                continue;
+            }
+            in_man.extend(option_tokens(words[i]));
+            i += 1;
+        }
+    }
+    let mut problems = Vec::new();
+    for s in &help {
+        if !in_man.contains(s) {
+            problems.push(format!("--help shows {s}; the man page does not"));
+        }
+        if s.starts_with("--") && !matches!(s.as_str(), "--help" | "--version") {
+            let name = &s[2..];
+            for form in [name.replace('-', "_"), name.to_string()] {
+                if !dash_o
+                    .iter()
+                    .any(|o| o.split('=').next() == Some(form.as_str()))
+                {
+                    problems.push(format!("the man page does not show -o {form} (for {s})"));
+                }
+            }
+        }
+    }
+    for s in &in_man {
+        if !help.contains(s) {
+            problems.push(format!("the man page names {s}; --help does not"));
+        }
+    }
+    for o in &dash_o {
+        let name = o.split('=').next().unwrap_or_default();
+        if !help.contains(&format!("--{}", name.replace('_', "-"))) {
+            problems.push(format!(
+                "the man page shows -o {o}, which --help does not have"
+            ));
+        }
+        if !accepted_mount_option(o) {
+            problems.push(format!("the man page shows -o {o}, which ftpfs refuses"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "--help and docs/ftpfs.1 disagree ({UPDATE_HINT}):\n  - {}",
+        problems.join("\n  - ")
+    );
+}
+
+#[test]
+fn help_spellings_are_found() {
+    let help = "Options:\n  -h, --help     Print help\n      --ro       Read-only; see\n                 --foo and -x [alias:\n                 --read-only]\n  -o <OPTIONS>   Mount options\n\nAfter: getfattr\n-n x\n";
+    assert_eq!(
+        help_spellings(help),
+        ["--help", "--read-only", "--ro", "-h", "-o"]
+    );
 }

@@ -173,3 +173,166 @@ fn refresh_on_request(server: &Server) {
 }
 
 for_each_server_kind!(refresh_on_request, refresh_on_request);
+
+/// Names and contents of the files directly in `dir`, sorted.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_file())
+        .map(|e| {
+            let name = e.file_name().into_string().unwrap();
+            (name, fs::read(e.path()).unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `dir_cache_ttl=0`: seeded random creates, overwrites (growing and shrinking), renames
+/// and deletes, made through the mount or by another client (curl), each followed at once by
+/// a comparison of the mount's files and contents with the server's disk. No waits: with no
+/// cache the mount must never disagree with the server.
+fn two_clients_with_no_cache(server: &Server) {
+    use rand::{Rng, SeedableRng};
+    let seed = env_number("COHERENCE_SEED").unwrap_or(0x15);
+    let ops = env_number("COHERENCE_OPS").unwrap_or(60);
+    assert!(ops > 0, "COHERENCE_OPS=0 would test nothing");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let m = mount_for(server, &["dir_cache_ttl=0"]);
+    let names = ["a", "b", "c", "d"];
+    let mut log = Vec::new();
+    for i in 0..ops {
+        let name = names[rng.gen_range(0..names.len())];
+        let other = names[rng.gen_range(0..names.len())];
+        let exists = server.dir().join(name).exists();
+        let content = random_bytes(rng.gen_range(0..3000), seed ^ i);
+        let op = rng.gen_range(0..6);
+        let by_mount = rng.gen_bool(0.5);
+        let what = match (op, exists, by_mount) {
+            (0 | 1, _, true) => {
+                fs::write(m.join(name), &content).unwrap();
+                format!("mount writes {name} ({} bytes)", content.len())
+            }
+            (0 | 1, _, false) => {
+                put_bytes(server, name, &content);
+                format!("other writes {name} ({} bytes)", content.len())
+            }
+            (2 | 3, true, true) if name != other => {
+                fs::rename(m.join(name), m.join(other)).unwrap();
+                format!("mount renames {name} to {other}")
+            }
+            (2 | 3, true, false) if name != other => {
+                curl::quote(
+                    server,
+                    &[
+                        &format!("RNFR {}", remote(server, name)),
+                        &format!("RNTO {}", remote(server, other)),
+                    ],
+                );
+                format!("other renames {name} to {other}")
+            }
+            (_, true, true) => {
+                fs::remove_file(m.join(name)).unwrap();
+                format!("mount deletes {name}")
+            }
+            (_, true, false) => {
+                curl::quote(server, &[&format!("DELE {}", remote(server, name))]);
+                format!("other deletes {name}")
+            }
+            _ => continue,
+        };
+        server.chown_tree();
+        log.push(what);
+        let (seen, truth) = (files(m.path()), files(server.dir()));
+        if seen != truth {
+            let show = |v: &[(String, Vec<u8>)]| -> Vec<(String, usize)> {
+                v.iter().map(|(n, c)| (n.clone(), c.len())).collect()
+            };
+            panic!(
+                "after {} operations the mount shows {:?}, the server has {:?}\nlast: {:#?}\n{}",
+                log.len(),
+                show(&seen),
+                show(&truth),
+                &log[log.len().saturating_sub(8)..],
+                m.log()
+            );
+        }
+    }
+    assert!(
+        log.len() as u64 >= ops / 2,
+        "too few operations ran: {log:?}"
+    );
+}
+
+for_each_server_kind!(two_clients_with_no_cache, two_clients_with_no_cache);
+
+/// The whole tree below `dir`: each path with its size (files) or `/` (directories).
+fn tree(dir: &Path) -> String {
+    sh(
+        dir,
+        "find . -mindepth 1 \\( -type d -printf '%p/\\n' \\) -o -printf '%p %s\\n' | sort",
+    )
+}
+
+/// With `dir_cache_ttl=1`, each change another client makes (create, overwrite, grow,
+/// rename and delete of files and directories) shows through the mount within the TTL:
+/// the same tree, sizes and bytes as on the server.
+fn other_clients_changes_show_within_the_ttl(server: &Server) {
+    server.populate(|root| {
+        fs::create_dir(root.join("dir")).unwrap();
+        fs::write(root.join("dir/f"), b"one").unwrap();
+    });
+    let m = mount_for(server, &["dir_cache_ttl=1"]);
+    let steps: [(&str, &dyn Fn()); 6] = [
+        ("create", &|| put_bytes(server, "dir/new", b"new file")),
+        ("overwrite", &|| put_bytes(server, "dir/f", b"ONE")),
+        ("grow", &|| put_bytes(server, "dir/f", &[b'g'; 5000])),
+        ("rename", &|| {
+            curl::quote(
+                server,
+                &[
+                    &format!("RNFR {}", remote(server, "dir/new")),
+                    &format!("RNTO {}", remote(server, "renamed")),
+                ],
+            );
+        }),
+        ("mkdir", &|| {
+            curl::quote(server, &[&format!("MKD {}", remote(server, "dir/sub"))]);
+        }),
+        ("delete", &|| {
+            curl::quote(
+                server,
+                &[
+                    &format!("DELE {}", remote(server, "dir/f")),
+                    &format!("RMD {}", remote(server, "dir/sub")),
+                ],
+            );
+        }),
+    ];
+    for (what, step) in steps {
+        step();
+        let same = wait_until(Duration::from_secs(5), || {
+            tree(m.path()) == tree(server.dir())
+        });
+        assert!(
+            same,
+            "after {what}: mount\n{}server\n{}{}",
+            tree(m.path()),
+            tree(server.dir()),
+            m.log()
+        );
+        for (name, bytes) in files(&server.dir().join("dir")) {
+            assert_eq!(
+                fs::read(m.join("dir").join(&name)).unwrap(),
+                bytes,
+                "{what}: {name}"
+            );
+        }
+    }
+}
+
+for_each_server_kind!(
+    other_clients_changes_show_within_the_ttl,
+    other_clients_changes_show_within_the_ttl
+);

@@ -424,7 +424,11 @@ impl Filesystem for FuseAdapter {
         guarded("open", || {
             log::debug!("open {} flags {:#o}", ino.0, flags.0);
             match self.fs.open(ino.0, open_mode(req, flags)) {
-                Ok(fh) => reply.opened(FileHandle(fh), open_flags(flags.0)),
+                Ok(o) if o.keep_cache => reply.opened(
+                    FileHandle(o.fh),
+                    open_flags(flags.0) | FopenFlags::FOPEN_KEEP_CACHE,
+                ),
+                Ok(o) => reply.opened(FileHandle(o.fh), open_flags(flags.0)),
                 Err(e) => reply_error!(reply, "open", ino.0, e),
             }
         });

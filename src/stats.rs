@@ -35,6 +35,8 @@ pub static NEGATIVE_RELISTINGS: AtomicU64 = AtomicU64::new(0);
 pub static REFRESHES: AtomicU64 = AtomicU64::new(0);
 /// Kernel cache notifications sent (entries and inodes other clients changed).
 pub static NOTICES: AtomicU64 = AtomicU64::new(0);
+/// Opens that kept the kernel's cached pages of an unchanged file (FOPEN_KEEP_CACHE).
+pub static PAGES_KEPT: AtomicU64 = AtomicU64::new(0);
 /// Downloads started (RETR, with or without REST).
 pub static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
 /// LIST times refined with MDTM.

@@ -336,3 +336,40 @@ for_each_server_kind!(
     other_clients_changes_show_within_the_ttl,
     other_clients_changes_show_within_the_ttl
 );
+
+/// A second `cat` of an unchanged file reads nothing from the server (the kernel keeps its
+/// pages, after one SIZE/MDTM check); once another client replaces it (same size, new bytes
+/// and time), the next `cat` returns the new bytes, even within the listing's TTL.
+fn unchanged_files_are_not_downloaded_again(server: &Server) {
+    let old = random_bytes(3 << 20, 1);
+    let new = random_bytes(3 << 20, 2);
+    server.populate(|root| {
+        fs::write(root.join("big.bin"), &old).unwrap();
+        sh(root, "touch -m -d @1600000000 big.bin");
+    });
+    let m = mount_for(server, &["dir_cache_ttl=300"]);
+    assert!(fs::read(m.join("big.bin")).unwrap() == old);
+    let first = m.stats();
+    assert!(fs::read(m.join("big.bin")).unwrap() == old);
+    let second = m.stats();
+    assert_eq!(second["downloads"], first["downloads"], "{second:?}");
+    assert_eq!(second["pages_kept"], first["pages_kept"] + 1, "{second:?}");
+    put_bytes(server, "big.bin", &new);
+    sh(server.dir(), "touch -m -d @1700000000 big.bin");
+    assert!(fs::read(m.join("big.bin")).unwrap() == new, "{}", m.log());
+    let third = m.stats();
+    assert!(third["downloads"] > second["downloads"], "{third:?}");
+    assert!(
+        third["contradictions"] > second["contradictions"],
+        "{third:?}"
+    );
+    assert_eq!(
+        fs::metadata(m.join("big.bin")).unwrap().len(),
+        new.len() as u64
+    );
+}
+
+for_each_server_kind!(
+    unchanged_files_are_not_downloaded_again,
+    unchanged_files_are_not_downloaded_again
+);

@@ -16,10 +16,18 @@
 //!   with the one it replaces; names that appeared, vanished or changed kind, size or time
 //!   are told to the kernel, so it drops their entries, attributes and cached pages.
 //!
+//! - **Cached pages kept only while valid** ([`FtpFs::pages_still_valid`]): an open of a file
+//!   whose listed size and exact time, and content version, are those it had when the kernel
+//!   cached its pages asks the server (SIZE and MDTM, one round trip where pipelined) whether
+//!   it is still so, close-to-open like NFS; only then are the pages kept (FOPEN_KEEP_CACHE),
+//!   so a second `cat` of an unchanged file downloads nothing, and a changed one is never
+//!   served from old pages.
+//!
 //! `fuse.rs` turns [`Notice`]s into the FUSE notify calls (`inval_entry`, `inval_inode`) on
 //! its invalidation thread, never in the path of the request that caused them.
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::cache::Listing;
 use super::{lock, FtpFs};
@@ -33,6 +41,22 @@ pub enum Notice {
     Entry { parent: u64, name: Vec<u8> },
     /// The file's cached attributes and pages (its size or time changed).
     Inode(u64),
+}
+
+/// What a file was when the kernel cached its pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PagesOf {
+    size: u64,
+    mtime: Option<SystemTime>,
+    version: u64,
+}
+
+/// Whole seconds since the epoch (MDTM's precision).
+fn secs(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
 }
 
 /// Where notices go: set once by `fuse.rs`.
@@ -146,6 +170,64 @@ impl FtpFs {
                 self.forget_in_kernel(dir, &name);
             }
         }
+    }
+
+    /// Whether the kernel's cached pages of file `ino` (at `path`, listed as `entry`) are still
+    /// its content, for a read-only open. Only a file whose time is exact, and that this mount
+    /// has not changed since, can qualify; the server is then asked (SIZE, MDTM) whether size
+    /// and time are still the listed ones. If they are not, that is a contradiction: `entry`
+    /// is updated from a new listing and the pages are dropped.
+    pub(super) fn pages_still_valid(
+        &self,
+        ino: u64,
+        path: &RemotePath,
+        entry: &mut Entry,
+    ) -> Result<bool, FsError> {
+        use crate::remote::TimePrecision;
+        let now = PagesOf {
+            size: entry.size,
+            mtime: entry.mtime,
+            version: self.inodes_lock().version(ino),
+        };
+        let before = lock(&self.cached_pages).put(ino, now);
+        if before != Some(now) || entry.precision != TimePrecision::Exact {
+            return Ok(false);
+        }
+        let Some(listed) = entry.mtime else {
+            return Ok(false);
+        };
+        // FTP times have whole seconds: a file rewritten with the same size in the second
+        // its time shows cannot be told apart. Keep pages only of files older than that.
+        if secs(listed) + 1 >= secs(SystemTime::now()) {
+            return Ok(false);
+        }
+        match self.remote.size_and_mtime(path) {
+            Ok((size, mtime)) if size == entry.size && secs(mtime) == secs(listed) => {
+                crate::stats::add(&crate::stats::PAGES_KEPT, 1);
+                Ok(true)
+            }
+            Ok(_) => {
+                self.contradicted(path);
+                *entry = self.entry(path)?;
+                self.forget_pages(ino);
+                Ok(false)
+            }
+            Err(e) => {
+                self.forget_pages(ino);
+                if e.kind == crate::remote::RemoteErrorKind::NotFound {
+                    self.contradicted(path);
+                    return Err(FsError::NotFound);
+                }
+                // Could not ask: read it anew.
+                log::debug!("SIZE/MDTM {path}: {e}");
+                Ok(false)
+            }
+        }
+    }
+
+    /// The kernel's pages of `ino` are not known to be valid (opened for writing, changed).
+    pub(super) fn forget_pages(&self, ino: u64) {
+        lock(&self.cached_pages).pop(&ino);
     }
 
     /// Lists directory `ino` again now, whatever the cache holds, and tells the kernel what

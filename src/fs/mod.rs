@@ -73,6 +73,13 @@ pub struct FsConfig {
     pub read_only: bool,
 }
 
+/// An open file handle, and whether the kernel may keep the file's cached pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    pub fh: u64,
+    pub keep_cache: bool,
+}
+
 /// How a file is opened, from the open flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OpenMode {
@@ -133,6 +140,9 @@ pub struct FtpFs {
     eager: OnceLock<bool>,
     /// Where kernel cache notices go (`coherence.rs`; set by `fuse.rs`).
     notices: OnceLock<coherence::NoticeSink>,
+    /// What each file was (size, time, content version) when the kernel last cached its
+    /// pages: an open that finds it unchanged keeps them (`coherence.rs`).
+    cached_pages: Mutex<LruCache<u64, coherence::PagesOf>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -168,6 +178,9 @@ impl FtpFs {
             prefetch: Arc::new(lister::Prefetcher::new(cfg.prefetch_dirs)),
             eager: OnceLock::new(),
             notices: OnceLock::new(),
+            cached_pages: Mutex::new(LruCache::new(
+                NonZeroUsize::new(MAX_REFINED_MTIMES).expect("constant is not zero"),
+            )),
             cfg,
         }
     }
@@ -499,12 +512,14 @@ impl FtpFs {
 
     /// Opens a file. Writers (and readers of a file being written) share the inode's write
     /// state; plain readers get a read stream.
-    pub fn open(&self, ino: u64, mode: OpenMode) -> Result<u64, FsError> {
+    /// Opens a file. `keep_cache` in the answer says that the kernel's cached pages of it
+    /// are still valid (see [`FtpFs::pages_still_valid`]).
+    pub fn open(&self, ino: u64, mode: OpenMode) -> Result<Opened, FsError> {
         let path = self.path_of(ino)?;
         if ino == ROOT_INO {
             return Err(FsError::IsADirectory);
         }
-        let entry = self.entry(&path)?;
+        let mut entry = self.entry(&path)?;
         match entry.kind {
             EntryKind::Dir => return Err(FsError::IsADirectory),
             EntryKind::File => {}
@@ -514,8 +529,13 @@ impl FtpFs {
             self.writable()?;
         }
         if mode.write || self.open_file(ino).is_some() {
-            return self.open_writer(ino, &entry, mode);
+            self.forget_pages(ino);
+            return self.open_writer(ino, &entry, mode).map(|fh| Opened {
+                fh,
+                keep_cache: false,
+            });
         }
+        let keep_cache = self.pages_still_valid(ino, &path, &mut entry)?;
         let reader = Reader {
             ino,
             version: lock(&self.inodes).version(ino),
@@ -524,9 +544,10 @@ impl FtpFs {
             stream: ReadStream::new(),
             timed_out: None,
         };
-        Ok(self
+        let fh = self
             .handles
-            .insert(Handle::Reader(Box::new(Mutex::new(reader))), Some(ino)))
+            .insert(Handle::Reader(Box::new(Mutex::new(reader))), Some(ino));
+        Ok(Opened { fh, keep_cache })
     }
 
     /// Reads up to `size` bytes at `offset` from an open file.
@@ -657,7 +678,7 @@ impl FtpFs {
             (c.hits, c.misses)
         };
         let pool = self.remote.pool();
-        let rows: [(&str, u64); 28] = [
+        let rows: [(&str, u64); 29] = [
             ("operations", get(&stats::OPERATIONS)),
             ("ftp_commands", get(&stats::COMMANDS)),
             ("pipelined_commands", get(&stats::PIPELINED)),
@@ -670,6 +691,7 @@ impl FtpFs {
             ("negative_relistings", get(&stats::NEGATIVE_RELISTINGS)),
             ("refreshes", get(&stats::REFRESHES)),
             ("kernel_notices", get(&stats::NOTICES)),
+            ("pages_kept", get(&stats::PAGES_KEPT)),
             ("prefetched_listings", get(&stats::PREFETCHED_LISTINGS)),
             ("prefetch_queued", self.prefetch_queued() as u64),
             ("downloads", get(&stats::DOWNLOADS)),

@@ -233,6 +233,13 @@ impl Remote {
         self.idempotent(&format_args!("SIZE {path}"), |s| s.size(path))
     }
 
+    /// SIZE and MDTM of `path`, pipelined where the server allows (one round trip).
+    pub fn size_and_mtime(&self, path: &RemotePath) -> Result<(u64, SystemTime), RemoteError> {
+        self.idempotent(&format_args!("SIZE/MDTM {path}"), |s| {
+            s.size_and_mtime(path)
+        })
+    }
+
     pub fn mdtm(&self, path: &RemotePath) -> Result<SystemTime, RemoteError> {
         self.idempotent(&format_args!("MDTM {path}"), |s| s.mdtm(path))
     }

@@ -283,6 +283,30 @@ impl Session {
             .collect())
     }
 
+    /// The size and modification time of `path` (SIZE and MDTM), in one round trip where
+    /// the session pipelines, else two.
+    pub fn size_and_mtime(&mut self, path: &RemotePath) -> Result<(u64, SystemTime), RemoteError> {
+        if !self.pipelines() {
+            return Ok((self.size(path)?, self.mdtm(path)?));
+        }
+        let wire = self.wire(path)?;
+        let pipe = self.pipe.as_mut().expect("pipelines() checked it");
+        let replies = pipe.batch(&[format!("SIZE {wire}"), format!("MDTM {wire}")])?;
+        let malformed = || RemoteError::new(RemoteErrorKind::Protocol, "malformed SIZE/MDTM reply");
+        let (size, mdtm) = (&replies[0], &replies[1]);
+        if size.code != 213 {
+            return Err(size.error().about(&[&wire]));
+        }
+        if mdtm.code != 213 {
+            return Err(mdtm.error().about(&[&wire]));
+        }
+        let size = std::str::from_utf8(size.last_line())
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or_else(malformed)?;
+        Ok((size, parse_mdtm(mdtm.last_line()).ok_or_else(malformed)?))
+    }
+
     fn apply_mode(&mut self) {
         match self.mode {
             DataMode::ExtendedPassive => self.ftp.set_mode(Mode::ExtendedPassive),

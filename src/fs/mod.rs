@@ -153,10 +153,11 @@ impl FtpFs {
     /// Builds the filesystem on top of `remote`, whose server has `features`.
     /// `features` is `None` with `delay_connect`: they are learned on first use.
     pub fn new(remote: Remote, features: Option<Features>, cfg: FsConfig) -> FtpFs {
-        // Leave at least one session for metadata operations.
-        let lot = Arc::new(StreamLot::new(
-            remote.pool().max_sessions().saturating_sub(1),
-        ));
+        // Every session may hold an idle reader's stream: a metadata call that finds none
+        // free takes the least recently used one back (the reclaimer below). A cap below the
+        // pool's size made as many parallel readers as sessions evict each other's streams
+        // between reads: four `dd`s with max_conns=4 restarted RETR 51 times for 4 files.
+        let lot = Arc::new(StreamLot::new(remote.pool().max_sessions()));
         let reclaim = Arc::clone(&lot);
         remote.set_reclaimer(Box::new(move || reclaim.evict_oldest()));
         FtpFs {

@@ -20,6 +20,12 @@
 //! line as long is answered after all, or after [`LIMIT_MEMORY`], so a one-off stall does not
 //! cripple the mount for good.
 //!
+//! Listings deep down: proftpd 1.3.8 crashes (SIGSEGV in `get_dir_ctxt`, the connection
+//! drops) on MLSD in a directory whose path is over about 2 KiB, while LIST works there.
+//! [`Routes::mlsd_fits`] learns that the same way: a connection lost on MLSD in a directory
+//! deeper than [`MLSD_SUSPECT`] bytes and than any MLSD that worked makes directories that
+//! deep be listed with `LIST -a` (whose coarse times are refined with MDTM, as on vsftpd).
+//!
 //! Working directories are session state. A session trusts the directory it changed into
 //! only while no session of the mount has renamed or removed that directory or one above it
 //! since ([`Routes::moved`], [`Routes::unmoved_since`]); otherwise it changes into it again.
@@ -49,6 +55,10 @@ pub const MIN_SUSPECT: usize = 128;
 /// most, and a server that really is silent costs one more deadline after it.
 pub const LIMIT_MEMORY: Duration = Duration::from_secs(600);
 
+/// Directories whose path is at most this long are never taken to break MLSD: a connection
+/// lost there is the network's or the server's fault, not the depth's.
+pub const MLSD_SUSPECT: usize = 1024;
+
 /// Renames and removals remembered for [`Routes::unmoved_since`]; a session whose directory
 /// is older than all of them changes into it again.
 const MOVES_KEPT: usize = 256;
@@ -69,6 +79,10 @@ struct Learned {
     answered: usize,
     /// The shortest line it ignored, and when.
     ignored: Option<(usize, Instant)>,
+    /// The longest directory path MLSD worked in.
+    mlsd_worked: usize,
+    /// The shortest directory path MLSD lost the connection in.
+    mlsd_broke: Option<usize>,
 }
 
 /// Directories renamed or removed through this mount, numbered.
@@ -144,6 +158,37 @@ impl Routes {
              working directory",
             learned.answered,
             (shortest - 1).min(SAFE_LINE)
+        );
+        true
+    }
+
+    /// Whether a directory whose path is `len` bytes may be listed with MLSD.
+    pub fn mlsd_fits(&self, len: usize) -> bool {
+        lock(&self.learned)
+            .mlsd_broke
+            .is_none_or(|broke| len < broke)
+    }
+
+    /// MLSD worked in a directory whose path is `len` bytes.
+    pub fn mlsd_worked(&self, len: usize) {
+        let mut learned = lock(&self.learned);
+        learned.mlsd_worked = learned.mlsd_worked.max(len);
+    }
+
+    /// The connection was lost on MLSD in a directory whose path is `len` bytes. Returns
+    /// whether directories that deep are listed with LIST from now on.
+    pub fn mlsd_broke(&self, len: usize) -> bool {
+        let mut learned = lock(&self.learned);
+        if len <= MLSD_SUSPECT || len <= learned.mlsd_worked {
+            return false;
+        }
+        let shortest = learned.mlsd_broke.map_or(len, |b| b.min(len));
+        learned.mlsd_broke = Some(shortest);
+        log::warn!(
+            "the server dropped the connection on MLSD in a directory {len} bytes deep (it \
+             listed {} bytes deep): directories {shortest} bytes deep or more are listed \
+             with LIST from now on",
+            learned.mlsd_worked
         );
         true
     }

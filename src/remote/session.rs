@@ -527,13 +527,21 @@ impl Session {
     /// Lists `dir`: MLSD when the server offers it, otherwise `LIST -a`. The listing is run
     /// from inside the directory, so no path argument is subject to the server's globbing or
     /// option parsing. Lines that do not parse are logged and skipped.
+    /// Directories too deep for the server's MLSD (`route.rs`) are listed with LIST.
     pub fn list(&mut self, dir: &RemotePath) -> Result<Vec<Entry>, RemoteError> {
-        let format = if self.features.mlsd {
-            ListingFormat::Mlsd
-        } else {
-            ListingFormat::List
-        };
-        self.list_as(dir, format)
+        let depth = dir.as_bytes().len();
+        if !self.features.mlsd || !self.routes.mlsd_fits(depth) {
+            return self.list_as(dir, ListingFormat::List);
+        }
+        let listed = self.list_as(dir, ListingFormat::Mlsd);
+        match &listed {
+            Ok(_) => self.routes.mlsd_worked(depth),
+            Err(e) if e.kind == RemoteErrorKind::Connection => {
+                self.routes.mlsd_broke(depth);
+            }
+            Err(_) => {}
+        }
+        listed
     }
 
     /// Lists `dir` with the given command: `MLSD`, or `LIST -a` (which also carries symlink

@@ -147,3 +147,19 @@ fn moves_invalidate_working_directories_below_them() {
     assert!(routes.unmoved_since(&deep, g2 + 1));
     assert!(!routes.unmoved_since(&deep, g2));
 }
+
+#[test]
+fn mlsd_is_given_up_only_deep_down_and_below_where_it_worked() {
+    let routes = Routes::new();
+    assert!(routes.mlsd_fits(5000));
+    assert!(
+        !routes.mlsd_broke(MLSD_SUSPECT),
+        "shallow: the network's fault"
+    );
+    routes.mlsd_worked(2010);
+    assert!(!routes.mlsd_broke(2000));
+    assert!(routes.mlsd_broke(2211));
+    assert!(routes.mlsd_fits(2210) && !routes.mlsd_fits(2211) && !routes.mlsd_fits(3000));
+    assert!(routes.mlsd_broke(2100));
+    assert!(!routes.mlsd_fits(2100));
+}

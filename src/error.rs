@@ -44,8 +44,9 @@ pub enum FsError {
 /// its connections): what a fuzz target may see come out of [`FsError::errno`] for a
 /// [`RemoteError`]. (`EILSEQ` is not here: it is a local name the server's encoding cannot
 /// write, before anything reaches the server.)
-pub const SERVER_ERRNOS: [i32; 12] = [
+pub const SERVER_ERRNOS: [i32; 13] = [
     libc::ENOENT,
+    libc::ENAMETOOLONG,
     libc::EACCES,
     libc::EINVAL,
     libc::EEXIST,
@@ -84,6 +85,7 @@ impl FsError {
                 RemoteErrorKind::Auth => libc::EACCES,
                 RemoteErrorKind::BadName => libc::EINVAL,
                 RemoteErrorKind::Unencodable => libc::EILSEQ,
+                RemoteErrorKind::NameTooLong => libc::ENAMETOOLONG,
                 RemoteErrorKind::Exists => libc::EEXIST,
                 RemoteErrorKind::NotEmpty => libc::ENOTEMPTY,
                 RemoteErrorKind::NotADirectory => libc::ENOTDIR,
@@ -105,7 +107,7 @@ impl FsError {
     /// Whether this is an ordinary miss (not worth a warning in the log).
     pub fn is_expected(&self) -> bool {
         matches!(self, FsError::NotFound | FsError::InvalidName(_))
-            || matches!(self, FsError::Remote(e) if e.kind == RemoteErrorKind::NotFound)
+            || matches!(self, FsError::Remote(e) if matches!(e.kind, RemoteErrorKind::NotFound | RemoteErrorKind::NameTooLong))
     }
 }
 
@@ -176,6 +178,7 @@ mod tests {
                 K::Auth => (line!(), libc::EACCES),
                 K::BadName => (line!(), libc::EINVAL),
                 K::Unencodable => (line!(), libc::EILSEQ),
+                K::NameTooLong => (line!(), libc::ENAMETOOLONG),
                 K::Exists => (line!(), libc::EEXIST),
                 K::NotEmpty => (line!(), libc::ENOTEMPTY),
                 K::NotADirectory => (line!(), libc::ENOTDIR),
@@ -222,6 +225,7 @@ mod tests {
                 K::Auth,
                 K::BadName,
                 K::Unencodable,
+                K::NameTooLong,
                 K::Exists,
                 K::NotEmpty,
                 K::NotADirectory,

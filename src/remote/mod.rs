@@ -13,6 +13,7 @@ pub mod path;
 pub mod pipeline;
 pub mod pool;
 pub mod reply;
+pub mod route;
 pub mod session;
 pub mod tls;
 

@@ -126,6 +126,37 @@ impl RemotePath {
         Some((RemotePath(parent), Name(self.0[cut + 1..].to_vec())))
     }
 
+    /// The names from the root down, in order (none for the root).
+    pub fn names(&self) -> impl Iterator<Item = &[u8]> {
+        self.0[1..]
+            .split(|&b| b == b'/')
+            .filter(|part| !part.is_empty())
+    }
+
+    /// How many names the path has (0 for the root).
+    pub fn depth(&self) -> usize {
+        self.names().count()
+    }
+
+    /// The ancestor of this path with `depth` names (the path itself when `depth` is its own
+    /// depth or more; the root for 0).
+    pub fn ancestor(&self, depth: usize) -> RemotePath {
+        let mut path = RemotePath::root();
+        for part in self.names().take(depth) {
+            path = path.join(&Name(part.to_vec()));
+        }
+        path
+    }
+
+    /// How many leading names `self` and `other` share: the depth of their deepest common
+    /// ancestor.
+    pub fn common_depth(&self, other: &RemotePath) -> usize {
+        self.names()
+            .zip(other.names())
+            .take_while(|(a, b)| a == b)
+            .count()
+    }
+
     /// Whether `self` is `other` or lies below it.
     pub fn starts_with(&self, other: &RemotePath) -> bool {
         other.is_root()
@@ -209,6 +240,24 @@ mod tests {
         let z = RemotePath::parse(b"/z").unwrap();
         assert_eq!(ab.rebase(&a, &z).as_bytes(), b"/z/b c");
         assert_eq!(ab.rebase(&root, &z).as_bytes(), b"/z/a/b c");
+    }
+
+    #[test]
+    fn names_depth_and_ancestors() {
+        let root = RemotePath::root();
+        let abc = RemotePath::parse(b"/a/b c/d").unwrap();
+        assert_eq!(root.depth(), 0);
+        assert_eq!(root.names().count(), 0);
+        assert_eq!(abc.names().collect::<Vec<_>>(), [&b"a"[..], b"b c", b"d"]);
+        assert_eq!(abc.depth(), 3);
+        assert_eq!(abc.ancestor(0), root);
+        assert_eq!(abc.ancestor(2).as_bytes(), b"/a/b c");
+        assert_eq!(abc.ancestor(9), abc);
+        let other = RemotePath::parse(b"/a/b c/e/f").unwrap();
+        assert_eq!(abc.common_depth(&other), 2);
+        assert_eq!(abc.common_depth(&abc), 3);
+        assert_eq!(abc.common_depth(&RemotePath::parse(b"/ab").unwrap()), 0);
+        assert_eq!(root.common_depth(&abc), 0);
     }
 
     #[test]

@@ -460,6 +460,7 @@ mod tests {
             tls: None,
             codec: None,
             pipelining: Arc::new(crate::remote::pipeline::Pipelining::new(false)),
+            routes: Arc::default(),
         }
     }
 

@@ -35,6 +35,10 @@ pub enum RemoteErrorKind {
     BadName,
     /// The name cannot be written in the server's encoding (`-o encoding`).
     Unencodable,
+    /// The path is too long: the command line would not fit what the server takes (refused
+    /// before sending, see `route.rs`), or the server says so ("File name too long", "500
+    /// Input line too long").
+    NameTooLong,
     /// 500/502/504: command not implemented or parameter not supported.
     NotSupported,
     /// 421/425/426/450/451: transient failure; the operation may succeed if retried.
@@ -137,7 +141,11 @@ impl RemoteError {
         if let Some(code) = self.code {
             let mut text = self.message.clone();
             for path in paths.iter().filter(|p| !p.is_empty()) {
-                text = text.replace(path, "\u{1}");
+                text = if path.contains('/') {
+                    text.replace(path, "\u{1}")
+                } else {
+                    strip_name(&text, path)
+                };
             }
             if text != self.message && self.kind != RemoteErrorKind::TlsReuse {
                 self.kind = classify_reply(code, &text);
@@ -196,6 +204,33 @@ impl fmt::Display for RemoteError {
 
 impl std::error::Error for RemoteError {}
 
+/// `text` with the echoes of a bare `name` (a command sent relative to the working
+/// directory) taken out: only where it stands as a path, before a colon ("x: No such file")
+/// or after one ("Prohibited file name: x"), so that a file called `exists` leaves the words
+/// of "550 exists: File exists" alone.
+fn strip_name(text: &str, name: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (at, _) in text.match_indices(name) {
+        if at < last {
+            continue;
+        }
+        let before = &text[..at];
+        let after = &text[at + name.len()..];
+        let opens = before.is_empty() || before.ends_with([' ', '"', '\'', '/', '(']);
+        let colon_after = after.starts_with(':');
+        let colon_before = before.ends_with(": ") || before.ends_with(":\"");
+        let closes = after.is_empty() || after.starts_with([' ', '"', '\'', ')', '.', ',']);
+        if (opens && colon_after) || (colon_before && closes) {
+            out.push_str(&text[last..at]);
+            out.push('\u{1}');
+            last = at + name.len();
+        }
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 /// Maps a reply code and its text to a kind. 550 and 553 are split by their text, because
 /// servers use one code for several conditions.
 pub fn classify_reply(code: u32, text: &str) -> RemoteErrorKind {
@@ -205,6 +240,8 @@ pub fn classify_reply(code: u32, text: &str) -> RemoteErrorKind {
         530 | 332 => RemoteErrorKind::Auth,
         452 | 552 if has(&["quota"]) => RemoteErrorKind::Quota,
         452 | 552 => RemoteErrorKind::NoSpace,
+        // vsftpd: "500 Input line too long."
+        500 | 501 if has(&["too long"]) => RemoteErrorKind::NameTooLong,
         500 | 501 | 502 | 504 => RemoteErrorKind::NotSupported,
         421 | 425 | 426 | 451 => RemoteErrorKind::Transient,
         // vsftpd: "522 SSL connection failed: session reuse required".
@@ -212,6 +249,9 @@ pub fn classify_reply(code: u32, text: &str) -> RemoteErrorKind {
         450 | 550 | 553 | 521 => {
             if has(&["not empty"]) {
                 RemoteErrorKind::NotEmpty
+            } else if has(&["name too long", "path too long"]) {
+                // The server's own ENAMETOOLONG (proftpd: "550 ...: File name too long").
+                RemoteErrorKind::NameTooLong
             } else if has(&[
                 "file name",
                 "filename",
@@ -288,6 +328,10 @@ mod tests {
             (450, "Temporarily busy", Transient),
             (450, "No such file", NotFound),
             (331, "Please specify the password.", Other),
+            (550, "/a/b: File name too long", NameTooLong), // proftpd, ENAMETOOLONG
+            (553, "Path too long", NameTooLong),
+            (500, "Input line too long.", NameTooLong), // vsftpd, then it hangs up
+            (500, "'XYZ': command not understood", NotSupported),
         ];
         for (code, text, kind) in cases {
             assert_eq!(classify_reply(*code, text), *kind, "{code} {text}");
@@ -315,6 +359,23 @@ mod tests {
         assert_eq!(
             missing("/my filename", "/my filename: Permission denied"),
             PermissionDenied
+        );
+        // Names sent relative to the working directory are echoed bare.
+        assert_eq!(
+            missing("exists", "exists: No such file or directory"),
+            NotFound
+        );
+        assert_eq!(missing("exists", "exists: File exists"), Exists);
+        assert_eq!(
+            missing("empty", "Can't remove empty: Directory not empty"),
+            NotEmpty
+        );
+        assert_eq!(missing("not", "Can't open not: No such file"), NotFound);
+        assert_eq!(
+            RemoteError::from_reply(553, "Prohibited file name: a\\b".into())
+                .about(&["a\\b"])
+                .kind,
+            BadName
         );
         // The server's own words still count.
         assert_eq!(missing("/d", "/d: Directory not empty"), NotEmpty);

@@ -10,7 +10,11 @@
 //!   cancelled by dropping its stream, which closes the data socket and reads one reply;
 //! - listings are read as raw bytes from the data stream and parsed by `listing.rs`, so
 //!   non-UTF-8 names survive; commands use a byte-transparent encoding for the same reason;
-//! - every socket has a deadline, so no call can block forever.
+//! - every socket has a deadline, so no call can block forever;
+//! - no command line is longer than the server takes: a path goes out absolute when its line
+//!   fits, otherwise relative to the session's working directory (`route.rs` has the rule
+//!   and the limit learned from the server). The working directory is known only after a
+//!   CWD that succeeded, and trusted only while no session of the mount moved it since.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -22,6 +26,7 @@ use super::codec::NameCodec;
 use super::ftp::{Client, Transfer};
 use super::listing::{parse_listing, ListingFormat};
 use super::pipeline::{greeting_refuses, Pipe, Pipelining};
+use super::route::{line_len, route, Routes, Step};
 use super::tls::{TlsContext, TlsMode};
 use super::{Entry, RemoteError, RemoteErrorKind, RemotePath};
 
@@ -58,6 +63,9 @@ pub struct SessionConfig {
     pub codec: Option<NameCodec>,
     /// Whether commands may be pipelined, learned once for all sessions (`pipeline.rs`).
     pub pipelining: Arc<Pipelining>,
+    /// The server's line limit as learned, and the directories moved through this mount
+    /// (`route.rs`), shared by all sessions.
+    pub routes: Arc<Routes>,
 }
 
 impl std::fmt::Debug for SessionConfig {
@@ -121,22 +129,20 @@ pub struct Session {
     tls13: bool,
     features: Features,
     mode: DataMode,
-    /// The directory we last changed into, to skip redundant CWDs.
-    cwd: Option<RemotePath>,
+    /// The directory we last changed into, to skip redundant CWDs, with the
+    /// [`Routes::generation`] from before that change: `None` until a CWD succeeds, after a
+    /// failed one, and when something may have changed it.
+    cwd: Option<(RemotePath, u64)>,
     /// The control connection spoken to directly, for pipelined commands: plain FTP only,
     /// and only while the server is not known to mix them up.
     pipe: Option<Pipe>,
     pipelining: Arc<Pipelining>,
+    routes: Arc<Routes>,
     pub created: Instant,
 }
 
 fn ftp_err(err: FtpError) -> RemoteError {
     RemoteError::from_ftp(err)
-}
-
-/// [`ftp_err`] for a command about `paths` (see [`RemoteError::about`]).
-fn about<'a>(paths: &'a [&'a str]) -> impl FnOnce(FtpError) -> RemoteError + 'a {
-    move |err| RemoteError::from_ftp(err).about(paths)
 }
 
 /// A failed login as the user sees it: a refusal names the user. A refusal for the server's
@@ -198,6 +204,7 @@ impl Session {
             cwd: None,
             pipe,
             pipelining: Arc::clone(&cfg.pipelining),
+            routes: Arc::clone(&cfg.routes),
             created: Instant::now(),
         };
         session.apply_mode();
@@ -247,12 +254,28 @@ impl Session {
 
     /// The modification times of many files (MDTM), pipelined where the session can, one
     /// reply per path in order. The outer error means the session failed (drop it); an inner
-    /// one is that file's reply (not found, say).
+    /// one is that file's reply (not found, say). Paths too long to send absolute are sent
+    /// relative to their directory, when they share one.
     pub fn mdtm_many(
         &mut self,
         paths: &[RemotePath],
     ) -> Result<Vec<Result<SystemTime, RemoteError>>, RemoteError> {
-        if !self.pipelines() {
+        let budget = self.routes.budget();
+        let mut args = Vec::with_capacity(paths.len());
+        for path in paths {
+            args.push(self.wire(path)?);
+        }
+        let long = args.iter().any(|a| line_len(&format!("MDTM {a}")) > budget);
+        let parent = paths
+            .first()
+            .and_then(RemotePath::split)
+            .map(|(dir, _)| dir);
+        let one_dir = parent.as_ref().is_some_and(|dir| {
+            paths
+                .iter()
+                .all(|p| p.split().is_some_and(|(d, _)| &d == dir))
+        });
+        if !self.pipelines() || (long && !one_dir) {
             let mut out = Vec::with_capacity(paths.len());
             for path in paths {
                 match self.mdtm(path) {
@@ -262,23 +285,45 @@ impl Session {
             }
             return Ok(out);
         }
-        let mut lines = Vec::with_capacity(paths.len());
-        let mut wires = Vec::with_capacity(paths.len());
-        for path in paths {
-            let wire = self.wire(path)?;
-            lines.push(format!("MDTM {wire}"));
-            wires.push(wire);
+        if long {
+            self.enter(parent.as_ref().expect("one_dir has a parent"))?;
+            for arg in &mut args {
+                let name = arg.rsplit('/').next().unwrap_or_default().to_string();
+                *arg = name;
+            }
         }
-        let pipe = self.pipe.as_mut().expect("pipelines() checked it");
-        let replies = pipe.batch(&lines)?;
-        Ok(replies
+        // Each line that fits is sent; one that does not (a name too long for a server that
+        // showed a small limit) is that file's error.
+        let fits: Vec<bool> = args
             .iter()
-            .zip(&wires)
-            .map(|(reply, wire)| match reply.code {
-                213 => parse_mdtm(reply.last_line()).ok_or_else(|| {
-                    RemoteError::new(RemoteErrorKind::Protocol, "malformed MDTM reply")
-                }),
-                _ => Err(reply.error().about(&[wire])),
+            .map(|a| line_len(&format!("MDTM {a}")) <= budget)
+            .collect();
+        let lines: Vec<String> = args
+            .iter()
+            .zip(&fits)
+            .filter(|(_, fits)| **fits)
+            .map(|(a, _)| format!("MDTM {a}"))
+            .collect();
+        let longest = lines.iter().map(|l| line_len(l)).max().unwrap_or(0);
+        let pipe = self.pipe.as_mut().expect("pipelines() checked it");
+        let batch = pipe.batch(&lines);
+        let mut replies = self.heard(longest, batch)?.into_iter();
+        Ok(paths
+            .iter()
+            .zip(args.iter().zip(fits))
+            .map(|(path, (arg, fits))| {
+                if !fits {
+                    return Err(too_long(path, line_len(&format!("MDTM {arg}")), budget));
+                }
+                let reply = replies.next().ok_or_else(|| {
+                    RemoteError::new(RemoteErrorKind::Protocol, "missing MDTM reply")
+                })?;
+                match reply.code {
+                    213 => parse_mdtm(reply.last_line()).ok_or_else(|| {
+                        RemoteError::new(RemoteErrorKind::Protocol, "malformed MDTM reply")
+                    }),
+                    _ => Err(reply.error().about(&[arg])),
+                }
             })
             .collect())
     }
@@ -374,28 +419,153 @@ impl Session {
         }
     }
 
-    /// Changes into `dir` unless already there.
-    fn cwd(&mut self, dir: &RemotePath) -> Result<(), RemoteError> {
-        if self.cwd.as_ref() == Some(dir) {
+    /// `path` as sent, and its names as sent (one per name of `path`).
+    fn wire_names(&self, path: &RemotePath) -> Result<(String, Vec<String>), RemoteError> {
+        let wire = self.wire(path)?;
+        let names: Vec<String> = wire
+            .split('/')
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect();
+        if names.len() != path.depth() {
+            return Err(RemoteError::new(
+                RemoteErrorKind::Unencodable,
+                format!("{path} does not keep its names in the server's encoding"),
+            ));
+        }
+        Ok((wire, names))
+    }
+
+    /// The working directory, if known and not moved since by any session of the mount.
+    fn known_cwd(&mut self) -> Option<RemotePath> {
+        let (dir, since) = self.cwd.as_ref()?;
+        if self.routes.unmoved_since(dir, *since) {
+            Some(dir.clone())
+        } else {
+            self.cwd = None;
+            None
+        }
+    }
+
+    /// Changes into `dir` unless already there: one absolute CWD when its line fits,
+    /// otherwise the route `route.rs` plans (relative steps, or CDUPs and steps).
+    fn enter(&mut self, dir: &RemotePath) -> Result<(), RemoteError> {
+        let from = self.known_cwd();
+        if from.as_ref() == Some(dir) {
             return Ok(());
         }
+        let (_, wire) = self.wire_names(dir)?;
+        let budget = self.routes.budget();
+        let steps = route(from.as_ref(), dir, &wire, budget).ok_or_else(|| {
+            let longest = wire.iter().map(|n| line_len(&format!("CWD {n}"))).max();
+            too_long(dir, longest.unwrap_or(0), budget)
+        })?;
+        let generation = self.routes.generation();
         self.cwd = None;
-        let wire = self.wire(dir)?;
-        self.ftp.cwd(&wire).map_err(about(&[&wire]))?;
-        self.cwd = Some(dir.clone());
+        let mut at = from;
+        for step in steps {
+            match step {
+                Step::Up => {
+                    let expected = [Status::CommandOk, Status::RequestedFileActionOk];
+                    self.send(line_len("CDUP"), &[], |ftp| ftp.command("CDUP", &expected))?;
+                    at = at.map(|p| p.ancestor(p.depth().saturating_sub(1)));
+                }
+                Step::Cwd { arg, depth } => {
+                    let len = line_len(&format!("CWD {arg}"));
+                    self.send(len, &[&arg], |ftp| ftp.cwd(&arg))?;
+                    at = Some(dir.ancestor(depth));
+                }
+            }
+        }
+        debug_assert_eq!(at.as_ref(), Some(dir));
+        self.cwd = at.map(|p| (p, generation));
         Ok(())
+    }
+
+    /// The argument for a command `prefix` + path about `path`: the absolute path when the
+    /// line fits the budget; otherwise, after changing into the parent directory, the last
+    /// name (refused at once if even that does not fit). Returns the argument, the line's
+    /// length, and the absolute path as sent (replies may echo either).
+    fn target(
+        &mut self,
+        prefix: &str,
+        path: &RemotePath,
+    ) -> Result<(String, usize, String), RemoteError> {
+        let (absolute, names) = self.wire_names(path)?;
+        let budget = self.routes.budget();
+        let len = line_len(&format!("{prefix}{absolute}"));
+        let Some(name) = names.last().filter(|_| len > budget) else {
+            return Ok((absolute.clone(), len, absolute));
+        };
+        let len = line_len(&format!("{prefix}{name}"));
+        if len > budget {
+            return Err(too_long(path, len, budget));
+        }
+        let name = name.clone();
+        self.enter(&path.ancestor(names.len() - 1))?;
+        Ok((name, len, absolute))
+    }
+
+    /// Runs one exchange whose command line is `len` bytes, classifying a failure with
+    /// `paths` (as sent) left out of the reply's text, and learning from it ([`heard`]).
+    ///
+    /// [`heard`]: Session::heard
+    fn send<T>(
+        &mut self,
+        len: usize,
+        paths: &[&str],
+        exchange: impl FnOnce(&mut dyn Client) -> Result<T, FtpError>,
+    ) -> Result<T, RemoteError> {
+        let result = exchange(self.ftp.as_mut()).map_err(|e| ftp_err(e).about(paths));
+        self.heard(len, result)
+    }
+
+    /// What a line of `len` bytes got tells the server's line limit (`route.rs`): a reply of
+    /// any kind is an answer; a deadline or a "line too long" may be the limit. The error of
+    /// a limit just learned says so.
+    fn heard<T>(&self, len: usize, result: Result<T, RemoteError>) -> Result<T, RemoteError> {
+        let err = match result {
+            Ok(t) => {
+                self.routes.answered(len);
+                return Ok(t);
+            }
+            Err(e) => e,
+        };
+        match (err.kind, err.code) {
+            (RemoteErrorKind::Timeout, _) if self.routes.silent(len) => Err(RemoteError::new(
+                RemoteErrorKind::Timeout,
+                format!("the server did not answer a command line of {len} bytes (it ignores long lines)"),
+            )),
+            (RemoteErrorKind::NameTooLong, Some(500 | 501)) => {
+                self.routes.refused(len);
+                Err(err)
+            }
+            (_, Some(_)) => {
+                self.routes.answered(len);
+                Err(err)
+            }
+            _ => Err(err),
+        }
     }
 
     /// Lists `dir`: MLSD when the server offers it, otherwise `LIST -a`. The listing is run
     /// from inside the directory, so no path argument is subject to the server's globbing or
     /// option parsing. Lines that do not parse are logged and skipped.
+    /// Directories too deep for the server's MLSD (`route.rs`) are listed with LIST.
     pub fn list(&mut self, dir: &RemotePath) -> Result<Vec<Entry>, RemoteError> {
-        let format = if self.features.mlsd {
-            ListingFormat::Mlsd
-        } else {
-            ListingFormat::List
-        };
-        self.list_as(dir, format)
+        let depth = dir.as_bytes().len();
+        if !self.features.mlsd || !self.routes.mlsd_fits(depth) {
+            return self.list_as(dir, ListingFormat::List);
+        }
+        let listed = self.list_as(dir, ListingFormat::Mlsd);
+        match &listed {
+            Ok(_) => self.routes.mlsd_worked(depth),
+            Err(e) if e.kind == RemoteErrorKind::Connection => {
+                self.routes.mlsd_broke(depth);
+            }
+            Err(_) => {}
+        }
+        listed
     }
 
     /// Lists `dir` with the given command: `MLSD`, or `LIST -a` (which also carries symlink
@@ -405,7 +575,7 @@ impl Session {
         dir: &RemotePath,
         format: ListingFormat,
     ) -> Result<Vec<Entry>, RemoteError> {
-        self.cwd(dir)?;
+        self.enter(dir)?;
         let cmd = match format {
             ListingFormat::Mlsd => "MLSD",
             ListingFormat::List => "LIST -a",
@@ -445,14 +615,14 @@ impl Session {
         offset: u64,
         data_timeout: Duration,
     ) -> Result<Transfer, RemoteError> {
-        let wire = self.wire(path)?;
         let offset = usize::try_from(offset).map_err(|_| {
             RemoteError::new(RemoteErrorKind::Other, "offset does not fit this platform")
         })?;
+        let (arg, len, abs) = self.target("RETR ", path)?;
         let stream = self
-            .open_data(|ftp| ftp.retr(&wire, offset))
-            .map_err(|e| e.about(&[&wire]))?;
-        Transfer::new(stream, data_timeout, self.tls13)
+            .open_data(|ftp| ftp.retr(&arg, offset))
+            .map_err(|e| e.about(&[&arg, &abs]));
+        Transfer::new(self.heard(len, stream)?, data_timeout, self.tls13)
     }
 
     /// Starts uploading to `path` (STOR), replacing what is there.
@@ -461,49 +631,81 @@ impl Session {
         path: &RemotePath,
         data_timeout: Duration,
     ) -> Result<Transfer, RemoteError> {
-        let wire = self.wire(path)?;
+        let (arg, len, abs) = self.target("STOR ", path)?;
         let stream = self
-            .open_data(|ftp| ftp.stor(&wire))
-            .map_err(|e| e.about(&[&wire]))?;
-        Transfer::new(stream, data_timeout, self.tls13)
+            .open_data(|ftp| ftp.stor(&arg))
+            .map_err(|e| e.about(&[&arg, &abs]));
+        Transfer::new(self.heard(len, stream)?, data_timeout, self.tls13)
     }
 
     /// Creates a directory (MKD).
     pub fn mkdir(&mut self, path: &RemotePath) -> Result<(), RemoteError> {
-        let wire = self.wire(path)?;
-        self.ftp.mkdir(&wire).map_err(about(&[&wire]))
+        let (arg, len, abs) = self.target("MKD ", path)?;
+        self.send(len, &[&arg, &abs], |ftp| ftp.mkdir(&arg))
     }
 
     /// Removes an empty directory (RMD).
     pub fn rmdir(&mut self, path: &RemotePath) -> Result<(), RemoteError> {
-        if self.cwd.as_ref().is_some_and(|c| c.starts_with(path)) {
+        if self.known_cwd().is_some_and(|c| c.starts_with(path)) {
             // Some servers refuse to remove the current directory.
             self.cwd = None;
-            let _ = self.ftp.cwd("/");
+            let generation = self.routes.generation();
+            match self.send(line_len("CWD /"), &[], |ftp| ftp.cwd("/")) {
+                Ok(()) => self.cwd = Some((RemotePath::root(), generation)),
+                Err(e) if e.breaks_session() => return Err(e),
+                Err(_) => {}
+            }
         }
-        let wire = self.wire(path)?;
-        self.ftp.rmdir(&wire).map_err(about(&[&wire]))?;
+        let (arg, len, abs) = self.target("RMD ", path)?;
+        self.send(len, &[&arg, &abs], |ftp| ftp.rmdir(&arg))?;
+        self.routes.moved(&[path]);
         self.forget(path);
         Ok(())
     }
 
     /// Deletes a file (DELE).
     pub fn delete(&mut self, path: &RemotePath) -> Result<(), RemoteError> {
-        let wire = self.wire(path)?;
-        self.ftp.rm(&wire).map_err(about(&[&wire]))?;
+        let (arg, len, abs) = self.target("DELE ", path)?;
+        self.send(len, &[&arg, &abs], |ftp| ftp.rm(&arg))?;
         self.forget(path);
         Ok(())
     }
 
-    /// Renames (RNFR + RNTO).
+    /// Renames (RNFR + RNTO): absolute paths when both lines fit; otherwise from the two
+    /// paths' deepest common directory, with the paths relative to it (refused at once when
+    /// those do not fit either). Servers forget RNFR at a CWD, so the directory is entered
+    /// first.
     pub fn rename(&mut self, from: &RemotePath, to: &RemotePath) -> Result<(), RemoteError> {
-        if self.cwd.as_ref().is_some_and(|c| c.starts_with(from)) {
-            self.cwd = None;
-        }
-        let (from_wire, to_wire) = (self.wire(from)?, self.wire(to)?);
-        self.ftp
-            .rename(&from_wire, &to_wire)
-            .map_err(about(&[&from_wire, &to_wire]))?;
+        let (from_abs, from_names) = self.wire_names(from)?;
+        let (to_abs, to_names) = self.wire_names(to)?;
+        let budget = self.routes.budget();
+        let fits = |prefix: &str, arg: &str| line_len(&format!("{prefix}{arg}")) <= budget;
+        let (from_arg, to_arg) = if fits("RNFR ", &from_abs) && fits("RNTO ", &to_abs) {
+            (from_abs.clone(), to_abs.clone())
+        } else {
+            // The common directory of the two parents, so that neither path is empty.
+            let common = from
+                .common_depth(to)
+                .min(from_names.len().saturating_sub(1))
+                .min(to_names.len().saturating_sub(1));
+            let (from_rel, to_rel) = (from_names[common..].join("/"), to_names[common..].join("/"));
+            for (prefix, arg, path) in [("RNFR ", &from_rel, from), ("RNTO ", &to_rel, to)] {
+                if !fits(prefix, arg) {
+                    return Err(too_long(path, line_len(&format!("{prefix}{arg}")), budget));
+                }
+            }
+            self.enter(&from.ancestor(common))?;
+            (from_rel, to_rel)
+        };
+        let len = line_len(&format!("RNFR {from_arg}")).max(line_len(&format!("RNTO {to_arg}")));
+        let paths = [
+            from_arg.as_str(),
+            to_arg.as_str(),
+            from_abs.as_str(),
+            to_abs.as_str(),
+        ];
+        self.send(len, &paths, |ftp| ftp.rename(&from_arg, &to_arg))?;
+        self.routes.moved(&[from, to]);
         self.forget(from);
         Ok(())
     }
@@ -529,33 +731,33 @@ impl Session {
         let stamp = chrono::DateTime::from_timestamp(secs, 0)
             .ok_or_else(|| RemoteError::new(RemoteErrorKind::Other, "time out of range"))?
             .format("%Y%m%d%H%M%S");
-        let wire = self.wire(path)?;
-        self.ftp
-            .command(&format!("{verb} {stamp} {wire}"), &[Status::File])
-            .map_err(about(&[&wire]))
+        let prefix = format!("{verb} {stamp} ");
+        let (arg, len, abs) = self.target(&prefix, path)?;
+        self.send(len, &[&arg, &abs], |ftp| {
+            ftp.command(&format!("{prefix}{arg}"), &[Status::File])
+        })
     }
 
     /// Changes permission bits with `SITE CHMOD`.
     pub fn chmod(&mut self, path: &RemotePath, mode: u32) -> Result<(), RemoteError> {
-        let wire = self.wire(path)?;
-        self.ftp
-            .site(&format!("CHMOD {:o} {wire}", mode & 0o7777))
-            .map_err(about(&[&wire]))
+        let mode = format!("{:o}", mode & 0o7777);
+        let (arg, len, abs) = self.target(&format!("SITE CHMOD {mode} "), path)?;
+        self.send(len, &[&arg, &abs], |ftp| {
+            ftp.site(&format!("CHMOD {mode} {arg}"))
+        })
     }
 
     /// The exact size of `path` in bytes (SIZE).
     pub fn size(&mut self, path: &RemotePath) -> Result<u64, RemoteError> {
-        let wire = self.wire(path)?;
-        self.ftp
-            .size(&wire)
+        let (arg, len, abs) = self.target("SIZE ", path)?;
+        self.send(len, &[&arg, &abs], |ftp| ftp.size(&arg))
             .map(|s| s as u64)
-            .map_err(about(&[&wire]))
     }
 
     /// The modification time of `path` (MDTM, UTC, second precision).
     pub fn mdtm(&mut self, path: &RemotePath) -> Result<SystemTime, RemoteError> {
-        let wire = self.wire(path)?;
-        let t = self.ftp.mdtm(&wire).map_err(about(&[&wire]))?;
+        let (arg, len, abs) = self.target("MDTM ", path)?;
+        let t = self.send(len, &[&arg, &abs], |ftp| ftp.mdtm(&arg))?;
         Ok(system_time(t))
     }
 
@@ -568,6 +770,16 @@ impl Session {
     pub fn quit(mut self) {
         let _ = self.ftp.quit();
     }
+}
+
+/// A path whose command line would be `len` bytes, more than the `budget` the server takes.
+fn too_long(path: &RemotePath, len: usize, budget: usize) -> RemoteError {
+    RemoteError::new(
+        RemoteErrorKind::NameTooLong,
+        format!(
+            "{path}: its command would be {len} bytes, more than the {budget} the server takes"
+        ),
+    )
 }
 
 /// What [`Session::open_pipe`] found.
@@ -606,65 +818,4 @@ fn parse_mdtm(text: &[u8]) -> Option<SystemTime> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mdtm_reply_times() {
-        let t = |s: u64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(s));
-        assert_eq!(parse_mdtm(b"20261207175245"), t(1_796_665_965));
-        assert_eq!(parse_mdtm(b"20261207175245.891"), t(1_796_665_965));
-        assert_eq!(parse_mdtm(b" 19700101000001 "), t(1));
-        assert_eq!(parse_mdtm(b"2026120717524"), None);
-        assert_eq!(parse_mdtm(b"202612071752456"), None);
-        assert_eq!(parse_mdtm(b"20261307175245"), None);
-    }
-
-    #[test]
-    fn a_login_refused_for_the_connection_limit_stays_a_connection_limit() {
-        let proftpd = RemoteError::from_reply(
-            530,
-            "Sorry, the maximum number of clients (2) from your host are already connected.".into(),
-        );
-        let err = login_error("alice", proftpd);
-        assert!(err.is_connection_limit(), "{err:?}");
-        assert_eq!((err.kind, err.code), (RemoteErrorKind::Auth, Some(530)));
-
-        // A wrong password names the user, and a user called "max" is not a limit.
-        let wrong = RemoteError::from_reply(530, "Login incorrect.".into());
-        let err = login_error("max", wrong);
-        assert_eq!(err.kind, RemoteErrorKind::Auth);
-        assert_eq!(
-            err.to_string(),
-            "login refused for user 'max': 530 Login incorrect."
-        );
-        assert!(!err.is_connection_limit());
-
-        // Anything but a refusal is left alone.
-        let timeout = RemoteError::new(RemoteErrorKind::Timeout, "timed out");
-        assert_eq!(login_error("alice", timeout).message, "timed out");
-    }
-
-    #[test]
-    fn features_from_feat_reply() {
-        let mut feat = std::collections::HashMap::new();
-        for (k, v) in [
-            ("MLST", Some("type*;size*;modify*;")),
-            ("SIZE", None),
-            ("MDTM", None),
-            ("UTF8", None),
-            ("EPSV", None),
-            ("REST", Some("STREAM")),
-            ("TVFS", None),
-        ] {
-            feat.insert(k.to_string(), v.map(str::to_string));
-        }
-        let f = Features::from_feat(&feat);
-        assert!(f.mlsd && f.size && f.mdtm && f.utf8 && f.epsv && f.rest_stream && f.tvfs);
-        assert!(!f.mfmt);
-        assert_eq!(
-            Features::from_feat(&Default::default()),
-            Features::default()
-        );
-    }
-}
+mod tests;

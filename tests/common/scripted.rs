@@ -90,6 +90,10 @@ pub struct Script {
     /// Acts on the first command of each packet and drops the rest, as some old servers
     /// and NAT routers do with pipelined commands (the log says `dropped: ...`).
     pub one_per_packet: bool,
+    /// Never answers a command line longer than this many bytes (CRLF included), and reads
+    /// on, as proftpd does with lines over its `CommandBufferSize` (the log says
+    /// `ignored: ...`).
+    pub max_line: Option<usize>,
 }
 
 /// Directories `/fresh-0` ... that each hold `a.txt`: listing one the mount has not listed
@@ -135,6 +139,7 @@ impl Script {
             files,
             hook: Box::new(|_| None),
             one_per_packet: false,
+            max_line: None,
         }
     }
 
@@ -431,6 +436,14 @@ impl Conn {
                 Action::Reply(r.into_bytes())
             }
             "PWD" => text(&format!("257 \"{}\"", self.cwd)),
+            "CDUP" => {
+                let parent = match self.cwd.rfind('/') {
+                    Some(0) | None => "/".to_string(),
+                    Some(i) => self.cwd[..i].to_string(),
+                };
+                self.cwd = parent;
+                text("250 OK.")
+            }
             "CWD" => {
                 if script.listings.contains_key(&path) {
                     self.cwd = path;
@@ -535,6 +548,14 @@ pub fn serve(
         }
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\r', '\n']);
+        if script.max_line.is_some_and(|max| line.len() > max) {
+            log.lock().unwrap().push(format!(
+                "ignored ({} bytes): {}",
+                line.len(),
+                text.chars().take(40).collect::<String>()
+            ));
+            continue;
+        }
         let (verb, arg) = text.split_once(' ').unwrap_or((text, ""));
         let cmd = Cmd {
             verb: verb.to_ascii_uppercase(),

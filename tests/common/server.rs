@@ -161,6 +161,14 @@ impl ServerOptions {
         }
     }
 
+    /// proftpd with `CommandBufferSize bytes`: it ignores longer command lines without a
+    /// word (no reply, the connection stays open). The templates leave proftpd at its own
+    /// default, which in 1.3.8 answers lines of up to 4,102 bytes (CRLF included); 512 is a
+    /// common setting, under which it answers lines of up to 511. proftpd only.
+    pub fn proftpd_command_buffer(bytes: usize) -> Self {
+        ServerOptions::extra(&[&format!("CommandBufferSize {bytes}")])
+    }
+
     /// Default options plus these extra config lines (or pure-ftpd arguments).
     pub fn extra(lines: &[&str]) -> Self {
         ServerOptions {

@@ -1,5 +1,6 @@
 //! Unit tests of the session: reply parsing, login errors, FEAT.
 
+use super::batch::parse_mdtm;
 use super::*;
 
 #[test]

@@ -37,6 +37,8 @@ pub static REFRESHES: AtomicU64 = AtomicU64::new(0);
 pub static NOTICES: AtomicU64 = AtomicU64::new(0);
 /// Opens that kept the kernel's cached pages of an unchanged file (FOPEN_KEEP_CACHE).
 pub static PAGES_KEPT: AtomicU64 = AtomicU64::new(0);
+/// Transfers (downloads, uploads, listings) set up in one round trip (`session/quick.rs`).
+pub static QUICK_TRANSFERS: AtomicU64 = AtomicU64::new(0);
 /// Downloads started (RETR, with or without REST).
 pub static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
 /// LIST times refined with MDTM.

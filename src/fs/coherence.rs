@@ -190,7 +190,9 @@ impl FtpFs {
             version: self.inodes_lock().version(ino),
         };
         let before = lock(&self.cached_pages).put(ino, now);
-        if before != Some(now) || entry.precision != TimePrecision::Exact {
+        // Files this mount has written are left out: their pages meet writes through other
+        // handles, direct I/O and uploads; the content version alone is not worth that risk.
+        if before != Some(now) || entry.precision != TimePrecision::Exact || now.version != 0 {
             return Ok(false);
         }
         let Some(listed) = entry.mtime else {

@@ -116,6 +116,8 @@ impl Reply {
 pub struct Pipe {
     writer: TcpStream,
     reader: BufReader<TcpStream>,
+    /// An exchange on it failed half way: the connection's state is unknown.
+    broken: bool,
 }
 
 impl Pipe {
@@ -125,7 +127,48 @@ impl Pipe {
         Ok(Pipe {
             writer: socket,
             reader,
+            broken: false,
         })
+    }
+
+    /// Writes every line at once, without waiting for any reply (the caller reads one reply
+    /// per line with [`Pipe::reply`]). Keep such a batch small: it is not windowed.
+    pub fn send(&mut self, lines: &[String]) -> Result<(), RemoteError> {
+        let mut out = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            encode(line, &mut out)?;
+            if i > 0 {
+                crate::stats::add(&crate::stats::PIPELINED, 1);
+            }
+        }
+        self.writer.write_all(&out).map_err(|e| {
+            self.broken = true;
+            RemoteError::from_io(&e)
+        })
+    }
+
+    /// Reads the next reply. A failure leaves the connection [`Pipe::is_broken`].
+    pub fn reply(&mut self) -> Result<Reply, RemoteError> {
+        let r = self.read_reply();
+        if r.is_err() {
+            self.broken = true;
+        }
+        r
+    }
+
+    /// Marks the connection as out of step (a reply will never be read).
+    pub fn set_broken(&mut self) {
+        self.broken = true;
+    }
+
+    /// Whether an exchange failed half way, so the session must be dropped.
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// The address of the server's end of the control connection.
+    pub fn peer(&self) -> io::Result<std::net::SocketAddr> {
+        self.writer.peer_addr()
     }
 
     /// Sends every line, pipelined in windows, and returns one reply per line, in order.
@@ -243,7 +286,13 @@ impl Pipe {
                 // a reply that is one line ends here.
                 break code;
             }
-            if text.len() == line.len() && reply_code(&line).is_none() {
+            // The first line needs a code; like suppaftp, a code followed by anything but a
+            // space opens a multi-line reply.
+            if text.len() == line.len()
+                && !line
+                    .get(..3)
+                    .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            {
                 return Err(RemoteError::new(
                     RemoteErrorKind::Protocol,
                     "malformed reply from server",

@@ -135,9 +135,19 @@ pub struct Session {
     cwd: Option<(RemotePath, u64)>,
     /// The control connection spoken to directly, for pipelined commands: plain FTP only,
     /// and only while the server is not known to mix them up.
-    pipe: Option<Pipe>,
+    /// Shared with a quick transfer in progress (`session/quick.rs`), which reads its
+    /// completion reply through it.
+    pipe: Option<Arc<std::sync::Mutex<Pipe>>>,
     pipelining: Arc<Pipelining>,
     routes: Arc<Routes>,
+    /// Transfers go suppaftp's way (the server refused EPSV sent with its command).
+    quick_off: bool,
+    /// Deadline for each read or write on a data connection.
+    data_timeout: Duration,
+    /// The server waits for the client's close before it ends a download (proftpd).
+    lingers: bool,
+    /// Deadline for connecting a data connection (quick transfers).
+    connect_timeout: Duration,
     pub created: Instant,
 }
 
@@ -187,13 +197,16 @@ impl Session {
             m => m,
         };
         let tls13 = cfg.tls.is_some() && !tls12_only;
+        // proftpd holds a download's 226 until the client closes its end of the data
+        // connection (a lingering close): quick downloads half-close it at once.
+        let lingers = ftp.welcome().is_some_and(|g| g.contains("ProFTPD"));
         let pipe = match Session::open_pipe(ftp.as_ref(), cfg)? {
             Probed::Refused => {
                 // The probe left this connection out of step: start again, one at a time.
                 drop(ftp);
                 return Session::connect(cfg, tls12_only);
             }
-            Probed::Pipe(pipe) => pipe,
+            Probed::Pipe(pipe) => pipe.map(|p| Arc::new(std::sync::Mutex::new(p))),
         };
         let mut session = Session {
             ftp,
@@ -205,6 +218,10 @@ impl Session {
             pipe,
             pipelining: Arc::clone(&cfg.pipelining),
             routes: Arc::clone(&cfg.routes),
+            quick_off: false,
+            lingers,
+            data_timeout: cfg.data_timeout,
+            connect_timeout: cfg.connect_timeout,
             created: Instant::now(),
         };
         session.apply_mode();
@@ -446,8 +463,17 @@ impl Session {
             ListingFormat::Mlsd => "MLSD",
             ListingFormat::List => "LIST -a",
         };
-        let expected = [Status::AboutToSend, Status::AlreadyOpen];
-        let mut stream = self.open_data(|ftp| ftp.data_command(cmd, &expected))?;
+        let quick = match self.quick() {
+            true => self.quick_transfer(&[], cmd, Direction::Download)?,
+            false => None,
+        };
+        let mut stream = match quick {
+            Some(stream) => stream,
+            None => {
+                let expected = [Status::AboutToSend, Status::AlreadyOpen];
+                self.open_data(|ftp| ftp.data_command(cmd, &expected))?
+            }
+        };
         let mut data = Vec::new();
         let read = (&mut stream)
             .take(MAX_LISTING_BYTES + 1)
@@ -485,6 +511,18 @@ impl Session {
             RemoteError::new(RemoteErrorKind::Other, "offset does not fit this platform")
         })?;
         let (arg, len, abs) = self.target("RETR ", path)?;
+        if self.quick() {
+            let setup: Vec<String> = (offset > 0)
+                .then(|| format!("REST {offset}"))
+                .into_iter()
+                .collect();
+            let started = self
+                .quick_transfer(&setup, &format!("RETR {arg}"), Direction::Download)
+                .map_err(|e| e.about(&[&arg, &abs]));
+            if let Some(stream) = self.heard(len, started)? {
+                return Transfer::new(stream, data_timeout, false);
+            }
+        }
         let stream = self
             .open_data(|ftp| ftp.retr(&arg, offset))
             .map_err(|e| e.about(&[&arg, &abs]));
@@ -498,6 +536,14 @@ impl Session {
         data_timeout: Duration,
     ) -> Result<Transfer, RemoteError> {
         let (arg, len, abs) = self.target("STOR ", path)?;
+        if self.quick() {
+            let started = self
+                .quick_transfer(&[], &format!("STOR {arg}"), Direction::Upload)
+                .map_err(|e| e.about(&[&arg, &abs]));
+            if let Some(stream) = self.heard(len, started)? {
+                return Transfer::new(stream, data_timeout, false);
+            }
+        }
         let stream = self
             .open_data(|ftp| ftp.stor(&arg))
             .map_err(|e| e.about(&[&arg, &abs]));
@@ -629,6 +675,12 @@ impl Session {
 
     /// Checks that the session is alive and in sync.
     pub fn noop(&mut self) -> Result<(), RemoteError> {
+        if self.pipe.is_some() && self.pipe_lock().is_broken() {
+            return Err(RemoteError::new(
+                RemoteErrorKind::Protocol,
+                "a pipelined exchange on this session failed half way",
+            ));
+        }
         self.ftp.noop().map_err(ftp_err)
     }
 
@@ -649,6 +701,8 @@ fn too_long(path: &RemotePath, len: usize, budget: usize) -> RemoteError {
 }
 
 mod batch;
+mod quick;
 use batch::{system_time, Probed};
+use quick::Direction;
 #[cfg(test)]
 mod tests;

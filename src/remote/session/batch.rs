@@ -46,6 +46,15 @@ impl Session {
         self.pipe.is_some() && self.pipelining.works()
     }
 
+    /// The direct line, locked. Only called where [`Session::pipelines`] said yes.
+    pub(super) fn pipe_lock(&self) -> std::sync::MutexGuard<'_, Pipe> {
+        self.pipe
+            .as_ref()
+            .expect("pipelines() checked it")
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The modification times of many files (MDTM), pipelined where the session can, one
     /// reply per path in order. The outer error means the session failed (drop it); an inner
     /// one is that file's reply (not found, say). Paths too long to send absolute are sent
@@ -99,8 +108,7 @@ impl Session {
             .map(|(a, _)| format!("MDTM {a}"))
             .collect();
         let longest = lines.iter().map(|l| line_len(l)).max().unwrap_or(0);
-        let pipe = self.pipe.as_mut().expect("pipelines() checked it");
-        let batch = pipe.batch(&lines);
+        let batch = self.pipe_lock().batch(&lines);
         let mut replies = self.heard(longest, batch)?.into_iter();
         Ok(paths
             .iter()
@@ -130,8 +138,9 @@ impl Session {
         }
         // Absolute when the line fits, else relative to the entered directory (`route.rs`).
         let (arg, len, abs) = self.target("SIZE ", path)?;
-        let pipe = self.pipe.as_mut().expect("pipelines() checked it");
-        let batch = pipe.batch(&[format!("SIZE {arg}"), format!("MDTM {arg}")]);
+        let batch = self
+            .pipe_lock()
+            .batch(&[format!("SIZE {arg}"), format!("MDTM {arg}")]);
         let replies = self.heard(len, batch)?;
         let malformed = || RemoteError::new(RemoteErrorKind::Protocol, "malformed SIZE/MDTM reply");
         let (size, mdtm) = (&replies[0], &replies[1]);

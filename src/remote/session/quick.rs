@@ -1,0 +1,261 @@
+//! Quick transfers: a data connection set up in one round trip, on a plain control
+//! connection that pipelines.
+//!
+//! suppaftp sends EPSV and waits for its reply, connects, sends REST and waits, sends the
+//! transfer command and waits for the 150: four round trips before the first byte of a
+//! ranged RETR, three for a listing. Here EPSV, REST and the transfer command are written
+//! together (vsftpd, proftpd and pure-ftpd queue them, and a RETR waits for its data
+//! connection: docs of the WAN measurements, "EPSV+RETR in one write"); the data connection
+//! is made as soon as the 229 arrives, and the first bytes follow about one round trip later.
+//! An upload does not wait for its 150 either: that reply is read when the upload ends, with
+//! the 226. On proftpd a download's data socket is half-closed at once: it otherwise holds
+//! its 226 until the client closes (a lingering close), one more round trip per download.
+//!
+//! Nothing is sent while a transfer is under way: its completion reply is read (through the
+//! same [`Pipe`], shared with the [`QuickTransfer`]) before the session is used again. If an
+//! exchange fails half way, the pipe is marked broken and the session is dropped rather than
+//! reused out of step. Where the server refuses EPSV, the session falls back to suppaftp's
+//! way (and PASV) for good.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use suppaftp::types::Response;
+use suppaftp::{FtpError, Status};
+
+use super::super::ftp::DataTransfer;
+use super::super::pipeline::{Pipe, Reply};
+use super::{DataMode, Session};
+use crate::remote::{RemoteError, RemoteErrorKind};
+
+/// Which way the bytes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Direction {
+    Download,
+    Upload,
+}
+
+fn lock(pipe: &Mutex<Pipe>) -> MutexGuard<'_, Pipe> {
+    pipe.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The port in a 229 reply: `(|||port|)`.
+fn epsv_port(reply: &Reply) -> Option<u16> {
+    let text = std::str::from_utf8(reply.last_line()).ok()?;
+    let inner = text.split('(').nth(1)?.split(')').next()?;
+    let mut parts = inner.split('|');
+    // "", "", "", "port", ""
+    parts.nth(3)?.parse().ok()
+}
+
+impl Session {
+    /// Whether transfers on this session go the quick way.
+    pub(super) fn quick(&self) -> bool {
+        self.pipelines() && self.mode == DataMode::ExtendedPassive && !self.quick_off
+    }
+
+    /// Starts a transfer the quick way: EPSV, the `setup` lines (REST) and `command` written
+    /// together. `Ok(None)`: the server refused EPSV (the session has read every reply and
+    /// will use suppaftp's way from now on).
+    pub(super) fn quick_transfer(
+        &mut self,
+        setup: &[String],
+        command: &str,
+        direction: Direction,
+    ) -> Result<Option<Box<dyn DataTransfer>>, RemoteError> {
+        let control = Arc::clone(self.pipe.as_ref().expect("quick() checked the pipe"));
+        let mut pipe = lock(&control);
+        let mut lines = vec!["EPSV".to_string()];
+        lines.extend(setup.iter().cloned());
+        lines.push(command.to_string());
+        pipe.send(&lines)?;
+        let epsv = pipe.reply()?;
+        let port = match (epsv.code, epsv_port(&epsv)) {
+            (229, Some(port)) => port,
+            (229, None) => {
+                pipe.set_broken();
+                return Err(RemoteError::new(
+                    RemoteErrorKind::Protocol,
+                    "malformed EPSV reply",
+                ));
+            }
+            _ => {
+                // The rest went out with no data connection to use: read their refusals.
+                for _ in 1..lines.len() {
+                    pipe.reply()?;
+                }
+                log::info!("server refused EPSV ({}); using PASV", epsv.code);
+                self.quick_off = true;
+                self.mode = DataMode::Passive;
+                self.apply_mode();
+                return Ok(None);
+            }
+        };
+        let peer = pipe.peer().map_err(|e| RemoteError::from_io(&e))?.ip();
+        let data =
+            match TcpStream::connect_timeout(&SocketAddr::new(peer, port), self.connect_timeout) {
+                Ok(d) => d,
+                Err(e) => {
+                    // The server may have refused the command already: proftpd closes the
+                    // passive port when it does. Its reply says why, and keeps us in step.
+                    let mut refusal = None;
+                    for _ in 1..lines.len() {
+                        match pipe.reply() {
+                            Ok(r) if r.code >= 400 => {
+                                refusal.get_or_insert(r);
+                            }
+                            Ok(_) => {}
+                            Err(_) => break,
+                        }
+                    }
+                    return match refusal {
+                        Some(r) if !pipe.is_broken() => Err(r.error()),
+                        _ => {
+                            // It waits for the connection we could not make.
+                            pipe.set_broken();
+                            Err(RemoteError::from_io(&e))
+                        }
+                    };
+                }
+            };
+        let io_err = |e: io::Error| RemoteError::from_io(&e);
+        data.set_read_timeout(Some(self.data_timeout))
+            .map_err(io_err)?;
+        data.set_write_timeout(Some(self.data_timeout))
+            .map_err(io_err)?;
+        if direction == Direction::Download && self.lingers {
+            // We never send on it; proftpd sends its 226 only once we have closed our side.
+            let _ = data.shutdown(Shutdown::Write);
+        }
+        let mut setup_err = None;
+        for _ in setup {
+            let r = pipe.reply()?;
+            if !matches!(r.code / 100, 2 | 3) {
+                setup_err.get_or_insert_with(|| r.error());
+            }
+        }
+        crate::stats::add(&crate::stats::QUICK_TRANSFERS, 1);
+        if direction == Direction::Upload && setup_err.is_none() {
+            // Its 150 (or refusal) is read with the completion reply.
+            drop(pipe);
+            return Ok(Some(Box::new(QuickTransfer {
+                data: Some(data),
+                control,
+                preliminary: true,
+            })));
+        }
+        // On an error from here the data socket is simply closed: no transfer to end.
+        let r = pipe.reply()?;
+        if !matches!(r.code, 125 | 150) {
+            return Err(setup_err.unwrap_or_else(|| r.error()));
+        }
+        drop(pipe);
+        let transfer = QuickTransfer {
+            data: Some(data),
+            control,
+            preliminary: false,
+        };
+        if let Some(e) = setup_err {
+            // It started, but not where it should (REST refused): cancel it.
+            drop(transfer);
+            return Err(e);
+        }
+        Ok(Some(Box::new(transfer)))
+    }
+}
+
+/// A transfer started the quick way: its data socket, and the control line its completion
+/// reply is read from.
+pub(super) struct QuickTransfer {
+    data: Option<TcpStream>,
+    control: Arc<Mutex<Pipe>>,
+    /// The 150 has not been read yet (an upload).
+    preliminary: bool,
+}
+
+/// A reply as suppaftp reports an unexpected one, so [`Transfer`](super::super::ftp::Transfer)
+/// classifies it like any other.
+fn unexpected(r: Reply) -> FtpError {
+    FtpError::UnexpectedResponse(Response::new(Status::from(r.code), r.text))
+}
+
+impl QuickTransfer {
+    /// Closes the data connection and reads the replies that end the transfer. The
+    /// completion reply, or the first reply that is not one step towards it.
+    fn end(&mut self) -> Result<Reply, RemoteError> {
+        self.data = None;
+        let mut pipe = lock(&self.control);
+        if std::mem::take(&mut self.preliminary) {
+            let r = pipe.reply()?;
+            if !matches!(r.code, 125 | 150) {
+                return Ok(r);
+            }
+        }
+        pipe.reply()
+    }
+}
+
+impl Read for QuickTransfer {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.data.as_mut() {
+            Some(d) => d.read(buf),
+            None => Ok(0),
+        }
+    }
+}
+
+impl Write for QuickTransfer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.data.as_mut() {
+            Some(d) => d.write(buf),
+            None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "transfer ended")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl DataTransfer for QuickTransfer {
+    fn finish_boxed(mut self: Box<Self>) -> Result<(), FtpError> {
+        match self.end() {
+            Ok(r) if matches!(r.code, 226 | 250) => Ok(()),
+            Ok(r) => Err(unexpected(r)),
+            Err(e) => {
+                log::debug!("ending a transfer: {e}");
+                Err(FtpError::ConnectionError(io::Error::new(
+                    match e.kind {
+                        RemoteErrorKind::Timeout => io::ErrorKind::TimedOut,
+                        _ => io::ErrorKind::ConnectionAborted,
+                    },
+                    e.message,
+                )))
+            }
+        }
+    }
+
+    fn socket(&self) -> &TcpStream {
+        self.data
+            .as_ref()
+            .expect("a transfer has its socket until it ends")
+    }
+
+    fn take_tickets(&mut self) {}
+
+    fn tls_version(&mut self) -> Option<suppaftp::rustls::ProtocolVersion> {
+        None
+    }
+}
+
+impl Drop for QuickTransfer {
+    fn drop(&mut self) {
+        if self.data.is_some() {
+            // Cancelled: the server answers 426 (or 226 if it had sent everything).
+            if self.end().is_err() {
+                lock(&self.control).set_broken();
+            }
+        }
+    }
+}

@@ -30,7 +30,8 @@
 #   BENCH_CASES [13a 13b 13c 13d 14a 14b 14c 14d 14e 14f]   which cases run (space or comma)
 #   BENCH_RTT_MS [40]              emulated round trip; 0 = everything on loopback, direct
 #   BENCH_WAN_RUNS [1]             runs per case (the median is reported)
-#   BENCH_WAN_TIMEOUT [30]         seconds after which an operation is stopped ("> 30 s")
+#   BENCH_WAN_TIMEOUT [30]         seconds after which an operation at RTT is stopped ("> 30 s")
+#   BENCH_WAN_TIMEOUT_LO [120]     the same for the loopback cases (13c, 13d, 14e on loopback)
 #   BENCH_WAN_WINDOW_KB [4096]     bytes in flight per connection and direction (TCP window)
 #   BENCH_WAN_FLAT_FILES [5000]    13b
 #   BENCH_WAN_HUGE_FILES [100000]  13c
@@ -46,7 +47,9 @@ WAN_ALL_CASES='13a 13b 13c 13d 14a 14b 14c 14d 14e 14f'
 WAN_CASES=$(tr ',' ' ' <<<"${BENCH_CASES:-$WAN_ALL_CASES}" | xargs)
 WAN_RTT=${BENCH_RTT_MS:-40}
 WAN_RUNS=${BENCH_WAN_RUNS:-1}
-WAN_TIMEOUT=${BENCH_WAN_TIMEOUT:-30}
+WAN_TIMEOUT_RTT=${BENCH_WAN_TIMEOUT:-30}
+WAN_TIMEOUT_LO=${BENCH_WAN_TIMEOUT_LO:-120}
+WAN_TIMEOUT=$WAN_TIMEOUT_RTT # the current one: wan_at sets it
 WAN_WINDOW_KB=${BENCH_WAN_WINDOW_KB:-4096}
 FLAT_N=${BENCH_WAN_FLAT_FILES:-5000}
 HUGE_N=${BENCH_WAN_HUGE_FILES:-100000}
@@ -57,7 +60,7 @@ MID_MB=${BENCH_WAN_MID_MB:-50}
 PAR_MB=${BENCH_WAN_PAR_MB:-256}
 LFTP_SYNC=${BENCH_LFTP_SYNC:-on}
 
-for v in WAN_RUNS WAN_TIMEOUT FLAT_N HUGE_N SMALL_N SMALL_KB NREADS MID_MB PAR_MB; do
+for v in WAN_RUNS WAN_TIMEOUT_RTT WAN_TIMEOUT_LO FLAT_N HUGE_N SMALL_N SMALL_KB NREADS MID_MB PAR_MB; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
 [[ $WAN_RTT =~ ^[0-9]+([.][0-9]+)?$ ]] || die "BENCH_RTT_MS must be a number of ms (got '$WAN_RTT')"
@@ -144,7 +147,13 @@ proxy_req() {
 CUR_RTT=0
 wan_at() {
     CUR_RTT=$1
-    if [[ $CUR_RTT == 0 ]]; then EP_PORT=$PORT; else EP_PORT=$PROXY_PORT; fi
+    if [[ $CUR_RTT == 0 ]]; then
+        EP_PORT=$PORT
+        WAN_TIMEOUT=$WAN_TIMEOUT_LO
+    else
+        EP_PORT=$PROXY_PORT
+        WAN_TIMEOUT=$WAN_TIMEOUT_RTT
+    fi
     # shellcheck disable=SC2034 # read by run.sh's mount_rclone
     CTRL_PORT=$EP_PORT
     FTPFS_URL=${FTPFS_URL_DIRECT/:$PORT\//:$EP_PORT/}
@@ -235,20 +244,33 @@ lftp_script() {
 }
 
 # Results. Keys are "CASE/CLIENT" (CASE may carry a suffix such as 14e-lo); values are lists
-# over the runs. RES_TO marks a timed-out client.
+# over the runs. RES_TO marks a timed-out client: "1", or "est" when the time is extrapolated
+# from the part done by the timeout (OP_FRAC, set by the case: files listed, read or written).
 declare -A RES_T RES_CMDS RES_TURNS RES_DATA RES_TO
+OP_FRAC=
+# progress DONE TOTAL: sets OP_FRAC after a timeout
+progress() { if ((OP_RC == 124 && $2 > 0)); then OP_FRAC=$(calc "$1 / $2" 4); fi; }
 # record KEY: stores OP_SECS and the counts of the operation just measured, prints its line.
 # NOTE (optional second argument) is printed after it.
 record() {
-    local key=$1 note=${2:-} rtts=''
-    RES_T[$key]+="$OP_SECS "
+    local key=$1 note=${2:-} rtts='' secs=$OP_SECS mark=' '
+    if ((OP_RC == 124)); then
+        mark='>'
+        RES_TO[$key]=1
+        if [[ -n $OP_FRAC ]] && lt 0.05 "$OP_FRAC"; then
+            secs=$(calc "$OP_SECS / $OP_FRAC" 6)
+            RES_TO[$key]=est
+            note="timed out after $(calc "$OP_FRAC * 100" 0) % of the work: ~$(calc "$secs" 1) s extrapolated. $note"
+        fi
+    fi
+    OP_FRAC=
+    RES_T[$key]+="$secs "
     RES_CMDS[$key]+="$CNT_CMDS "
     RES_TURNS[$key]+="$CNT_TURNS "
     RES_DATA[$key]+="$CNT_DATA "
-    if ((OP_RC == 124)); then RES_TO[$key]=1; fi
     if [[ $CUR_RTT != 0 ]]; then rtts=$(printf '%7.1f RTT' "$(calc "$OP_SECS * 1000 / $CUR_RTT" 1)"); fi
     printf '   run %d  %-7s %s%9.3f s %s  cmds %-6s turns %-6s data %-5s %s\n' "$RUN" "${key#*/}" \
-        "$( ((OP_RC == 124)) && echo '>' || echo ' ')" "$OP_SECS" "$rtts" "$CNT_CMDS" "$CNT_TURNS" "$CNT_DATA" "$note"
+        "$mark" "$OP_SECS" "$rtts" "$CNT_CMDS" "$CNT_TURNS" "$CNT_DATA" "$note"
     if [[ $CNT_VERBS != - ]]; then printf '          %s\n' "$(cut -c1-150 <<<"$CNT_VERBS")"; fi
 }
 # check_op WHAT: dies if the operation failed other than by the WAN timeout
@@ -260,10 +282,10 @@ check_op() {
 }
 
 # ----- the cases -------------------------------------------------------------------------------
-# wan_list CASE DIR FORMAT: a listing case (13a-13d) for all three clients.
-# DIR is below the server root; FORMAT: find (find -printf) or ls (ls -l).
+# wan_list CASE DIR FORMAT N: a listing case (13a-13d) for all three clients.
+# DIR is below the server root and holds N files; FORMAT: find (find -printf) or ls (ls -l).
 wan_list() {
-    local case=$1 dir=$2 fmt=$3 client out res before rss
+    local case=$1 dir=$2 fmt=$3 n=$4 client out res before rss
     for client in ftpfs lftp rclone; do
         out=$LOGS/wan-$case-$client.out
         if [[ $client == lftp ]]; then
@@ -274,6 +296,7 @@ wan_list() {
             res=$(python3 "$WAN_HELPER" check-list long "$out" "$ROOT/$dir") || {
                 ((OP_RC == 124)) || die "lftp listed $dir wrongly: $res"
             }
+            progress "$(grep -c '^-' "$out" || true)" "$n"
             record "$case/$client" "$res"
             continue
         fi
@@ -294,6 +317,7 @@ wan_list() {
                 die "$client listed $dir wrongly: $res"
         else
             res='timed out'
+            progress "$(wc -l <"$out")" "$n" # ls prints nothing before it has everything
         fi
         if [[ $client == ftpfs ]]; then
             rss=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$FS_PID/status")
@@ -309,22 +333,22 @@ declare -A RES_RSS
 case_13a() {
     section "13a. find tree/ -type f -printf '%s %T@ %P\\n' ($NFILES files in $NDIRS dirs), $(wan_rtt_label "$WAN_RTT")"
     wan_at "$WAN_RTT"
-    for ((RUN = 1; RUN <= WAN_RUNS; RUN++)); do wan_list 13a tree find; done
+    for ((RUN = 1; RUN <= WAN_RUNS; RUN++)); do wan_list 13a tree find "$NFILES"; done
 }
 case_13b() {
     section "13b. ls -l of flat/ ($FLAT_N files), $(wan_rtt_label "$WAN_RTT")"
     wan_at "$WAN_RTT"
-    for ((RUN = 1; RUN <= WAN_RUNS; RUN++)); do wan_list 13b flat ls; done
+    for ((RUN = 1; RUN <= WAN_RUNS; RUN++)); do wan_list 13b flat ls "$FLAT_N"; done
 }
 case_13c() {
     section "13c. ls -l of huge/ ($HUGE_N files), loopback"
     wan_at 0
-    for ((RUN = 1; RUN <= WAN_RUNS; RUN++)); do wan_list 13c huge ls; done
+    for ((RUN = 1; RUN <= WAN_RUNS; RUN++)); do wan_list 13c huge ls "$HUGE_N"; done
 }
 case_13d() {
     section "13d. find tree/ -type f -printf ... ($NFILES files in $NDIRS dirs), loopback"
     wan_at 0
-    for ((RUN = 1; RUN <= WAN_RUNS; RUN++)); do wan_list 13d tree find; done
+    for ((RUN = 1; RUN <= WAN_RUNS; RUN++)); do wan_list 13d tree find "$NFILES"; done
 }
 
 # 14a: cat of the small files one after another (one cat per file through the mounts; one
@@ -352,6 +376,7 @@ case_14a() {
             count_end
             check_op "$out" "$client: cat of the small files"
             got=$(sha256sum <"$out" | cut -c1-64)
+            progress "$(stat -c %s "$out")" $((SMALL_N * SMALL_KB * 1024))
             res=
             if ((OP_RC != 124)); then
                 [[ $got == "$want" ]] || die "$client: the small files' content differs"
@@ -403,6 +428,7 @@ case_14b() {
                 res="content ok; $(calc "$SMALL_N / $OP_SECS" 2) files/s"
             else
                 n=$(find "$ROOT/$dest" -type f | wc -l)
+                progress "$n" "$SMALL_N"
                 res="$n files on the server at the timeout"
             fi
             if [[ $client != lftp ]]; then
@@ -449,6 +475,7 @@ case_14c() {
                 if [[ $CUR_RTT != 0 ]]; then res+=" = $(calc "$med / $CUR_RTT" 2) RTT per read (median)"; fi
             else
                 res='timed out'
+                progress "$(grep -c '^read offset' "$out" || true)" "$NREADS"
             fi
             if [[ $client != curl ]]; then
                 if [[ $client == ftpfs ]]; then res+="  [ftpfs: $(ftpfs_delta "$before" "$(ftpfs_stats)")]"; fi
@@ -640,6 +667,8 @@ case_14f() {
             check_op "$out" "$client: sequential write"
             if ((OP_RC != 124)); then
                 cmp "$WORK/upload.bin" "$ROOT/up14f-$client.bin" || die "$client: the uploaded big file differs"
+            else
+                progress "$(stat -c %s "$ROOT/up14f-$client.bin" 2>/dev/null || echo 0)" "$big"
             fi
             res="write $(calc "$SIZE_MB / $OP_SECS" 1) MiB/s, content ok"
             if [[ $client != curl ]]; then
@@ -659,22 +688,27 @@ medof() {
     local -n arr=$2
     if [[ -n ${arr[$1]:-} ]]; then med "${arr[$1]}"; fi
 }
-# fmt_t KEY: "1.234" or "> 30" (timed out)
+# fmt_t KEY: "1.234", "> 30" (timed out) or "~45.0" (timed out, extrapolated)
 fmt_t() {
     local m
     m=$(medof "$1" RES_T) || true
-    if [[ -z $m ]]; then echo -; elif [[ -n ${RES_TO[$1]:-} ]]; then echo "> $(calc "$m" 1)"; else calc "$m" 3; fi
+    case ${RES_TO[$1]:-} in
+    '') if [[ -z $m ]]; then echo -; else calc "$m" 3; fi ;;
+    est) echo "~$(calc "$m" 1)" ;;
+    *) echo "> $(calc "$m" 1)" ;;
+    esac
 }
 # ratio A B: time(B) / time(A), i.e. how many times faster A is than B ("-" if missing; ">=" if
-# B timed out, "<=" if A did)
+# B timed out, "<=" if A did, "~" if a time is extrapolated)
 ratio() {
     local a b p=''
     a=$(medof "$1" RES_T) || true
     b=$(medof "$2" RES_T) || true
     if [[ -z $a || -z $b ]]; then { echo -; return; }; fi
-    if [[ -n ${RES_TO[$2]:-} ]]; then p='>='; fi
-    if [[ -n ${RES_TO[$1]:-} ]]; then p='<='; fi
-    if [[ -n ${RES_TO[$1]:-} && -n ${RES_TO[$2]:-} ]]; then { echo '?'; return; }; fi
+    if [[ -n ${RES_TO[$1]:-}${RES_TO[$2]:-} ]]; then p='~'; fi
+    if [[ ${RES_TO[$2]:-} == 1 ]]; then p='>='; fi
+    if [[ ${RES_TO[$1]:-} == 1 ]]; then p='<='; fi
+    if [[ ${RES_TO[$1]:-} == 1 && ${RES_TO[$2]:-} == 1 ]]; then { echo '?'; return; }; fi
     echo "$p$(calc "$b / $a" 2)"
 }
 cmds_of() { local m; m=$(medof "$1" RES_CMDS) || true; echo "${m:--}"; }
@@ -688,17 +722,17 @@ row() {
 target() { printf '   %-62s %-26s %s\n' "$1" "$2" "$3"; }
 # tle KEY LIMIT: the median time of KEY is <= LIMIT (and it did not time out)
 tle() { local m; m=$(medof "$1" RES_T) && [[ -z ${RES_TO[$1]:-} ]] && ! lt "$2" "$m"; }
-# rge A B X: B's time / A's time >= X (A did not time out)
+# rge A B X: B's time / A's time >= X (A did not time out, or its time was extrapolated)
 rge() {
     local a b
-    a=$(medof "$1" RES_T) && b=$(medof "$2" RES_T) && [[ -z ${RES_TO[$1]:-} ]] && ge "$(calc "$b / $a" 4)" "$3"
+    a=$(medof "$1" RES_T) && b=$(medof "$2" RES_T) && [[ ${RES_TO[$1]:-} != 1 ]] && ge "$(calc "$b / $a" 4)" "$3"
 }
 
 wan_summary() {
     local rl m rss_list=() rss_max
     rl=$(wan_rtt_label "$WAN_RTT")
     section "WAN summary ($SERVER, RTT $rl, window $WAN_WINDOW_KB KiB, median of $WAN_RUNS run(s))"
-    info "times in s ('>' = stopped at BENCH_WAN_TIMEOUT); x = how many times faster ftpfs is; commands per operation (proxy or server log)"
+    info "times in s ('>' = stopped at the timeout); x = how many times faster ftpfs is; commands per operation (proxy or server log)"
     printf '   %-10s %-34s %10s %10s %10s %9s %9s   %s\n' case operation ftpfs plain rclone "x plain" "x rclone" "FTP commands ftpfs/plain/rclone"
     if wan_has 13a; then row 13a "find -printf, $rl (lftp find -l)" lftp; fi
     if wan_has 13b; then row 13b "ls -l $FLAT_N, $rl (lftp find -l)" lftp; fi
@@ -787,7 +821,8 @@ wan_main() {
     info "lftp:        $(lftp --version | awk 'NR == 1 { print $2, $3, $4 }') (one session, ftp:sync-mode $LFTP_SYNC)"
     info "proxy:       contrib/bench/delay-proxy.py: RTT/2 per direction on every chunk and FIN, handshake 1.5 RTT"
     info "             before the server sees a connection, window $WAN_WINDOW_KB KiB per connection and direction"
-    info "runs:        $WAN_RUNS per case; an operation is stopped after $WAN_TIMEOUT s (BENCH_WAN_TIMEOUT)"
+    info "runs:        $WAN_RUNS per case; an operation is stopped after $WAN_TIMEOUT_RTT s at RTT (BENCH_WAN_TIMEOUT),"
+    info "             $WAN_TIMEOUT_LO s on loopback (BENCH_WAN_TIMEOUT_LO)"
     info "caches:      a fresh mount for every operation; the server's files stay in RAM (no drop_caches)"
     if [[ $WAN_RTT != 0 ]]; then proxy_start; fi
     for c in $WAN_CASES; do "case_$c"; done

@@ -127,16 +127,18 @@ class Proxy:
         self.log.write(f"{time.monotonic() - self.stats.t0:10.4f} c{cid} {arrow} {text}\n")
 
     # ----- forwarding with delay ----------------------------------------------------------
-    async def pipe(self, reader, writer_fut, not_before, on_chunk=None, on_deliver=None,
+    async def pipe(self, reader, own, writer_fut, not_before, on_chunk=None, on_deliver=None,
                    count=None):
         """Copies reader to the writer that writer_fut yields. Each chunk is written RTT/2 after
         it was read, but not before not_before (loop time: the upstream handshake). on_chunk(data)
         may transform a chunk (async, returns bytes); on_deliver(data) runs when it is written.
-        count(n) accounts bytes. Ends after forwarding EOF (as a FIN) or on an error."""
+        count(n) accounts bytes. own: the writer of the reader's socket, reset if the other side
+        fails. Ends after forwarding EOF (as a FIN) or on an error."""
         loop = self.loop
         queue = asyncio.Queue()
         inflight = [0]
         credit = asyncio.Event()
+        broken = []
 
         def release(n):
             inflight[0] -= n
@@ -145,9 +147,11 @@ class Proxy:
         async def receive():
             try:
                 while True:
-                    while self.window and inflight[0] >= self.window:
+                    while self.window and inflight[0] >= self.window and not broken:
                         credit.clear()
                         await credit.wait()
+                    if broken:
+                        return
                     data = await reader.read(CHUNK)
                     due = max(loop.time() + self.half, not_before)
                     if on_chunk is not None:
@@ -168,7 +172,7 @@ class Proxy:
                     if not data:
                         return
             except (ConnectionError, OSError):
-                await queue.put((loop.time(), None))  # reset: close the other side
+                await queue.put((loop.time() + self.half, None))  # a reset travels too
 
         async def send():
             writer = await writer_fut
@@ -191,7 +195,10 @@ class Proxy:
                     loop.call_later(self.half, release, len(data))
                     await writer.drain()
             except (ConnectionError, OSError):
-                pass
+                # the receiver is gone: stop reading and reset the sender, as TCP would
+                broken.append(1)
+                credit.set()
+                own.transport.abort()
 
         await asyncio.gather(receive(), send(), return_exceptions=True)
 
@@ -220,13 +227,13 @@ class Proxy:
                 cwriter.transport.abort()
                 return
             up_fut.set_result(uwriter)
-            await self.pipe(ureader, cw_fut, 0.0,
+            await self.pipe(ureader, uwriter, cw_fut, 0.0,
                             on_chunk=ctl.from_server if ctl else None,
                             on_deliver=ctl.delivered if ctl else None,
                             count=ctl.count_down if ctl else None)
 
         down = self.spawn(up_then_down())
-        await self.pipe(creader, up_fut, at,
+        await self.pipe(creader, cwriter, up_fut, at,
                         on_chunk=ctl.from_client if ctl else None,
                         count=ctl.count_up if ctl else None)
         await asyncio.gather(down, return_exceptions=True)

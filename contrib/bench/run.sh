@@ -326,9 +326,10 @@ prepare_server_files() {
 server_command() {
     case $SERVER in
     pureftpd)
-        # -E no anonymous, -A chroot everyone, -H no DNS, -4 IPv4, -c/-C max clients total/per IP
+        # -E no anonymous, -A chroot everyone, -H no DNS, -4 IPv4, -c/-C max clients total/per IP,
+        # -f none: no syslog (a /dev/log whose reader stalls would block every login)
         SERVER_CMD=("$SERVER_BIN" -S "127.0.0.1,$PORT" -p "$PASV_MIN:$PASV_MAX"
-            -l "puredb:$STATE/pureftpd.pdb" -E -A -H -4 -c 100 -C 100
+            -l "puredb:$STATE/pureftpd.pdb" -E -A -H -4 -c 100 -C 100 -f none
             -g "$STATE/pure-ftpd.pid" -O "clf:$STATE/transfer.log")
         # WAN mode lists a directory of BENCH_WAN_HUGE_FILES entries (case 13c): without -L,
         # pure-ftpd cuts listings at 10000 entries.

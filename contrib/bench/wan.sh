@@ -191,7 +191,7 @@ count_end() {
 }
 # ftpfs's own counters (user.ftpfs.stats of the mount root) as "name=value ..."
 ftpfs_stats() {
-    getfattr --only-values -n user.ftpfs.stats "$MNT" 2>/dev/null | awk 'NF == 2 { printf "%s=%s ", $1, $2 }'
+    timeout -k 2 10 getfattr --only-values -n user.ftpfs.stats "$MNT" 2>/dev/null | awk 'NF == 2 { printf "%s=%s ", $1, $2 }'
 }
 # ftpfs_delta BEFORE AFTER: the counters that changed, as "name +N ..."
 ftpfs_delta() {
@@ -200,6 +200,21 @@ ftpfs_delta() {
         n = split(b, y, " "); for (i = 1; i <= n; i++) { split(y[i], kv, "=");
             if (kv[1] != "operations" && kv[2] - old[kv[1]] != 0) { printf "%s%s +%d", sep, kv[1], kv[2] - old[kv[1]]; sep = ", " } }
     }'
+}
+
+# ftpfs_after BEFORE: sets FTPFS_DELTA to the counters' changes since BEFORE; where the commands
+# are not counted otherwise (pure-ftpd on loopback), CNT_CMDS becomes ftpfs's own count.
+ftpfs_after() {
+    local now
+    now=$(ftpfs_stats)
+    FTPFS_DELTA=$(ftpfs_delta "$1" "$now")
+    if [[ $CNT_CMDS == - ]]; then
+        CNT_CMDS=$(awk -v a="$1" -v b="$now" 'BEGIN {
+            n = split(a, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, "="); if (kv[1] == "ftp_commands") o = kv[2] }
+            n = split(b, y, " "); for (i = 1; i <= n; i++) { split(y[i], kv, "="); if (kv[1] == "ftp_commands") print kv[2] - o }
+        }')
+        CNT_CMDS=${CNT_CMDS:--}
+    fi
 }
 
 # ----- running one operation -------------------------------------------------------------------
@@ -322,7 +337,8 @@ wan_list() {
         if [[ $client == ftpfs ]]; then
             rss=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$FS_PID/status")
             RES_RSS[$case]+="$rss "
-            res+="  VmHWM ${rss} MiB  [ftpfs: $(ftpfs_delta "$before" "$(ftpfs_stats)")]"
+            ftpfs_after "$before"
+            res+="  VmHWM ${rss} MiB  [ftpfs: $FTPFS_DELTA]"
         fi
         wan_unmount
         record "$case/$client" "$res"
@@ -383,7 +399,7 @@ case_14a() {
                 res="content ok; $(calc "$SMALL_N / $OP_SECS" 2) files/s"
             fi
             if [[ $client != lftp ]]; then
-                if [[ $client == ftpfs ]]; then res+="  [ftpfs: $(ftpfs_delta "$before" "$(ftpfs_stats)")]"; fi
+                if [[ $client == ftpfs ]]; then ftpfs_after "$before" && res+="  [ftpfs: $FTPFS_DELTA]"; fi
                 wan_unmount
             fi
             record "14a/$client" "$res"
@@ -432,7 +448,7 @@ case_14b() {
                 res="$n files on the server at the timeout"
             fi
             if [[ $client != lftp ]]; then
-                if [[ $client == ftpfs ]]; then res+="  [ftpfs: $(ftpfs_delta "$before" "$(ftpfs_stats)")]"; fi
+                if [[ $client == ftpfs ]]; then ftpfs_after "$before" && res+="  [ftpfs: $FTPFS_DELTA]"; fi
                 wan_unmount
             fi
             record "14b/$client" "$res"
@@ -478,7 +494,7 @@ case_14c() {
                 progress "$(grep -c '^read offset' "$out" || true)" "$NREADS"
             fi
             if [[ $client != curl ]]; then
-                if [[ $client == ftpfs ]]; then res+="  [ftpfs: $(ftpfs_delta "$before" "$(ftpfs_stats)")]"; fi
+                if [[ $client == ftpfs ]]; then ftpfs_after "$before" && res+="  [ftpfs: $FTPFS_DELTA]"; fi
                 wan_unmount
             fi
             record "14c/$client" "$res"
@@ -516,12 +532,12 @@ case_14d() {
                 continue
             fi
             mount_fs "$client" "14d-$RUN"
-            before=
-            if [[ $client == ftpfs ]]; then before=$(ftpfs_stats); fi
             timed_op "$out" cat "$MNT/mid.bin"
             check_op "$out" "$client: first cat of mid.bin"
             [[ $OP_RC == 0 && $(sha256sum <"$out" | cut -c1-64) == "$sum_a" ]] || die "$client: first cat of mid.bin gave wrong content"
             info "$client first cat: $(calc "$OP_SECS" 3) s"
+            before=
+            if [[ $client == ftpfs ]]; then before=$(ftpfs_stats); fi
             count_begin
             timed_op "$out" cat "$MNT/mid.bin"
             count_end
@@ -529,7 +545,7 @@ case_14d() {
             [[ $OP_RC == 0 && $(sha256sum <"$out" | cut -c1-64) == "$sum_a" ]] || die "$client: second cat of mid.bin gave wrong content"
             RES_RETR2[$client]=$CNT_RETR
             res="second cat: RETR $CNT_RETR"
-            if [[ $client == ftpfs ]]; then res+="  [ftpfs: $(ftpfs_delta "$before" "$(ftpfs_stats)")]"; fi
+            if [[ $client == ftpfs ]]; then ftpfs_after "$before" && res+="  [ftpfs: $FTPFS_DELTA]"; fi
             record "14d/$client" "$res"
             # the change: new bytes, same size, newer mtime
             cp -p "$WORK/mid-b.bin" "$ROOT/mid.bin.new"
@@ -588,7 +604,8 @@ case_14e_at() {
             res="$(calc "4 * $PAR_MB / $OP_SECS" 1) MiB/s aggregate, bytes ok"
             if [[ $client != curl ]]; then
                 if [[ $client == ftpfs ]]; then
-                    res+="  VmHWM $(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$FS_PID/status") MiB  [ftpfs: $(ftpfs_delta "$before" "$(ftpfs_stats)")]"
+                    ftpfs_after "$before"
+                    res+="  VmHWM $(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$FS_PID/status") MiB  [ftpfs: $FTPFS_DELTA]"
                 fi
                 wan_unmount
             fi
@@ -640,7 +657,7 @@ case_14f() {
             fi
             res="read $(calc "$SIZE_MB / $OP_SECS" 1) MiB/s, bytes ok"
             if [[ $client != curl ]]; then
-                if [[ $client == ftpfs ]]; then res+="  [ftpfs: $(ftpfs_delta "$before" "$(ftpfs_stats)")]"; fi
+                if [[ $client == ftpfs ]]; then ftpfs_after "$before" && res+="  [ftpfs: $FTPFS_DELTA]"; fi
                 wan_unmount
             fi
             record "14f-read/$client" "$res"
@@ -672,7 +689,7 @@ case_14f() {
             fi
             res="write $(calc "$SIZE_MB / $OP_SECS" 1) MiB/s, content ok"
             if [[ $client != curl ]]; then
-                if [[ $client == ftpfs ]]; then res+="  [ftpfs: $(ftpfs_delta "$before" "$(ftpfs_stats)")]"; fi
+                if [[ $client == ftpfs ]]; then ftpfs_after "$before" && res+="  [ftpfs: $FTPFS_DELTA]"; fi
                 wan_unmount
             fi
             record "14f-write/$client" "$res"

@@ -30,10 +30,11 @@ What it models (see contrib/bench/README.md, "WAN mode"):
 
 Counting. Each control connection counts:
   commands  command lines the client sent (every line: USER, PASS, EPSV, ... QUIT)
-  turns     times the client sent a command while every command before it (and the greeting)
-            had been answered, as seen by the client, i.e. after a reply was delivered to it:
-            a client that waits for each reply makes one turn per command, a client that
-            pipelines N commands makes one turn for the batch. Each turn costs at least 1 RTT.
+  turns     client bursts that follow a server reply: commands sent after a reply line (the
+            greeting included) was delivered to the client since its previous command. A client
+            that waits for each reply makes one turn per command; one that pipelines N commands
+            in one go makes one turn for the batch (one that keeps writing while replies arrive
+            makes one per burst). Each turn costs at least 1 RTT.
   data      data connections opened through a rewritten 227/229 port (each costs >= 1 RTT)
   verb.X    command lines per verb (RETR, STOR, MDTM, LIST, MLSD, ...)
 Counts stop at AUTH TLS (the rest of that connection is encrypted).
@@ -279,8 +280,7 @@ class Control:
         self.up_buf = b""
         self.down_buf = b""
         self.deliver_buf = b""
-        self.outstanding = 1  # the greeting
-        self.in_multiline = None
+        self.replied = False  # a reply line reached the client since its last command
         self.tls = False  # AUTH was sent
         self.raw = False  # its 234 passed: the rest is TLS
         self.listeners = []
@@ -303,9 +303,9 @@ class Control:
             if not cmd:
                 continue
             verb = cmd.split(b" ", 1)[0].upper().decode("ascii", "replace")
-            if self.outstanding <= 0:
+            if self.replied:
                 self.stats.add(self.cid, "turns", "turns")
-            self.outstanding += 1
+                self.replied = False
             self.stats.add(self.cid, "commands", "commands")
             self.stats.verb(verb)
             self.proxy.logline(self.cid, ">", line)
@@ -346,29 +346,14 @@ class Control:
         return b"".join(out)
 
     def delivered(self, data):
-        """Replies as the client sees them: a final reply (2xx-5xx, the last line of a
-        multi-line one) answers the oldest outstanding command."""
+        """Reply lines as the client sees them: when the proxy hands them over."""
         if self.raw:
             return
         self.deliver_buf += data
         *lines, self.deliver_buf = self.deliver_buf.split(b"\n")
         for line in lines:
             self.proxy.logline(self.cid, "<", line)
-            code, sep = line[:3], line[3:4]
-            if self.in_multiline is not None:
-                if code == self.in_multiline and sep == b" ":
-                    self.in_multiline = None
-                    self.final(code)
-                continue
-            if len(code) == 3 and code.isdigit():
-                if sep == b"-":
-                    self.in_multiline = code
-                else:
-                    self.final(code)
-
-    def final(self, code):
-        if code[:1] in b"2345":
-            self.outstanding -= 1
+            self.replied = True
 
     def close(self):
         for s in self.listeners:

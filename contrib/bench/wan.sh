@@ -203,7 +203,8 @@ ftpfs_delta() {
 }
 
 # ftpfs_after BEFORE: sets FTPFS_DELTA to the counters' changes since BEFORE; where the commands
-# are not counted otherwise (pure-ftpd on loopback), CNT_CMDS becomes ftpfs's own count.
+# are not counted otherwise (pure-ftpd on loopback), CNT_CMDS and CNT_RETR become ftpfs's own
+# counts (ftp_commands, downloads).
 ftpfs_after() {
     local now
     now=$(ftpfs_stats)
@@ -214,6 +215,11 @@ ftpfs_after() {
             n = split(b, y, " "); for (i = 1; i <= n; i++) { split(y[i], kv, "="); if (kv[1] == "ftp_commands") print kv[2] - o }
         }')
         CNT_CMDS=${CNT_CMDS:--}
+        CNT_RETR=$(awk -v a="$1" -v b="$now" 'BEGIN {
+            n = split(a, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, "="); if (kv[1] == "downloads") o = kv[2] }
+            n = split(b, y, " "); for (i = 1; i <= n; i++) { split(y[i], kv, "="); if (kv[1] == "downloads") print kv[2] - o }
+        }')
+        CNT_RETR=${CNT_RETR:-0}
     fi
 }
 
@@ -543,9 +549,10 @@ case_14d() {
             count_end
             check_op "$out" "$client: second cat of mid.bin"
             [[ $OP_RC == 0 && $(sha256sum <"$out" | cut -c1-64) == "$sum_a" ]] || die "$client: second cat of mid.bin gave wrong content"
+            res=
+            if [[ $client == ftpfs ]]; then ftpfs_after "$before" && res="  [ftpfs: $FTPFS_DELTA]"; fi
             RES_RETR2[$client]=$CNT_RETR
-            res="second cat: RETR $CNT_RETR"
-            if [[ $client == ftpfs ]]; then ftpfs_after "$before" && res+="  [ftpfs: $FTPFS_DELTA]"; fi
+            res="second cat: RETR $CNT_RETR$res"
             record "14d/$client" "$res"
             # the change: new bytes, same size, newer mtime
             cp -p "$WORK/mid-b.bin" "$ROOT/mid.bin.new"
@@ -572,7 +579,7 @@ case_14d() {
 case_14e_at() {
     local rtt=$1 key client out i total before res
     key=14e
-    if [[ $rtt == 0 ]]; then key=14e-lo; fi
+    if [[ $rtt == 0 && $WAN_RTT != 0 ]]; then key=14e-lo; fi
     section "14e. four files of $PAR_MB MiB read at once, $(wan_rtt_label "$rtt")"
     wan_at "$rtt"
     for ((RUN = 1; RUN <= WAN_RUNS; RUN++)); do
@@ -703,7 +710,8 @@ case_14f() {
 # medof KEY ARRAY: median of a result list, or "" if none
 medof() {
     local -n arr=$2
-    if [[ -n ${arr[$1]:-} ]]; then med "${arr[$1]}"; fi
+    [[ -n ${arr[$1]:-} ]] || return 1
+    med "${arr[$1]}"
 }
 # fmt_t KEY: "1.234", "> 30" (timed out) or "~45.0" (timed out, extrapolated)
 fmt_t() {
@@ -768,8 +776,8 @@ wan_summary() {
         row 14f-write "write $SIZE_MB MiB, $rl (curl -T)" curl
     fi
     if [[ $WAN_RTT != 0 ]]; then
-        info "round trips: elapsed / RTT is on every run line above; 'turns' there counts the times a client"
-        info "waited for all its replies before sending more (>= 1 RTT each), 'data' its data connections"
+        info "round trips: elapsed / RTT is on every run line above; 'turns' there counts a client's command"
+        info "bursts that follow a reply (>= 1 RTT each), 'data' its data connections (>= 1 RTT each)"
     fi
 
     section "WAN targets ($SERVER; issues 13 and 14)"

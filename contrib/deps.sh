@@ -2,7 +2,8 @@
 # contrib/deps.sh: install everything ftpfs's tests and demo need, on Debian 12, as root.
 #
 # * apt packages: fuse3, proftpd-basic (also creates the user `ftp`), the shared libraries the
-#   extracted servers need, openssl, curl, rsync, attr, rclone, a C linker for cargo.
+#   extracted servers need, openssl, curl, rsync, attr, rclone, lftp (the bench), a C linker
+#   for cargo.
 # * vsftpd and pure-ftpd conflict with proftpd as Debian packages, so they are not installed:
 #   their .debs are downloaded and unpacked under /opt/ftpfs-test-servers/{vsftpd,pure-ftpd}.
 # * the system user `ftp` with an existing home (vsftpd's anonymous mode needs it).
@@ -24,8 +25,8 @@ MIN_RUST=1.88
 APT_PACKAGES=(
     fuse3 proftpd-basic proftpd-mod-crypto openssl curl rsync attr rclone ca-certificates
     util-linux procps
-    # contrib/bench/delay-proxy.py
-    python3
+    # contrib/bench/delay-proxy.py and wan-helper.py; lftp: the plain client of the WAN bench
+    python3 lftp
     # shared libraries of the extracted vsftpd and pure-ftpd binaries
     libwrap0 libsodium23 libcap2 libpam0g libssl3 libcrypt1
     # linker for cargo

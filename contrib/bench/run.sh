@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# contrib/bench/run.sh: ftpfs performance benchmark against curl and `rclone mount`.
+# contrib/bench/run.sh: ftpfs performance benchmark against curl, lftp and `rclone mount`.
 #
-# Starts ONE local FTP server (pure-ftpd or proftpd, both speak MLSD) on 127.0.0.1 with a
-# private root in a temp dir, and measures against it, in one run:
+# Starts ONE local FTP server (pure-ftpd, proftpd or vsftpd) on 127.0.0.1 with a private root
+# in a temp dir. BENCH_MODE picks what runs against it:
+#   loopback (default): cases 1-7 below, on loopback (as before the WAN mode existed)
+#   wan:  the cases of issues 13 and 14 (contrib/bench/wan.sh), most of them through
+#         delay-proxy.py, which delays control AND data connections by BENCH_RTT_MS of round
+#         trip and counts FTP commands; ftpfs against lftp (one session) and rclone mount
+#   all:  both
+# The loopback cases, in one run:
 #   1. sequential read of a BENCH_SIZE_MB random file: curl (raw client baseline), ftpfs mount,
 #      rclone mount (FTP backend, default --vfs-cache-mode off)
 #   2. `find` over a tree of BENCH_FILES files in BENCH_DIRS directories: names only, and with
@@ -19,13 +25,16 @@
 #
 # Usage (as root, after contrib/deps.sh and cargo build --release):
 #   sudo contrib/bench/run.sh
+#   sudo BENCH_MODE=wan BENCH_SERVER=vsftpd contrib/bench/run.sh
 # Environment knobs (defaults in brackets):
+#   BENCH_MODE [loopback]     loopback | wan | all (see above)
 #   BENCH_SIZE_MB [1024]      size of the sequential-read file
 #   BENCH_FILES [5000]        files in the find tree
 #   BENCH_DIRS [50]           directories in the find tree
-#   BENCH_SERVER [pureftpd]   pureftpd | proftpd
+#   BENCH_SERVER [pureftpd]   pureftpd | proftpd | vsftpd (LIST only, anonymous login)
 #   BENCH_RUNS [3]            repetitions of every timed case (the median is reported)
-#   BENCH_RTT_MS [10]         round trip added to the control connection in case 6
+#   BENCH_RTT_MS [10 in case 6, 40 in WAN mode]   emulated round trip; in WAN mode 0 runs
+#                             the WAN cases on loopback, without the proxy
 #   BENCH_SMALL_FILES [200]   files copied in case 6 (one run each: the link is slow)
 #   BENCH_VERIFY [1]          1: compare the big file's content once through each client (cmp)
 #   BENCH_WARM_SERVER [1]     1: after dropping caches, re-read the server's copy locally so the
@@ -38,6 +47,7 @@
 #   FTPFS_LOG [info]          ftpfs log filter; its logs are scanned for WARN/ERROR at the end
 #   RCLONE_OPTS []            extra `rclone mount` arguments
 #   FTPFS_TEST_SERVERS [/opt/ftpfs-test-servers]   where contrib/deps.sh unpacked pure-ftpd
+# WAN mode has its own knobs (BENCH_CASES, BENCH_WAN_*): see the top of contrib/bench/wan.sh.
 #
 # The server set-up below is a private copy of the approach in contrib/servers/ and
 # tests/common/server.rs (same options), so this script does not depend on their details.
@@ -51,6 +61,8 @@ SIZE_MB=${BENCH_SIZE_MB:-1024}
 NFILES=${BENCH_FILES:-5000}
 NDIRS=${BENCH_DIRS:-50}
 SERVER=${BENCH_SERVER:-pureftpd}
+MODE=${BENCH_MODE:-loopback}
+FTP_DIR='' # the path under the FTP root where the bench's files are (vsftpd: /pub)
 RUNS=${BENCH_RUNS:-3}
 RTT_MS=${BENCH_RTT_MS:-10}
 NSMALL=${BENCH_SMALL_FILES:-200}
@@ -121,15 +133,47 @@ pureftpd | pure-ftpd)
     [[ -x $PURE_PW ]] || die "missing $PURE_PW: run contrib/deps.sh"
     ;;
 proftpd) SERVER_BIN=/usr/sbin/proftpd ;;
-*) die "BENCH_SERVER must be pureftpd or proftpd (got '$SERVER')" ;;
+vsftpd)
+    # vsftpd logs in anonymous users without PAM: no system account or password needed
+    SERVER_BIN=$SERVERS_DIR/vsftpd/usr/sbin/vsftpd
+    FTP_USER='anonymous'
+    FTP_PASS='anonymous'
+    # vsftpd refuses a writable chroot for anonymous users (allow_writeable_chroot is for
+    # local users only): the root is read-only and everything happens in pub/, as in the tests
+    FTP_DIR=/pub
+    ;;
+*) die "BENCH_SERVER must be pureftpd, proftpd or vsftpd (got '$SERVER')" ;;
+esac
+case $MODE in
+loopback | wan | all) ;;
+*) die "BENCH_MODE must be loopback, wan or all (got '$MODE')" ;;
 esac
 [[ -x $SERVER_BIN ]] || die "missing $SERVER_BIN: run contrib/deps.sh"
 [[ -x $FTPFS_BIN ]] || die "missing $FTPFS_BIN: run cargo build --release (or set FTPFS_BIN)"
-for tool in curl rclone openssl getent ss awk cmp dd timeout umount setsid; do
+for tool in curl rclone openssl getent ss awk cmp dd timeout umount setsid python3; do
     command -v "$tool" >/dev/null || die "missing tool '$tool': run contrib/deps.sh (rclone: apt-get install -y rclone)"
 done
+if [[ $MODE != loopback ]]; then
+    for tool in lftp getfattr sha256sum; do
+        command -v "$tool" >/dev/null || die "missing tool '$tool' (WAN mode): run contrib/deps.sh"
+    done
+fi
 FTP_UID=$(getent passwd ftp | cut -d: -f3) || die "user 'ftp' does not exist: run contrib/deps.sh"
 FTP_GID=$(getent passwd ftp | cut -d: -f4)
+
+# WAN mode: its knobs, checks and functions (no side effects until wan_prepare/wan_main).
+WAN_CASES=''
+if [[ $MODE != loopback ]]; then
+    # shellcheck source-path=SCRIPTDIR source=wan.sh
+    source "$SCRIPT_DIR/wan.sh"
+fi
+# needs CASE...: true if BENCH_MODE includes the loopback cases or WAN mode runs one of CASE
+needs() {
+    local c
+    [[ $MODE != wan ]] && return 0
+    for c in "$@"; do [[ " $WAN_CASES " == *" $c "* ]] && return 0; done
+    return 1
+}
 
 CAN_DROP=1
 if ! (sync && echo 3 >/proc/sys/vm/drop_caches) 2>/dev/null; then
@@ -140,7 +184,8 @@ fi
 # ----- state and cleanup ---------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/ftpfs-bench.XXXXXX)
 chmod 755 "$WORK" # the server drops privileges and must traverse it
-ROOT=$WORK/root   # the FTP root (chroot) of user test
+SRV_ROOT=$WORK/root   # the FTP root (chroot) of the FTP user
+ROOT=$SRV_ROOT$FTP_DIR # the directory the bench uses: the FTP root, or vsftpd's pub/
 STATE=$WORK/server
 LOGS=$WORK/logs
 MNTS=$WORK/mnt
@@ -269,16 +314,26 @@ prepare_server_files() {
         printf 'ftpgroup:x:%s:\n' "$FTP_GID" >"$STATE/ftpd.group"
         chmod 600 "$STATE/ftpd.passwd" "$STATE/ftpd.group"
         ;;
+    vsftpd)
+        mkdir -p "$STATE/empty" # secure_chroot_dir: empty, not writable
+        chmod 555 "$STATE/empty"
+        chown root:root "$SRV_ROOT" # anon_root: owned by root, not writable
+        chmod 755 "$SRV_ROOT"
+        ;;
     esac
 }
 
 server_command() {
     case $SERVER in
     pureftpd)
-        # -E no anonymous, -A chroot everyone, -H no DNS, -4 IPv4, -c/-C max clients total/per IP
+        # -E no anonymous, -A chroot everyone, -H no DNS, -4 IPv4, -c/-C max clients total/per IP,
+        # -f none: no syslog (a /dev/log whose reader stalls would block every login)
         SERVER_CMD=("$SERVER_BIN" -S "127.0.0.1,$PORT" -p "$PASV_MIN:$PASV_MAX"
-            -l "puredb:$STATE/pureftpd.pdb" -E -A -H -4 -c 100 -C 100
+            -l "puredb:$STATE/pureftpd.pdb" -E -A -H -4 -c 100 -C 100 -f none
             -g "$STATE/pure-ftpd.pid" -O "clf:$STATE/transfer.log")
+        # WAN mode lists a directory of BENCH_WAN_HUGE_FILES entries (case 13c): without -L,
+        # pure-ftpd cuts listings at 10000 entries.
+        if [[ $MODE != loopback ]]; then SERVER_CMD+=(-L 1000000:8); fi
         # Optional TLS (-Y 1): plain clients are unaffected; case 7 asks for it.
         if [[ $TLS == 1 ]]; then
             SERVER_CMD+=(-Y 1 -2 "$STATE/tls/server.pem,$STATE/tls/server.key")
@@ -318,6 +373,44 @@ AllowStoreRestart     on
 EOF
         chmod 600 "$STATE/proftpd.conf"
         SERVER_CMD=("$SERVER_BIN" -n -c "$STATE/proftpd.conf")
+        ;;
+    vsftpd)
+        # contrib/servers/vsftpd.conf (anonymous login, read-only root, writable pub/ = $ROOT).
+        # vsftpd has no MLSD. It logs every command (log_ftp_protocol): WAN mode counts them
+        # there on loopback. Comments must be whole lines; the file must be owned by root.
+        cat >"$STATE/vsftpd.conf" <<EOF
+listen=YES
+listen_ipv6=NO
+listen_address=127.0.0.1
+listen_port=$PORT
+background=NO
+anonymous_enable=YES
+local_enable=NO
+write_enable=YES
+anon_upload_enable=YES
+anon_mkdir_write_enable=YES
+anon_other_write_enable=YES
+anon_world_readable_only=NO
+anon_umask=022
+anon_root=$SRV_ROOT
+ftp_username=ftp
+pasv_enable=YES
+pasv_min_port=$PASV_MIN
+pasv_max_port=$PASV_MAX
+pasv_address=127.0.0.1
+max_clients=0
+max_per_ip=0
+seccomp_sandbox=NO
+isolate=NO
+isolate_network=NO
+secure_chroot_dir=$STATE/empty
+pam_service_name=vsftpd
+xferlog_enable=YES
+vsftpd_log_file=$STATE/vsftpd.log
+log_ftp_protocol=YES
+EOF
+        chmod 600 "$STATE/vsftpd.conf"
+        SERVER_CMD=("$SERVER_BIN" "$STATE/vsftpd.conf")
         ;;
     esac
 }
@@ -391,7 +484,7 @@ mount_rclone() {
     MOUNTED+=("$MNT")
     RCLONE_CONFIG=$WORK/rclone.conf RCLONE_FTP_HOST=127.0.0.1 RCLONE_FTP_PORT=${CTRL_PORT:-$PORT} \
         RCLONE_FTP_USER=$FTP_USER RCLONE_FTP_PASS=$RCLONE_PASS_OBSCURED \
-        rclone mount ":ftp:/" "$MNT" --log-file "$LOG" --log-level NOTICE "${RCLONE_EXTRA[@]}" \
+        rclone mount ":ftp:$FTP_DIR/" "$MNT" --log-file "$LOG" --log-level NOTICE "${RCLONE_EXTRA[@]}" \
         </dev/null >"$LOG.out" 2>&1 &
     FS_PID=$!
     DAEMON_PIDS+=("$FS_PID")
@@ -423,9 +516,29 @@ drop_caches() {
         echo 3 >/proc/sys/vm/drop_caches
     fi
     if [[ $WARM_SERVER == 1 ]]; then
-        cat "$ROOT/big.bin" >/dev/null
-        find "$ROOT/tree" -type f -size +0 >/dev/null
+        if [[ -e $ROOT/big.bin ]]; then cat "$ROOT/big.bin" >/dev/null; fi
+        if [[ -e $ROOT/tree ]]; then find "$ROOT/tree" -type f -size +0 >/dev/null; fi
     fi
+}
+
+# Prints the distinct WARN/ERROR lines of all ftpfs mounts and the first rclone ERROR lines.
+report_daemon_logs() {
+    local ftpfs_logs rclone_logs n_warn n_rwarn
+    section "daemon logs"
+    shopt -s nullglob
+    ftpfs_logs=("$LOGS"/ftpfs-*.log)
+    rclone_logs=("$LOGS"/rclone-*.log)
+    n_warn=$(cat "${ftpfs_logs[@]}" /dev/null | grep -cE '\b(WARN|ERROR)\b' || true)
+    info "ftpfs (${#ftpfs_logs[@]} mounts, FTPFS_LOG=$FTPFS_LOG_FILTER): $n_warn WARN/ERROR lines"
+    if ((n_warn > 0)); then
+        # strip the timestamp so that identical messages collapse
+        cat "${ftpfs_logs[@]}" | grep -E '\b(WARN|ERROR)\b' | sed -E 's/^\[?[0-9TZ:.+-]+ ?//' |
+            sort | uniq -c | sort -rn | awk 'NR <= 15' | sed 's/^/     /'
+    fi
+    n_rwarn=$(cat "${rclone_logs[@]}" /dev/null | grep -cE '(ERROR|CRITICAL)' || true)
+    info "rclone (${#rclone_logs[@]} mounts): $n_rwarn ERROR lines"
+    ((n_rwarn > 0)) && grep -hE '(ERROR|CRITICAL)' "${rclone_logs[@]}" | awk 'NR <= 5' | sed 's/^/     /'
+    shopt -u nullglob
 }
 
 # ----- timed operations ----------------------------------------------------------------------
@@ -492,41 +605,50 @@ if awk -v l="${LOAD_START%% *}" 'BEGIN { exit !(l > 0.5) }'; then
 fi
 
 section "preparing data on the server's disk"
-t0=$(now)
-head -c "$BIG_BYTES" /dev/urandom >"$ROOT/big.bin"
-info "big.bin: $SIZE_MB MiB of random data ($(calc "$(now) - $t0" 1) s)"
-t0=$(now)
-mkdir -p "$ROOT/tree"
-for ((d = 0; d < NDIRS; d++)); do
-    dir=$ROOT/tree/$(printf 'dir%03d' "$d")
-    mkdir -p "$dir"
-    # spread NFILES over NDIRS as evenly as possible
-    per=$((NFILES / NDIRS + (d < NFILES % NDIRS ? 1 : 0)))
-    for ((f = 0; f < per; f++)); do
-        printf 'file %d in dir %d\n' "$f" "$d" >"$dir/$(printf 'file%05d.txt' "$f")"
-    done
-done
-chown -R "$FTP_UID:$FTP_GID" "$ROOT"
+if needs 14f; then
+    t0=$(now)
+    head -c "$BIG_BYTES" /dev/urandom >"$ROOT/big.bin"
+    info "big.bin: $SIZE_MB MiB of random data ($(calc "$(now) - $t0" 1) s)"
+fi
 EXPECT_ALL=$((1 + NDIRS + NFILES))
 EXPECT_FILES=$NFILES
-[[ $(find "$ROOT/tree" | wc -l) -eq $EXPECT_ALL ]] || die "local tree has the wrong number of entries"
-info "tree/: $NFILES files in $NDIRS directories ($(calc "$(now) - $t0" 1) s); expecting $EXPECT_ALL entries from 'find', $EXPECT_FILES from 'find -type f -size +0'"
+if needs 13a 13d; then
+    t0=$(now)
+    mkdir -p "$ROOT/tree"
+    for ((d = 0; d < NDIRS; d++)); do
+        dir=$ROOT/tree/$(printf 'dir%03d' "$d")
+        mkdir -p "$dir"
+        # spread NFILES over NDIRS as evenly as possible
+        per=$((NFILES / NDIRS + (d < NFILES % NDIRS ? 1 : 0)))
+        for ((f = 0; f < per; f++)); do
+            printf 'file %d in dir %d\n' "$f" "$d" >"$dir/$(printf 'file%05d.txt' "$f")"
+        done
+    done
+    [[ $(find "$ROOT/tree" | wc -l) -eq $EXPECT_ALL ]] || die "local tree has the wrong number of entries"
+    info "tree/: $NFILES files in $NDIRS directories ($(calc "$(now) - $t0" 1) s); expecting $EXPECT_ALL entries from 'find', $EXPECT_FILES from 'find -type f -size +0'"
+fi
+if [[ $MODE != loopback ]]; then wan_prepare; fi
+chown -R "$FTP_UID:$FTP_GID" "$ROOT"
 printf 'ftpfs bench write probe\n' >"$WORK/probe.txt"
 RCLONE_PASS_OBSCURED=$(rclone obscure "$FTP_PASS")
 touch "$WORK/rclone.conf"
 
 start_server
-FTP_URL_NOCRED=ftp://127.0.0.1:$PORT
+FTP_URL_NOCRED=ftp://127.0.0.1:$PORT$FTP_DIR
 # Newer ftpfs binaries take the password from a file (and warn about one in the URL).
 if "$FTPFS_BIN" --help 2>/dev/null | grep -q -- '--password-file'; then
     (umask 077 && printf '%s\n' "$FTP_PASS" >"$WORK/ftp-password")
-    FTPFS_URL=ftp://$FTP_USER@127.0.0.1:$PORT/
+    FTPFS_URL=ftp://$FTP_USER@127.0.0.1:$PORT$FTP_DIR/
     FTPFS_AUTH=(--password-file "$WORK/ftp-password")
 else
-    FTPFS_URL=ftp://$FTP_USER:$FTP_PASS@127.0.0.1:$PORT/
+    FTPFS_URL=ftp://$FTP_USER:$FTP_PASS@127.0.0.1:$PORT$FTP_DIR/
     FTPFS_AUTH=()
 fi
 info "server:      $SERVER (pid $SERVER_PID) on 127.0.0.1:$PORT, passive ports $PASV_MIN-$PASV_MAX, root $ROOT"
+if [[ $MODE == wan ]]; then
+    wan_main
+    exit 0
+fi
 
 # ----- 1 + 3. sequential read and ftpfs peak RSS ---------------------------------------------
 section "1. sequential read of big.bin ($SIZE_MB MiB)"
@@ -690,18 +812,20 @@ fi
 # ----- 6. small files over a slow control link ------------------------------------------------
 # The control connections go through delay-proxy.py (BENCH_RTT_MS per round trip); the data
 # connections go straight to the passive ports. One run per client: this counts round trips.
+# (WAN mode, contrib/bench/wan.sh, delays the data connections and the handshakes too.)
 RTT_RESULT=skipped
 if [[ $SMALL_RESULT == measured ]]; then
     section "6. cp -r of $NSMALL small files with a ${RTT_MS} ms control round trip"
     mkdir -p "$WORK/rtt-src"
     for ((i = 0; i < NSMALL; i++)); do head -c $((100 + i * 37 % 4000)) /dev/urandom >"$WORK/rtt-src/f$i"; done
     rm -f "$WORK/proxy.port"
-    python3 "$SCRIPT_DIR/delay-proxy.py" "$PORT" "$(calc "$RTT_MS / 2" 3)" "$WORK/proxy.port" \
-        >"$LOGS/delay-proxy.log" 2>&1 &
+    # control connection only, no handshake delay: as this case always measured
+    python3 "$SCRIPT_DIR/delay-proxy.py" --upstream "$PORT" --rtt-ms "$RTT_MS" --control-only \
+        --no-connect-delay --port-file "$WORK/proxy.port" >"$LOGS/delay-proxy.log" 2>&1 &
     DAEMON_PIDS+=("$!")
     for ((i = 0; i < 100; i++)); do [[ -s $WORK/proxy.port ]] && break; sleep 0.05; done
     [[ -s $WORK/proxy.port ]] || die "delay-proxy.py did not start (see $LOGS/delay-proxy.log)"
-    CTRL_PORT=$(<"$WORK/proxy.port")
+    CTRL_PORT=$(sed -n 1p "$WORK/proxy.port")
     DIRECT_URL=$FTPFS_URL
     FTPFS_URL=${FTPFS_URL/:$PORT\//:$CTRL_PORT/}
     declare -A RTT_T
@@ -822,20 +946,7 @@ if [[ $TLS == 1 && $SERVER == pureftpd && $WRITE_RESULT == measured ]]; then
 fi
 
 # ----- logs ----------------------------------------------------------------------------------
-section "daemon logs"
-shopt -s nullglob
-ftpfs_logs=("$LOGS"/ftpfs-*.log)
-rclone_logs=("$LOGS"/rclone-*.log)
-n_warn=$(cat "${ftpfs_logs[@]}" /dev/null | grep -cE '\b(WARN|ERROR)\b' || true)
-info "ftpfs (${#ftpfs_logs[@]} mounts, FTPFS_LOG=$FTPFS_LOG_FILTER): $n_warn WARN/ERROR lines"
-if ((n_warn > 0)); then
-    # strip the timestamp so that identical messages collapse
-    cat "${ftpfs_logs[@]}" | grep -E '\b(WARN|ERROR)\b' | sed -E 's/^\[?[0-9TZ:.+-]+ ?//' |
-        sort | uniq -c | sort -rn | awk 'NR <= 15' | sed 's/^/     /'
-fi
-n_rwarn=$(cat "${rclone_logs[@]}" /dev/null | grep -cE '(ERROR|CRITICAL)' || true)
-info "rclone (${#rclone_logs[@]} mounts): $n_rwarn ERROR lines"
-((n_rwarn > 0)) && grep -hE '(ERROR|CRITICAL)' "${rclone_logs[@]}" | awk 'NR <= 5' | sed 's/^/     /'
+report_daemon_logs
 
 # ----- summary ---------------------------------------------------------------------------------
 mc=$(med "${READ_T[curl]}")
@@ -915,3 +1026,5 @@ if [[ $WRITE_RESULT == measured ]]; then
     printf '   %-56s %-22s %s\n' "sequential write >= 70% of curl -T" "ftpfs/curl = $r_w" "$(verdict ge "$r_w" "$TARGET_WRITE_VS_CURL")"
 fi
 printf '\n   all results verified (byte counts, entry counts%s).\n' "$([[ $VERIFY == 1 ]] && echo ', content')"
+
+if [[ $MODE == all ]]; then wan_main; fi

@@ -135,6 +135,13 @@ impl Routes {
     /// No reply came for a line of `len` bytes within the deadline. Returns whether that is
     /// taken for the server's line limit (and remembered): only when the line is longer than
     /// [`MIN_SUSPECT`] and than any line answered so far.
+    /// Whether a line of `len` bytes is known to be taken: no longer than one the server has
+    /// answered (or than any server's limit). A line that is not may be dropped silently,
+    /// which would put the replies of commands pipelined after it out of step.
+    pub fn proven(&self, len: usize) -> bool {
+        len <= lock(&self.learned).answered.max(MIN_SUSPECT)
+    }
+
     pub fn silent(&self, len: usize) -> bool {
         self.too_long(len, "did not answer")
     }

@@ -458,18 +458,18 @@ impl Session {
         dir: &RemotePath,
         format: ListingFormat,
     ) -> Result<Vec<Entry>, RemoteError> {
-        self.enter(dir)?;
         let cmd = match format {
             ListingFormat::Mlsd => "MLSD",
             ListingFormat::List => "LIST -a",
         };
         let quick = match self.quick() {
-            true => self.quick_transfer(&[], cmd, Direction::Download)?,
+            true => self.quick_listing(dir, cmd)?,
             false => None,
         };
         let mut stream = match quick {
             Some(stream) => stream,
             None => {
+                self.enter(dir)?;
                 let expected = [Status::AboutToSend, Status::AlreadyOpen];
                 self.open_data(|ftp| ftp.data_command(cmd, &expected))?
             }
@@ -517,7 +517,7 @@ impl Session {
                 .into_iter()
                 .collect();
             let started = self
-                .quick_transfer(&setup, &format!("RETR {arg}"), Direction::Download)
+                .quick_transfer(&[], &setup, &format!("RETR {arg}"), Direction::Download)
                 .map_err(|e| e.about(&[&arg, &abs]));
             if let Some(stream) = self.heard(len, started)? {
                 return Transfer::new(stream, data_timeout, false);
@@ -538,7 +538,7 @@ impl Session {
         let (arg, len, abs) = self.target("STOR ", path)?;
         if self.quick() {
             let started = self
-                .quick_transfer(&[], &format!("STOR {arg}"), Direction::Upload)
+                .quick_transfer(&[], &[], &format!("STOR {arg}"), Direction::Upload)
                 .map_err(|e| e.about(&[&arg, &abs]));
             if let Some(stream) = self.heard(len, started)? {
                 return Transfer::new(stream, data_timeout, false);

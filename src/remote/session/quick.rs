@@ -26,8 +26,9 @@ use suppaftp::{FtpError, Status};
 
 use super::super::ftp::DataTransfer;
 use super::super::pipeline::{Pipe, Reply};
+use super::super::route::line_len;
 use super::{DataMode, Session};
-use crate::remote::{RemoteError, RemoteErrorKind};
+use crate::remote::{RemoteError, RemoteErrorKind, RemotePath};
 
 /// Which way the bytes go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,21 +56,32 @@ impl Session {
         self.pipelines() && self.mode == DataMode::ExtendedPassive && !self.quick_off
     }
 
-    /// Starts a transfer the quick way: EPSV, the `setup` lines (REST) and `command` written
-    /// together. `Ok(None)`: the server refused EPSV (the session has read every reply and
-    /// will use suppaftp's way from now on).
+    /// Starts a transfer the quick way: the `before` lines (CWD), EPSV, the `setup` lines
+    /// (REST) and `command` written together. `Ok(None)`: the server refused EPSV (the
+    /// session has read every reply and will use suppaftp's way from now on). A failed
+    /// `before` or `setup` line cancels the transfer and is its error.
     pub(super) fn quick_transfer(
         &mut self,
+        before: &[String],
         setup: &[String],
         command: &str,
         direction: Direction,
     ) -> Result<Option<Box<dyn DataTransfer>>, RemoteError> {
         let control = Arc::clone(self.pipe.as_ref().expect("quick() checked the pipe"));
         let mut pipe = lock(&control);
-        let mut lines = vec!["EPSV".to_string()];
+        let mut lines: Vec<String> = before.to_vec();
+        lines.push("EPSV".to_string());
         lines.extend(setup.iter().cloned());
         lines.push(command.to_string());
         pipe.send(&lines)?;
+        let mut setup_err = None;
+        for _ in before {
+            let r = pipe.reply()?;
+            if r.code / 100 != 2 {
+                setup_err.get_or_insert_with(|| r.error());
+            }
+        }
+        let lines = &lines[before.len()..];
         let epsv = pipe.reply()?;
         let port = match (epsv.code, epsv_port(&epsv)) {
             (229, Some(port)) => port,
@@ -89,7 +101,10 @@ impl Session {
                 self.quick_off = true;
                 self.mode = DataMode::Passive;
                 self.apply_mode();
-                return Ok(None);
+                return match setup_err {
+                    Some(e) => Err(e),
+                    None => Ok(None),
+                };
             }
         };
         let peer = pipe.peer().map_err(|e| RemoteError::from_io(&e))?.ip();
@@ -128,7 +143,6 @@ impl Session {
             // We never send on it; proftpd sends its 226 only once we have closed our side.
             let _ = data.shutdown(Shutdown::Write);
         }
-        let mut setup_err = None;
         for _ in setup {
             let r = pipe.reply()?;
             if !matches!(r.code / 100, 2 | 3) {
@@ -162,6 +176,37 @@ impl Session {
             return Err(e);
         }
         Ok(Some(Box::new(transfer)))
+    }
+}
+
+impl Session {
+    /// A listing the quick way: when the session is elsewhere and one absolute CWD of a
+    /// length the server has answered before fits the line limit, the CWD goes out with EPSV
+    /// and the listing command, so a directory costs about two round trips. A CWD that fails cancels the listing (it would list the
+    /// old directory) and is its error.
+    pub(super) fn quick_listing(
+        &mut self,
+        dir: &RemotePath,
+        cmd: &str,
+    ) -> Result<Option<Box<dyn DataTransfer>>, RemoteError> {
+        let (absolute, _) = self.wire_names(dir)?;
+        let cwd = format!("CWD {absolute}");
+        let len = line_len(&cwd);
+        if self.known_cwd().as_ref() == Some(dir)
+            || len > self.routes.budget()
+            || !self.routes.proven(len)
+        {
+            self.enter(dir)?;
+            return self.quick_transfer(&[], &[], cmd, Direction::Download);
+        }
+        let generation = self.routes.generation();
+        self.cwd = None;
+        let started = self.quick_transfer(&[cwd], &[], cmd, Direction::Download);
+        let started = self.heard(len, started.map_err(|e| e.about(&[&absolute])))?;
+        if started.is_some() {
+            self.cwd = Some((dir.clone(), generation));
+        }
+        Ok(started)
     }
 }
 

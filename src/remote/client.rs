@@ -78,7 +78,8 @@ pub type Reclaimer = Box<dyn Fn() -> bool + Send + Sync>;
 pub struct ReadTransfer {
     // Field order matters: the transfer must be finalised before the session goes back.
     transfer: Option<Transfer>,
-    guard: SessionGuard,
+    /// `None` only once dropped (a cancelled transfer's session is ended in the background).
+    guard: Option<SessionGuard>,
 }
 
 impl Remote {
@@ -491,7 +492,7 @@ impl Remote {
             let transfer = guard.run(|s| s.retr(path, offset, data_timeout))?;
             Ok(ReadTransfer {
                 transfer: Some(transfer),
-                guard,
+                guard: Some(guard),
             })
         })
     }
@@ -647,7 +648,9 @@ impl ReadTransfer {
                 let err = RemoteError::from_io(&e);
                 // The data socket broke: the control channel state is unknown.
                 self.transfer = None;
-                self.guard.failed(&err);
+                if let Some(g) = self.guard.as_mut() {
+                    g.failed(&err);
+                }
                 Err(err)
             }
         }
@@ -658,8 +661,8 @@ impl ReadTransfer {
         match self.transfer.take() {
             Some(t) => {
                 let r = t.finish();
-                if let Err(e) = &r {
-                    self.guard.failed(e);
+                if let (Err(e), Some(g)) = (&r, self.guard.as_mut()) {
+                    g.failed(e);
                 }
                 r
             }
@@ -670,10 +673,24 @@ impl ReadTransfer {
 
 impl Drop for ReadTransfer {
     fn drop(&mut self) {
-        if self.transfer.take().is_some() {
-            // A transfer cancelled in the middle: the server answers 426 or 226, which the
-            // drop has just read; check the session with NOOP before anyone reuses it.
-            self.guard.mark_suspect();
+        let (Some(transfer), Some(mut guard)) = (self.transfer.take(), self.guard.take()) else {
+            return;
+        };
+        // A transfer cancelled in the middle (a seek, a closed file): the server answers 426
+        // or 226 once the data connection is closed, and the session is checked with NOOP
+        // before anyone reuses it. Both cost round trips nobody needs to wait for: the reader
+        // goes on with a new transfer on another session meanwhile.
+        let end = move || {
+            drop(transfer);
+            if let Err(e) = guard.run(|s| s.noop()) {
+                log::debug!("session after a cancelled download: {e}");
+            }
+        };
+        let spawned = std::thread::Builder::new()
+            .name("ftpfs-cancel".into())
+            .spawn(end);
+        if let Err(e) = spawned {
+            log::debug!("cannot end a cancelled download in the background: {e}");
         }
     }
 }

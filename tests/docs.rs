@@ -1039,3 +1039,10 @@ fn help_spellings_are_found() {
         ["--help", "--read-only", "--ro", "-h", "-o"]
     );
 }
+
+/// `UPDATE_DOCS=1` rewrites the generated files instead of checking them: under CI that
+/// would let any drift pass, so it fails there (this test runs whether or not a file differs).
+#[test]
+fn update_docs_is_refused_under_ci() {
+    let _ = updating();
+}

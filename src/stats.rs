@@ -39,6 +39,10 @@ pub static NOTICES: AtomicU64 = AtomicU64::new(0);
 pub static PAGES_KEPT: AtomicU64 = AtomicU64::new(0);
 /// Transfers (downloads, uploads, listings) set up in one round trip (`session/quick.rs`).
 pub static QUICK_TRANSFERS: AtomicU64 = AtomicU64::new(0);
+/// Small files downloaded ahead of their open (`fs/ahead.rs`) ...
+pub static READ_AHEAD: AtomicU64 = AtomicU64::new(0);
+/// ... and opens served from them.
+pub static READ_AHEAD_USED: AtomicU64 = AtomicU64::new(0);
 /// Downloads started (RETR, with or without REST).
 pub static DOWNLOADS: AtomicU64 = AtomicU64::new(0);
 /// LIST times refined with MDTM.

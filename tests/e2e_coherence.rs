@@ -373,3 +373,55 @@ for_each_server_kind!(
     unchanged_files_are_not_downloaded_again,
     unchanged_files_are_not_downloaded_again
 );
+
+/// Opening a small file has the next small files of its directory downloaded ahead on spare
+/// sessions: their opens then read nothing from the server. Content downloaded ahead is used
+/// only while the listing still shows the file's size and time: a file another client
+/// changed (and the mount has seen change) is read anew.
+fn small_files_are_read_ahead(server: &Server) {
+    server.populate(|root| {
+        for i in 0..10 {
+            fs::write(
+                root.join(format!("f{i:02}")),
+                random_bytes(2000 + i, i as u64),
+            )
+            .unwrap();
+        }
+        sh(root, "touch -m -d @1600000000 f*");
+    });
+    let m = mount_for(server, &["dir_cache_ttl=60"]);
+    let read = |i: usize| fs::read(m.join(format!("f{i:02}"))).unwrap();
+    assert_eq!(read(0), random_bytes(2000, 0));
+    assert!(
+        wait_until(Duration::from_secs(10), || m.stats()["read_ahead_files"]
+            >= 4),
+        "{:?}\n{}",
+        m.stats(),
+        m.log()
+    );
+    let before = m.stats();
+    for i in 1..=4 {
+        assert_eq!(read(i), random_bytes(2000 + i, i as u64), "f{i:02}");
+    }
+    let after = m.stats();
+    assert_eq!(
+        after["read_ahead_used"] - before["read_ahead_used"],
+        4,
+        "{after:?}"
+    );
+    assert!(
+        after["read_ahead_files"] >= 8,
+        "f04 had f05.. read ahead: {after:?}"
+    );
+    // f05 was downloaded ahead; another client replaces it, and the mount sees the change.
+    assert!(wait_until(Duration::from_secs(10), || m.stats()
+        ["read_ahead_files"]
+        >= 8));
+    put_bytes(server, "f05", &random_bytes(2005, 99));
+    sh(server.dir(), "touch -m -d @1700000000 f05");
+    sh(m.path(), "setfattr -n user.ftpfs.refresh .");
+    assert_eq!(read(5), random_bytes(2005, 99), "{}", m.log());
+    assert_eq!(m.stats()["read_ahead_used"], after["read_ahead_used"]);
+}
+
+for_each_server_kind!(small_files_are_read_ahead, small_files_are_read_ahead);

@@ -379,7 +379,7 @@ fn files_created_here(server: &Server) {
     let can_chmod = server.kind() != ServerKind::Vsftpd;
     let stats = || m.stats();
 
-    // One new small file: SIZE (is the name free? its 550 has the session checked with
+    // One new small file: SIZE (is the name free? a 550 leaves the session in step, with no
     // NOOP), EPSV, STOR, MDTM. `ftp_commands` counts every command line sent. The root is
     // listed first (a fresh mount keeps no listing), so that listing is not counted.
     assert!(dir_names(mnt).is_empty());

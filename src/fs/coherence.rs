@@ -26,7 +26,6 @@
 //! `fuse.rs` turns [`Notice`]s into the FUSE notify calls (`inval_entry`, `inval_inode`) on
 //! its invalidation thread, never in the path of the request that caused them.
 
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::cache::Listing;
@@ -236,23 +235,14 @@ impl FtpFs {
     /// changed (`setfattr -n user.ftpfs.refresh DIR`). On a file, its directory is listed.
     pub fn refresh(&self, ino: u64) -> Result<(), FsError> {
         let path = self.path_of(ino)?;
-        let dir = match self.listing_if_dir(&path) {
+        let is_dir = ino == super::inode::ROOT_INO
+            || self.entry(&path)?.kind == crate::remote::EntryKind::Dir;
+        let dir = match is_dir {
             true => path,
             false => path.split().map(|(d, _)| d).ok_or(FsError::Stale)?,
         };
         crate::stats::add(&crate::stats::REFRESHES, 1);
         self.cache_lock().invalidate(&dir);
         self.listing(&dir).map(|_| ())
-    }
-
-    /// Whether `path` is a directory as far as the cache knows (the root always is).
-    fn listing_if_dir(&self, path: &RemotePath) -> bool {
-        match path.split() {
-            None => true,
-            Some((dir, name)) => lock(&self.cache)
-                .previous(&dir)
-                .and_then(|l: Arc<Listing>| l.get(name.as_bytes()).map(|e| e.kind))
-                .is_some_and(|k| k == crate::remote::EntryKind::Dir),
-        }
     }
 }

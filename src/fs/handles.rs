@@ -31,6 +31,9 @@ pub struct DirItem {
 }
 
 pub struct Reader {
+    /// The whole file, downloaded ahead of this open (`ahead.rs`): reads are served from
+    /// it, with no transfer.
+    pub preloaded: Option<std::sync::Arc<Vec<u8>>>,
     pub ino: u64,
     pub path: RemotePath,
     /// Size when opened (or when `version` last changed); reads are clamped to it.

@@ -101,10 +101,19 @@ pub(super) struct Prefetcher {
     per_dir: usize,
 }
 
+/// Work done ahead of the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Job {
+    /// List a directory (a subdirectory of one being read).
+    List(RemotePath),
+    /// Download a small file (one that follows a small file being read; `ahead.rs`).
+    Read(RemotePath),
+}
+
 #[derive(Default)]
 struct Queue {
-    dirs: VecDeque<RemotePath>,
-    queued: HashSet<RemotePath>,
+    dirs: VecDeque<Job>,
+    queued: HashSet<Job>,
     /// Workers running (none until [`FtpFs::start_prefetch`]).
     workers: usize,
 }
@@ -118,7 +127,7 @@ impl Prefetcher {
         }
     }
 
-    fn push(&self, dirs: impl IntoIterator<Item = RemotePath>) {
+    pub(super) fn push(&self, dirs: impl IntoIterator<Item = Job>) {
         let mut q = lock(&self.queue);
         if q.workers == 0 {
             return;
@@ -138,7 +147,7 @@ impl Prefetcher {
         }
     }
 
-    fn pop(&self) -> RemotePath {
+    fn pop(&self) -> Job {
         let mut q = lock(&self.queue);
         loop {
             if let Some(dir) = q.dirs.pop_front() {
@@ -149,8 +158,8 @@ impl Prefetcher {
         }
     }
 
-    /// Puts back a directory no session was spare for, first in line.
-    fn retry_later(&self, dir: RemotePath) {
+    /// Puts back a job no session was spare for, first in line.
+    fn retry_later(&self, dir: Job) {
         let mut q = lock(&self.queue);
         if q.queued.insert(dir.clone()) {
             q.dirs.push_front(dir);
@@ -279,7 +288,7 @@ impl FtpFs {
             return;
         }
         let mut cache = lock(&self.cache);
-        let dirs: Vec<RemotePath> = listing
+        let dirs: Vec<Job> = listing
             .entries()
             .iter()
             .filter(|e| e.kind == EntryKind::Dir)
@@ -287,6 +296,7 @@ impl FtpFs {
             .map(|n| dir.join(&n))
             .filter(|p| cache.peek(p).is_none())
             .take(self.prefetch.per_dir)
+            .map(Job::List)
             .collect();
         drop(cache);
         self.prefetch.push(dirs);
@@ -323,25 +333,39 @@ fn prefetch_worker(fs: Weak<FtpFs>) {
         let Some(prefetch) = fs.upgrade().map(|fs| Arc::clone(&fs.prefetch)) else {
             return;
         };
-        let dir = prefetch.pop();
+        let job = prefetch.pop();
         let Some(fs) = fs.upgrade() else {
             return;
         };
-        if lock(&fs.cache).peek(&dir).is_some() {
-            continue;
+        let done = match &job {
+            Job::List(dir) => fs.list_ahead(dir),
+            Job::Read(path) => fs.read_ahead(path),
+        };
+        if !done {
+            prefetch.retry_later(job);
+            drop(fs);
+            std::thread::sleep(NO_SESSION_PAUSE);
         }
-        let fetched = match fs.flights.begin(&dir) {
-            Turn::Follow(_) => continue,
-            Turn::Lead(_lead) => fs.fetch_listing(&dir, Urgency::Spare),
+    }
+}
+
+impl FtpFs {
+    /// Lists `dir` ahead (a [`Job::List`]); `false` when no session was spare.
+    fn list_ahead(&self, dir: &RemotePath) -> bool {
+        if lock(&self.cache).peek(dir).is_some() {
+            return true;
+        }
+        let fetched = match self.flights.begin(dir) {
+            Turn::Follow(_) => return true,
+            Turn::Lead(_lead) => self.fetch_listing(dir, Urgency::Spare),
         };
         match fetched {
-            Ok(Some(_)) | Err(FsError::NotFound) => {}
-            Ok(None) => {
-                prefetch.retry_later(dir);
-                drop(fs);
-                std::thread::sleep(NO_SESSION_PAUSE);
+            Ok(Some(_)) | Err(FsError::NotFound) => true,
+            Ok(None) => false,
+            Err(e) => {
+                log::debug!("listing {dir} ahead: {e}");
+                true
             }
-            Err(e) => log::debug!("listing {dir} ahead: {e}"),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! `inodes`, then `cache`, then `mtimes`, then `open_files` (each of the last four is held
 //! only for map operations, never across a network call).
 
+pub mod ahead;
 pub mod attr;
 pub mod cache;
 pub mod coherence;
@@ -143,6 +144,8 @@ pub struct FtpFs {
     /// What each file was (size, time, content version) when the kernel last cached its
     /// pages: an open that finds it unchanged keeps them (`coherence.rs`).
     cached_pages: Mutex<LruCache<u64, coherence::PagesOf>>,
+    /// Small files downloaded ahead of their open (`ahead.rs`).
+    ahead: Mutex<ahead::AheadStore>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -179,6 +182,7 @@ impl FtpFs {
             prefetch: Arc::new(lister::Prefetcher::new(cfg.prefetch_dirs)),
             eager: OnceLock::new(),
             notices: OnceLock::new(),
+            ahead: Mutex::new(ahead::AheadStore::default()),
             cached_pages: Mutex::new(LruCache::new(
                 NonZeroUsize::new(MAX_REFINED_MTIMES).expect("constant is not zero"),
             )),
@@ -537,7 +541,16 @@ impl FtpFs {
             });
         }
         let keep_cache = self.pages_still_valid(ino, &path, &mut entry)?;
+        let preloaded = match keep_cache {
+            true => None,
+            false => self.take_read_ahead(&path, &entry),
+        };
+        if preloaded.is_some() {
+            crate::stats::add(&crate::stats::READ_AHEAD_USED, 1);
+        }
+        self.queue_read_ahead(&path, &entry);
         let reader = Reader {
+            preloaded,
             ino,
             version: lock(&self.inodes).version(ino),
             path,
@@ -568,8 +581,16 @@ impl FtpFs {
         if version != reader.version {
             let size = self.entry(&reader.path)?.size;
             reader.stream = ReadStream::new();
+            reader.preloaded = None;
             reader.size = size;
             reader.version = version;
+        }
+        if let Some(data) = &reader.preloaded {
+            let start = (offset as usize).min(data.len());
+            let end = start.saturating_add(size as usize).min(data.len());
+            let out = data[start..end].to_vec();
+            crate::stats::add(&crate::stats::BYTES_READ, out.len() as u64);
+            return Ok(out);
         }
         self.lot.unpark(fh);
         if let Some((at, err)) = &reader.timed_out {
@@ -679,7 +700,7 @@ impl FtpFs {
             (c.hits, c.misses)
         };
         let pool = self.remote.pool();
-        let rows: [(&str, u64); 29] = [
+        let rows: [(&str, u64); 31] = [
             ("operations", get(&stats::OPERATIONS)),
             ("ftp_commands", get(&stats::COMMANDS)),
             ("pipelined_commands", get(&stats::PIPELINED)),
@@ -693,6 +714,8 @@ impl FtpFs {
             ("refreshes", get(&stats::REFRESHES)),
             ("kernel_notices", get(&stats::NOTICES)),
             ("pages_kept", get(&stats::PAGES_KEPT)),
+            ("read_ahead_files", get(&stats::READ_AHEAD)),
+            ("read_ahead_used", get(&stats::READ_AHEAD_USED)),
             ("prefetched_listings", get(&stats::PREFETCHED_LISTINGS)),
             ("prefetch_queued", self.prefetch_queued() as u64),
             ("downloads", get(&stats::DOWNLOADS)),

@@ -480,6 +480,39 @@ impl Remote {
         guard.run(|s| Ok(s.features().clone()))
     }
 
+    /// Downloads all of a small file (`size` bytes as listed) on a spare session, for
+    /// read-ahead: `Ok(None)` when no session is spare. Not retried. At most `size + 1`
+    /// bytes are read, so a file that grew is noticed without reading it all.
+    pub fn download_spare(
+        &self,
+        path: &RemotePath,
+        size: u64,
+        data_timeout: Duration,
+    ) -> Result<Option<Vec<u8>>, RemoteError> {
+        let Some(mut guard) = self.pool.try_checkout_spare()? else {
+            return Ok(None);
+        };
+        crate::stats::add(&crate::stats::DOWNLOADS, 1);
+        let transfer = guard.run(|s| s.retr(path, 0, data_timeout))?;
+        let mut reader = ReadTransfer {
+            transfer: Some(transfer),
+            guard: Some(guard),
+        };
+        let mut data = Vec::with_capacity(size as usize);
+        let mut buf = vec![0u8; 64 * 1024];
+        while (data.len() as u64) <= size {
+            match reader.read(&mut buf)? {
+                0 => break,
+                n => data.extend_from_slice(&buf[..n]),
+            }
+        }
+        if data.len() as u64 > size {
+            return Ok(Some(data));
+        }
+        reader.finish()?;
+        Ok(Some(data))
+    }
+
     /// Starts downloading `path` at `offset`, on a session of its own.
     pub fn open_read(
         &self,

@@ -9,8 +9,9 @@
 //! Health rules:
 //! - a guard whose operation failed with a session-breaking error ([`RemoteError::breaks_session`])
 //!   drops its session instead of returning it;
-//! - a session that saw any other error, or had a transfer cancelled, or sat idle for more
-//!   than a few seconds, is checked with NOOP before it is handed out again;
+//! - a session that saw any other error but a permanent refusal (5xx), or had a transfer
+//!   cancelled, or sat idle for more than a few seconds, is checked with NOOP before it is
+//!   handed out again;
 //! - sessions idle longer than `idle_timeout` are closed (servers drop idle clients anyway);
 //! - new sessions are opened on demand, so a dropped connection is replaced by the next call.
 //! - a server that refuses a session for its connection limit
@@ -396,7 +397,10 @@ impl SessionGuard {
             if self.session.take().is_some() {
                 self.pool.forget_one();
             }
-        } else {
+        } else if !err.code.is_some_and(|c| c >= 500) {
+            // A permanent refusal (5xx: no such file, permission...) is one reply to one
+            // command: the session is in step, and a NOOP check would cost a round trip for
+            // nothing (a new file's SIZE answers 550 every time). Anything else is checked.
             self.suspect = true;
         }
     }

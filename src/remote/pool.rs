@@ -397,7 +397,7 @@ impl SessionGuard {
             if self.session.take().is_some() {
                 self.pool.forget_one();
             }
-        } else if !err.code.is_some_and(|c| c >= 500) {
+        } else if err.code.is_none_or(|c| c < 500) {
             // A permanent refusal (5xx: no such file, permission...) is one reply to one
             // command: the session is in step, and a NOOP check would cost a round trip for
             // nothing (a new file's SIZE answers 550 every time). Anything else is checked.

@@ -6,7 +6,7 @@
 //!   (what `readdir` gives `tar`, `cp -r`, `grep -r`) and in name order (what a shell glob
 //!   gives `cat *`), each at most [`AHEAD_FILE_MAX`] bytes, with an exact time.
 //! - How: jobs on the look-ahead queue (`lister.rs`), run by its workers on spare sessions
-//!   only (`Pool::try_checkout_spare`): never the last free session, never while a request
+//!   only (`Pool::try_checkout_spare`): never a reader's session, never while a request
 //!   waits for one.
 //! - Bounded: at most [`AHEAD_BYTES`] held; a file is held at most [`AHEAD_MAX_AGE`] (and
 //!   never longer than `dir_cache_ttl`); one that is not opened by then is dropped unused.

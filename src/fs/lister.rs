@@ -14,7 +14,7 @@
 //!   same coarse time and size, and not asked again.
 //! - **Look-ahead** ([`Prefetcher`]): when a directory is read (opendir), its subdirectories
 //!   (up to `prefetch_dirs`) are queued and listed by worker threads on spare sessions only
-//!   (`Pool::try_checkout_spare`: never the last free one, never while a request waits for
+//!   (`Pool::try_checkout_spare`: never a reader's, never while a request waits for
 //!   one). A tree walk then costs about one listing round trip per level. Bounds: at most
 //!   [`QUEUE_MAX`] directories queued, one listing in flight per worker (`max_conns - 1`
 //!   workers), and results go to the directory cache, which holds at most `cache::MAX_DIRS`.

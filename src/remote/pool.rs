@@ -226,9 +226,10 @@ impl Pool {
     }
 
     /// A session for look-ahead work (listing a directory before anyone asks for it): only
-    /// when no caller is waiting for one, and only if one more session would still be free
-    /// (or could be opened) for the next caller. Never waits, never takes a reader's session.
-    /// So look-ahead never delays a request by more than the one exchange it is in.
+    /// when no caller is waiting for one, and one is free (or can be opened). Never waits,
+    /// never takes a reader's session. The look-ahead workers are one fewer than the pool's
+    /// sessions (`fs/lister.rs`), and once a caller waits no look-ahead starts: a request is
+    /// delayed by at most the one exchange a look-ahead is in.
     pub fn try_checkout_spare(self: &Arc<Self>) -> Result<Option<SessionGuard>, RemoteError> {
         if self.waiting.load(Ordering::SeqCst) > 0 {
             return Ok(None);
@@ -236,7 +237,7 @@ impl Pool {
         {
             let state = self.lock();
             let busy = state.live - state.idle.len();
-            if busy + 2 > self.max_sessions() {
+            if busy >= self.max_sessions() {
                 return Ok(None);
             }
         }

@@ -46,6 +46,8 @@ struct Held {
 pub(super) struct AheadStore {
     held: HashMap<RemotePath, Held>,
     bytes: u64,
+    /// Being downloaded now (the same file may be queued again meanwhile).
+    fetching: std::collections::HashSet<RemotePath>,
 }
 
 impl AheadStore {
@@ -133,14 +135,19 @@ impl FtpFs {
         {
             let mut store = lock(&self.ahead);
             store.drop_older_than(self.max_age());
-            if store.held.contains_key(path) || store.bytes + entry.size > AHEAD_BYTES {
+            if store.held.contains_key(path)
+                || store.fetching.contains(path)
+                || store.bytes + entry.size > AHEAD_BYTES
+            {
                 return true;
             }
+            store.fetching.insert(path.clone());
         }
-        match self
+        let downloaded = self
             .remote
-            .download_spare(path, entry.size, self.cfg.data_timeout)
-        {
+            .download_spare(path, entry.size, self.cfg.data_timeout);
+        lock(&self.ahead).fetching.remove(path);
+        match downloaded {
             Ok(None) => false,
             Ok(Some(data)) if data.len() as u64 == entry.size => {
                 crate::stats::add(&crate::stats::READ_AHEAD, 1);

@@ -324,6 +324,24 @@ pub fn expand_mount_options(args: impl IntoIterator<Item = OsString>) -> Vec<OsS
 }
 
 /// Parses the process arguments (program name first).
+/// A usage error as one line, `ftpfs: error: ... (see ftpfs --help)`: clap's own message,
+/// without its usage block and hints, which span several lines.
+pub fn usage_error_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("invalid arguments").trim();
+    let mut first = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    if let Some(head) = first.strip_suffix(':') {
+        // "the following required arguments were not provided:" and the indented list.
+        let items: Vec<&str> = lines
+            .take_while(|l| l.starts_with("  "))
+            .map(str::trim)
+            .collect();
+        first = format!("{head}: {}", items.join(", "));
+    }
+    format!("ftpfs: error: {first} (see ftpfs --help)")
+}
+
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, clap::Error> {
     let args: Vec<OsString> = args.into_iter().collect();
     Args::try_parse_from(expand_mount_options(mount_helper_args(args)))

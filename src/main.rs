@@ -6,7 +6,11 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args = match ftpfs::cli::parse(std::env::args_os()) {
         Ok(args) => args,
-        Err(e) => e.exit(),
+        Err(e) if !e.use_stderr() => e.exit(), // --help, --version
+        Err(e) => {
+            eprintln!("{}", ftpfs::cli::usage_error_line(&e));
+            return ExitCode::from(2);
+        }
     };
     let result = if args.fake {
         // `mount -f`: check the arguments as a mount would (no network, no prompt), mount nothing.

@@ -410,6 +410,10 @@ fn bad_option_is_a_usage_error() {
         Duration::from_secs(10),
     );
     assert_eq!(code, Some(2), "{stderr}");
+    // One line, in the console's form, naming the option.
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].starts_with("ftpfs: error: "), "{stderr}");
     assert!(stderr.contains("no-such-option"), "{stderr}");
 }
 

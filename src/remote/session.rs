@@ -144,8 +144,6 @@ pub struct Session {
     quick_off: bool,
     /// Deadline for each read or write on a data connection.
     data_timeout: Duration,
-    /// The server waits for the client's close before it ends a download (proftpd).
-    lingers: bool,
     /// Deadline for connecting a data connection (quick transfers).
     connect_timeout: Duration,
     pub created: Instant,
@@ -197,9 +195,6 @@ impl Session {
             m => m,
         };
         let tls13 = cfg.tls.is_some() && !tls12_only;
-        // proftpd holds a download's 226 until the client closes its end of the data
-        // connection (a lingering close): quick downloads half-close it at once.
-        let lingers = ftp.welcome().is_some_and(|g| g.contains("ProFTPD"));
         let pipe = match Session::open_pipe(ftp.as_ref(), cfg)? {
             Probed::Refused => {
                 // The probe left this connection out of step: start again, one at a time.
@@ -219,7 +214,6 @@ impl Session {
             pipelining: Arc::clone(&cfg.pipelining),
             routes: Arc::clone(&cfg.routes),
             quick_off: false,
-            lingers,
             data_timeout: cfg.data_timeout,
             connect_timeout: cfg.connect_timeout,
             created: Instant::now(),

@@ -8,8 +8,9 @@
 //! connection: docs of the WAN measurements, "EPSV+RETR in one write"); the data connection
 //! is made as soon as the 229 arrives, and the first bytes follow about one round trip later.
 //! An upload does not wait for its 150 either: that reply is read when the upload ends, with
-//! the 226. On proftpd a download's data socket is half-closed at once: it otherwise holds
-//! its 226 until the client closes (a lingering close), one more round trip per download.
+//! the 226. (Half-closing a download's data socket at once would save proftpd's lingering
+//! close a round trip, but a RETR so treated once stalled without a byte in the suite; not
+//! done.)
 //!
 //! Nothing is sent while a transfer is under way: its completion reply is read (through the
 //! same [`Pipe`], shared with the [`QuickTransfer`]) before the session is used again. If an
@@ -18,7 +19,7 @@
 //! way (and PASV) for good.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use suppaftp::types::Response;
@@ -139,10 +140,7 @@ impl Session {
             .map_err(io_err)?;
         data.set_write_timeout(Some(self.data_timeout))
             .map_err(io_err)?;
-        if direction == Direction::Download && self.lingers {
-            // We never send on it; proftpd sends its 226 only once we have closed our side.
-            let _ = data.shutdown(Shutdown::Write);
-        }
+
         for _ in setup {
             let r = pipe.reply()?;
             if !matches!(r.code / 100, 2 | 3) {

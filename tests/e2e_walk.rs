@@ -209,3 +209,31 @@ const FALLBACK_FILES: [(&str, &str); 3] = [
     ("b", "20240103030506"),
     ("c", "20250101115959"),
 ];
+
+/// A read that starts while directories are being listed ahead is not queued behind them:
+/// look-ahead takes no session while a request waits, so the file is read while the walk
+/// is still under way.
+fn a_read_during_a_walk_goes_first(server: &Server) {
+    let data = random_bytes(300_000, 7);
+    server.populate(|root| {
+        for d in 0..300 {
+            fs::create_dir(root.join(format!("dir{d:03}"))).unwrap();
+        }
+        fs::write(root.join("f.bin"), &data).unwrap();
+    });
+    let m = mount_for(server, &["max_conns=3", "dir_cache_ttl=300"]);
+    assert_eq!(dir_names(m.path()).len(), 301);
+    assert!(fs::read(m.join("f.bin")).unwrap() == data);
+    let stats = m.stats();
+    assert!(
+        stats["prefetched_listings"] < 300,
+        "the read waited for the whole walk: {stats:?}"
+    );
+    assert!(stats["sessions_peak"] <= 3, "{stats:?}");
+    eprintln!("listed ahead when the read ended: {}", stats["prefetched_listings"]);
+}
+
+for_each_server_kind!(
+    a_read_during_a_walk_goes_first,
+    a_read_during_a_walk_goes_first
+);

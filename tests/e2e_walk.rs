@@ -230,7 +230,10 @@ fn a_read_during_a_walk_goes_first(server: &Server) {
         "the read waited for the whole walk: {stats:?}"
     );
     assert!(stats["sessions_peak"] <= 3, "{stats:?}");
-    eprintln!("listed ahead when the read ended: {}", stats["prefetched_listings"]);
+    eprintln!(
+        "listed ahead when the read ended: {}",
+        stats["prefetched_listings"]
+    );
 }
 
 for_each_server_kind!(

@@ -10,23 +10,11 @@ mod common;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::curl;
 use common::shell::sh;
 use common::*;
-
-/// Polls `f` until it is true or `limit` passes.
-fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
-}
 
 /// Uploads `bytes` as `rel` through a second FTP session.
 fn put_bytes(server: &Server, rel: &str, bytes: &[u8]) {

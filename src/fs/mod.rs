@@ -292,9 +292,8 @@ impl FtpFs {
     fn attr_of(&self, ino: u64, path: &RemotePath, entry: &Entry, refine: bool) -> Attr {
         let mut mtime = None;
         if entry.kind == EntryKind::File && entry.precision < TimePrecision::Exact {
-            let known = lock(&self.mtimes).get(path).copied();
-            match known {
-                Some(r) if r.coarse == entry.mtime && r.size == entry.size => mtime = Some(r.exact),
+            match self.known_mtime(path, entry) {
+                Some(exact) => mtime = Some(exact),
                 _ if refine
                     && self.cfg.refine_mtime
                     && self.features().mdtm
@@ -470,10 +469,7 @@ impl FtpFs {
                 };
                 let path = dir.join(&name);
                 let ino = inodes.ino_for(&path);
-                let known = lock(&self.mtimes).get(&path).copied();
-                let mtime = known
-                    .filter(|r| r.coarse == entry.mtime && r.size == entry.size)
-                    .map(|r| r.exact);
+                let mtime = self.known_mtime(&path, entry);
                 let attr = Attr::from_entry(ino, entry, &self.cfg.owner, mtime);
                 items.push(DirItem {
                     name: entry.name.clone(),

@@ -173,6 +173,11 @@ pub struct Args {
     #[arg(long, help_heading = "Connection")]
     pub no_pipelining: bool,
 
+    /// List directories over data connections only, never with STAT over the control
+    /// connection (otherwise used on LIST-only servers whose STAT lists completely: vsftpd)
+    #[arg(long, help_heading = "Connection")]
+    pub no_stat_listing: bool,
+
     /// Mount at once and connect on first use (the server may be down at mount time)
     #[arg(long, help_heading = "Connection")]
     pub delay_connect: bool,

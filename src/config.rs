@@ -17,6 +17,7 @@ use crate::fs::attr::Ownership;
 use crate::fs::FsConfig;
 use crate::remote::codec::NameCodec;
 use crate::remote::pipeline::Pipelining;
+use crate::remote::session::stat_listing;
 use crate::remote::session::{DataMode, SessionConfig};
 use crate::remote::tls::{TlsContext, TlsMode, TlsSettings, TlsVersions};
 use crate::remote::RemotePath;
@@ -271,6 +272,7 @@ impl Config {
                     None => None,
                 },
                 pipelining: Arc::new(Pipelining::new(!args.no_pipelining)),
+                stat_listing: Arc::new(stat_listing(!args.no_stat_listing)),
                 routes: Arc::default(),
             },
             fs: FsConfig {

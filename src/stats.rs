@@ -16,6 +16,8 @@ pub static COMMANDS: AtomicU64 = AtomicU64::new(0);
 /// Of those, lines sent before the reply to the one ahead of them had arrived (pipelined,
 /// `remote/pipeline.rs`): the round trips saved.
 pub static PIPELINED: AtomicU64 = AtomicU64::new(0);
+/// Directories listed with STAT over the control connection (`session/stat.rs`).
+pub static STAT_LISTINGS: AtomicU64 = AtomicU64::new(0);
 /// Bytes returned by reads.
 pub static BYTES_READ: AtomicU64 = AtomicU64::new(0);
 /// Bytes accepted by writes.

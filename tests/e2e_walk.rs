@@ -64,8 +64,11 @@ fn walk_times(server: &Server) {
     let stats = m.stats();
     if server.kind().has_mlsd() {
         assert_eq!(stats["mdtm_refinements"], 0, "{stats:?}");
+        assert_eq!(stats["stat_listings"], 0, "{stats:?}");
     } else {
         assert!(stats["mdtm_refinements"] >= FILES as u64, "{stats:?}");
+        // vsftpd lists every directory over the control connection.
+        assert!(stats["stat_listings"] >= 12, "{stats:?}");
         // All but the first MDTM of each directory went out before the previous reply.
         assert!(
             stats["pipelined_commands"] >= (FILES - 12) as u64,
@@ -139,6 +142,13 @@ fn switches_turn_it_off(server: &Server) {
     let stats = m.stats();
     assert_eq!(stats["prefetched_listings"], 0, "{stats:?}");
     assert_eq!(stats["pipelined_commands"], 0, "{stats:?}");
+    assert_eq!(stats["stat_listings"], 0, "{stats:?}");
+    drop(m);
+    let m = mount_for(server, &["no_stat_listing"]);
+    assert_eq!(walk(m.path()), want, "{}", m.log());
+    let stats = m.stats();
+    assert_eq!(stats["stat_listings"], 0, "{stats:?}");
+    assert!(stats["listings"] >= 12, "{stats:?}");
 }
 
 for_each_server_kind!(switches_turn_it_off, switches_turn_it_off);
@@ -190,6 +200,112 @@ fn a_server_that_drops_pipelined_commands_still_works() {
     assert_eq!(dropped, 1, "{log:#?}");
     assert!(m.log().contains("one at a time"), "{}", m.log());
 }
+
+/// A LIST-only server that takes pipelined commands but whose STAT is not a listing (here
+/// it is not implemented): the first STAT turns STAT listings off for the mount, and every
+/// directory is listed with LIST, with exact times.
+#[test]
+fn a_server_whose_stat_is_not_a_listing_is_listed_with_list() {
+    let mut listing = Vec::new();
+    for (name, _) in FALLBACK_FILES {
+        listing.extend_from_slice(
+            format!("-rw-r--r--    1 ftp      ftp             5 Jan 01 12:00 {name}\r\n")
+                .as_bytes(),
+        );
+    }
+    listing.extend_from_slice(b"drwxr-xr-x    2 ftp      ftp          4096 Jan 01 12:00 sub\r\n");
+    let sub = b"-rw-r--r--    1 ftp      ftp             5 Jan 01 12:00 a\r\n".to_vec();
+    let mut script = Script::mlsd(&[])
+        .listing("/", listing)
+        .listing("/sub", sub)
+        .hook(|c| match c.verb.as_str() {
+            "MDTM" => FALLBACK_FILES
+                .iter()
+                .find(|(name, _)| c.arg.trim_start_matches('/').trim_start_matches("sub/") == *name)
+                .map(|(_, t)| Action::Reply(format!("213 {t}\r\n").into_bytes())),
+            _ => None,
+        });
+    script.feat = vec!["SIZE", "MDTM", "EPSV", "REST STREAM"];
+    for (name, _) in FALLBACK_FILES {
+        script = script.file(&format!("/{name}"), b"hello".to_vec());
+    }
+    let server = HostileServer::start(script);
+    let m = Mount::new(&server.url(), &[]);
+    let times = sh(m.path(), "stat -c '%Y %n' a b c sub/a | sort");
+    assert_eq!(
+        times.trim(),
+        "1704164645 a\n1704164645 sub/a\n1704251106 b\n1735732799 c",
+        "{}",
+        m.log()
+    );
+    assert_eq!(fs::read(m.join("b")).unwrap(), b"hello");
+    let log = server.log.lock().unwrap().clone();
+    let stats_sent = log.iter().filter(|l| l.starts_with("STAT ")).count();
+    let lists = log.iter().filter(|l| l.starts_with("LIST")).count();
+    // Every session that listed before the refusal was known tried once at most.
+    assert!((1..=4).contains(&stats_sent), "{log:#?}");
+    assert!(lists >= 2, "{log:#?}");
+    assert_eq!(m.stats()["stat_listings"], 0);
+    assert!(
+        m.log()
+            .contains("listing directories over data connections"),
+        "{}",
+        m.log()
+    );
+}
+
+/// On vsftpd, directories listed with STAT over the control connection show the same names,
+/// sizes and times as LIST over a data connection, byte for byte, even for names that look
+/// like a reply's end (a bare LF then `213 End of status`), hold CR, IAC (0xFF) or leading
+/// spaces; and the session stays in step (a file read afterwards has its own bytes). On MLSD
+/// servers STAT is not used.
+fn stat_listings_match_list(server: &Server) {
+    let names: [&[u8]; 7] = [
+        b" lead",
+        b"a b",
+        b"x\xffy",
+        b"cr\rx",
+        b"nl\n213 End of status",
+        b"-dash",
+        b"\xc3\xbc",
+    ];
+    server.populate(|root| {
+        use std::os::unix::ffi::OsStrExt;
+        for d in ["one", "two words"] {
+            let dir = root.join(d);
+            fs::create_dir(&dir).unwrap();
+            for (i, n) in names.iter().enumerate() {
+                let p = dir.join(std::ffi::OsStr::from_bytes(n));
+                fs::write(&p, vec![b'z'; i + 1]).unwrap();
+            }
+            fs::write(dir.join("after.txt"), b"after").unwrap();
+        }
+        sh(root, "find . -type f -exec touch -m -d @1700000003 {} +");
+    });
+    let list = |opts: &[&str]| {
+        let m = mount_for(server, opts);
+        let out = sh(m.path(), "find . -mindepth 1 -printf '%s %T@ %p\\n' | sort");
+        assert_eq!(
+            fs::read(m.join("two words/after.txt")).unwrap(),
+            b"after",
+            "{}",
+            m.log()
+        );
+        (out, m.stats()["stat_listings"])
+    };
+    let (by_list, none) = list(&["no_stat_listing"]);
+    assert_eq!(none, 0);
+    let (by_stat, used) = list(&[]);
+    assert_eq!(by_stat, by_list);
+    if server.kind().has_mlsd() {
+        assert_eq!(used, 0);
+    } else {
+        assert!(used >= 3, "STAT listings: {used}");
+        assert!(by_stat.contains("./one/ lead"), "{by_stat}");
+    }
+}
+
+for_each_server_kind!(stat_listings_match_list, stat_listings_match_list);
 
 /// Files of the scripted LIST-only server, and the times its MDTM gives them.
 const FALLBACK_FILES: [(&str, &str); 3] = [

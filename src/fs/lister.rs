@@ -7,7 +7,7 @@
 //!   that listing rather than sending its own.
 //! - **Exact times in the listing itself**: on LIST-only servers (vsftpd), whose lines give
 //!   minutes or days, the files' MDTMs are sent pipelined right after the listing, on the same
-//!   session (`Remote::list_timed`): a few round trips per directory instead of one per file.
+//!   session (`Remote::list_many`): a few round trips per directory instead of one per file.
 //!   This is done when the server takes pipelined commands ([`FtpFs::eager_times`]); then the
 //!   listing's attributes are final, and readdirplus can hand them to the kernel. Times
 //!   already learned are remembered per path (`FtpFs::mtimes`) while the listing shows the
@@ -26,8 +26,11 @@ use std::time::{Duration, SystemTime};
 use super::cache::{Cached, Listing};
 use super::{lock, write, FtpFs, Refined};
 use crate::error::FsError;
-use crate::remote::client::Urgency;
-use crate::remote::{Entry, EntryKind, Name, RemoteErrorKind, RemotePath, TimePrecision};
+use crate::remote::client::{Listed, Urgency};
+use crate::remote::session::STAT_BATCH;
+use crate::remote::{
+    Entry, EntryKind, Name, RemoteError, RemoteErrorKind, RemotePath, TimePrecision,
+};
 
 /// Most directories waiting to be listed ahead; further ones are not queued.
 pub const QUEUE_MAX: usize = 4096;
@@ -166,6 +169,30 @@ impl Prefetcher {
         }
     }
 
+    /// Takes up to `max` more directories to list, oldest first.
+    fn take_lists(&self, max: usize) -> Vec<RemotePath> {
+        let mut q = lock(&self.queue);
+        let mut taken = Vec::new();
+        let mut i = 0;
+        while taken.len() < max && i < q.dirs.len() {
+            if matches!(q.dirs[i], Job::List(_)) {
+                let job = q.dirs.remove(i).expect("in range");
+                q.queued.remove(&job);
+                if let Job::List(dir) = job {
+                    taken.push(dir);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        taken
+    }
+
+    /// Workers running (at least one, for dividing work).
+    fn workers(&self) -> usize {
+        lock(&self.queue).workers.max(1)
+    }
+
     /// Directories queued now (for tests and the stats).
     pub(super) fn queued(&self) -> usize {
         lock(&self.queue).dirs.len()
@@ -202,15 +229,52 @@ impl FtpFs {
         dir: &RemotePath,
         urgency: Urgency,
     ) -> Result<Option<Arc<Listing>>, FsError> {
+        let fetched = self.fetch_listings(std::slice::from_ref(dir), urgency)?;
+        fetched
+            .map(|mut one| one.pop().expect("one result per directory"))
+            .transpose()
+    }
+
+    /// Lists `dirs` on the server, on one session (together where the server lists over the
+    /// control connection), and caches each result. `None`: look-ahead found no spare
+    /// session. The caller holds every directory's [`Lead`].
+    #[allow(clippy::type_complexity)]
+    fn fetch_listings(
+        &self,
+        dirs: &[RemotePath],
+        urgency: Urgency,
+    ) -> Result<Option<Vec<Result<Arc<Listing>, FsError>>>, FsError> {
         let eager = self.eager_times();
-        let refine = |e: &Entry| {
+        let refine = |dir: &RemotePath, e: &Entry| {
             eager
                 && coarse_file(e)
                 && Name::new(&e.name).is_ok_and(|n| self.known_mtime(&dir.join(&n), e).is_none())
         };
-        let listed = match self.remote.list_timed(dir, urgency, &refine) {
+        let results = match self.remote.list_many(dirs, urgency, &refine) {
             Ok(None) => return Ok(None),
-            Ok(Some(listed)) => listed,
+            Ok(Some(results)) => results,
+            // One directory's error is its own (missing: remembered as such).
+            Err(e) if dirs.len() == 1 => vec![Err(e)],
+            Err(e) => return Err(e.into()),
+        };
+        let stored = dirs
+            .iter()
+            .zip(results)
+            .map(|(dir, listed)| self.store_listing(dir, listed, urgency))
+            .collect();
+        Ok(Some(stored))
+    }
+
+    /// Caches what listing `dir` gave, with its exact times, and tells the kernel what
+    /// changed since the previous listing.
+    fn store_listing(
+        &self,
+        dir: &RemotePath,
+        listed: Result<Listed, RemoteError>,
+        urgency: Urgency,
+    ) -> Result<Arc<Listing>, FsError> {
+        let listed = match listed {
+            Ok(listed) => listed,
             Err(e) if e.kind == RemoteErrorKind::NotFound => {
                 crate::stats::add(&crate::stats::LISTINGS, 1);
                 lock(&self.cache).insert(dir.clone(), Cached::Missing);
@@ -222,6 +286,7 @@ impl FtpFs {
         if urgency == Urgency::Spare {
             crate::stats::add(&crate::stats::PREFETCHED_LISTINGS, 1);
         }
+        let eager = self.eager_times();
         let mut entries = listed.entries;
         for (i, exact) in listed.exact {
             let e = &entries[i];
@@ -259,7 +324,7 @@ impl FtpFs {
         if let Some(previous) = previous {
             self.compare_listings(dir, &previous, &listing);
         }
-        Ok(Some(listing))
+        Ok(listing)
     }
 
     /// The exact time learned earlier for `path`, if its listing still shows the same coarse
@@ -337,12 +402,31 @@ fn prefetch_worker(fs: Weak<FtpFs>) {
         let Some(fs) = fs.upgrade() else {
             return;
         };
-        let done = match &job {
-            Job::List(dir) => fs.list_ahead(dir),
-            Job::Read(path) => fs.read_ahead(path),
+        let undone = match job {
+            Job::List(dir) => {
+                let mut dirs = vec![dir];
+                if fs.remote.lists_together() {
+                    // A share of what is queued, so that every worker gets some.
+                    let share = prefetch
+                        .queued()
+                        .div_ceil(prefetch.workers())
+                        .min(STAT_BATCH);
+                    dirs.extend(prefetch.take_lists(share.saturating_sub(1)));
+                }
+                fs.list_ahead(dirs)
+                    .into_iter()
+                    .map(Job::List)
+                    .collect::<Vec<_>>()
+            }
+            Job::Read(path) => match fs.read_ahead(&path) {
+                true => Vec::new(),
+                false => vec![Job::Read(path)],
+            },
         };
-        if !done {
-            prefetch.retry_later(job);
+        if !undone.is_empty() {
+            for job in undone.into_iter().rev() {
+                prefetch.retry_later(job);
+            }
             drop(fs);
             std::thread::sleep(NO_SESSION_PAUSE);
         }
@@ -350,21 +434,38 @@ fn prefetch_worker(fs: Weak<FtpFs>) {
 }
 
 impl FtpFs {
-    /// Lists `dir` ahead (a [`Job::List`]); `false` when no session was spare.
-    fn list_ahead(&self, dir: &RemotePath) -> bool {
-        if lock(&self.cache).peek(dir).is_some() {
-            return true;
+    /// Lists `dirs` ahead (from [`Job::List`]s), on one spare session; returns those no
+    /// session was spare for.
+    fn list_ahead(&self, dirs: Vec<RemotePath>) -> Vec<RemotePath> {
+        let mut leads = Vec::with_capacity(dirs.len());
+        let mut todo = Vec::with_capacity(dirs.len());
+        for dir in dirs {
+            if lock(&self.cache).peek(&dir).is_some() {
+                continue;
+            }
+            // A directory someone is listing already is done by them.
+            if let Turn::Lead(lead) = self.flights.begin(&dir) {
+                leads.push(lead);
+                todo.push(dir);
+            }
         }
-        let fetched = match self.flights.begin(dir) {
-            Turn::Follow(_) => return true,
-            Turn::Lead(_lead) => self.fetch_listing(dir, Urgency::Spare),
-        };
-        match fetched {
-            Ok(Some(_)) | Err(FsError::NotFound) => true,
-            Ok(None) => false,
+        if todo.is_empty() {
+            return todo;
+        }
+        match self.fetch_listings(&todo, Urgency::Spare) {
+            Ok(None) => todo,
+            Ok(Some(results)) => {
+                for (dir, r) in todo.iter().zip(results) {
+                    match r {
+                        Ok(_) | Err(FsError::NotFound) => {}
+                        Err(e) => log::debug!("listing {dir} ahead: {e}"),
+                    }
+                }
+                Vec::new()
+            }
             Err(e) => {
-                log::debug!("listing {dir} ahead: {e}");
-                true
+                log::debug!("listing {} directories ahead: {e}", todo.len());
+                Vec::new()
             }
         }
     }

@@ -696,10 +696,11 @@ impl FtpFs {
             (c.hits, c.misses)
         };
         let pool = self.remote.pool();
-        let rows: [(&str, u64); 31] = [
+        let rows: [(&str, u64); 32] = [
             ("operations", get(&stats::OPERATIONS)),
             ("ftp_commands", get(&stats::COMMANDS)),
             ("pipelined_commands", get(&stats::PIPELINED)),
+            ("stat_listings", get(&stats::STAT_LISTINGS)),
             ("bytes_read", get(&stats::BYTES_READ)),
             ("bytes_written", get(&stats::BYTES_WRITTEN)),
             ("bytes_uploaded", get(&stats::BYTES_UPLOADED)),

@@ -179,48 +179,78 @@ impl Remote {
         self.pool.config().pipelining.works()
     }
 
-    /// Lists a directory and, on servers whose listings give coarse times, fetches the exact
-    /// time of each entry `refine` picks (MDTM, pipelined: a few round trips for the whole
-    /// directory), on the same session. `Urgency::Spare` is look-ahead work: it runs only on
-    /// a spare session ([`Pool::try_checkout_spare`]), is not retried, and gives `Ok(None)`
-    /// when there is none.
-    pub fn list_timed(
+    /// Lists directories on one session and, on servers whose listings give coarse times,
+    /// fetches the exact time of each entry `refine` picks (MDTM, pipelined: a few round trips
+    /// for all of them). Where the server lists over the control connection
+    /// (`session/stat.rs`) the directories are listed together, in one round trip. One result
+    /// per directory; the outer error is the session's (or, for one directory, its own).
+    /// `Urgency::Spare` is look-ahead work: it runs only on a spare session
+    /// ([`Pool::try_checkout_spare`]), is not retried, and gives `Ok(None)` when there is none.
+    pub fn list_many(
         &self,
-        dir: &RemotePath,
+        dirs: &[RemotePath],
         urgency: Urgency,
-        refine: &dyn Fn(&Entry) -> bool,
-    ) -> Result<Option<Listed>, RemoteError> {
-        let op = |s: &mut Session| -> Result<Listed, RemoteError> {
-            let entries = s.list(dir)?;
-            let mut picked = Vec::new();
-            let mut paths = Vec::new();
-            for (i, e) in entries.iter().enumerate() {
-                if let Some(name) = refine(e).then(|| Name::new(&e.name).ok()).flatten() {
-                    picked.push(i);
-                    paths.push(dir.join(&name));
+        refine: &dyn Fn(&RemotePath, &Entry) -> bool,
+    ) -> Result<Option<Vec<Result<Listed, RemoteError>>>, RemoteError> {
+        let op = |s: &mut Session| -> Result<Vec<Result<Listed, RemoteError>>, RemoteError> {
+            let mut lists = Vec::with_capacity(dirs.len());
+            for (dir, stat) in dirs.iter().zip(s.stat_listings(dirs)?) {
+                match stat {
+                    Some(entries) => lists.push(Ok(entries)),
+                    None => match s.list(dir) {
+                        // One directory's error is retried like any request's.
+                        Err(e) if e.breaks_session() || dirs.len() == 1 => return Err(e),
+                        listed => lists.push(listed),
+                    },
                 }
             }
-            let mut exact = Vec::with_capacity(picked.len());
-            if !paths.is_empty() {
-                crate::stats::add(&crate::stats::MDTM_REFINEMENTS, paths.len() as u64);
-                for (i, t) in picked.into_iter().zip(s.mdtm_many(&paths)?) {
-                    match t {
-                        Ok(t) => exact.push((i, t)),
-                        Err(e) => log::debug!("MDTM {}: {e}", paths[exact.len()]),
+            let mut picked = Vec::new();
+            let mut paths = Vec::new();
+            for (d, (dir, listed)) in dirs.iter().zip(&lists).enumerate() {
+                for (i, e) in listed.iter().flatten().enumerate() {
+                    if let Some(name) = refine(dir, e).then(|| Name::new(&e.name).ok()).flatten() {
+                        picked.push((d, i));
+                        paths.push(dir.join(&name));
                     }
                 }
             }
-            Ok(Listed { entries, exact })
+            let mut exact = vec![Vec::new(); dirs.len()];
+            if !paths.is_empty() {
+                crate::stats::add(&crate::stats::MDTM_REFINEMENTS, paths.len() as u64);
+                let times = s.mdtm_many(&paths)?;
+                for (((d, i), t), path) in picked.into_iter().zip(times).zip(&paths) {
+                    match t {
+                        Ok(t) => exact[d].push((i, t)),
+                        Err(e) => log::debug!("MDTM {path}: {e}"),
+                    }
+                }
+            }
+            Ok(lists
+                .into_iter()
+                .zip(exact)
+                .map(|(listed, exact)| listed.map(|entries| Listed { entries, exact }))
+                .collect())
+        };
+        let what = match dirs {
+            [dir] => format!("listing {dir}"),
+            _ => format!("listing {} directories", dirs.len()),
         };
         match urgency {
-            Urgency::User => self
-                .idempotent(&format_args!("listing {dir}"), op)
-                .map(Some),
+            Urgency::User => self.idempotent(&what, op).map(Some),
             Urgency::Spare => match self.pool.try_checkout_spare()? {
                 Some(mut guard) => guard.run(op).map(Some),
                 None => Ok(None),
             },
         }
+    }
+
+    /// Whether several directories are best listed together on one session: the server
+    /// lists over the control connection (`session/stat.rs`).
+    pub fn lists_together(&self) -> bool {
+        let cfg = self.pool.config();
+        cfg.pipelining.works()
+            && cfg.stat_listing.usable()
+            && self.pool.features().is_some_and(|f| !f.mlsd)
     }
 
     /// Lists a directory with `LIST -a` whatever the server offers (for symlink targets).

@@ -38,45 +38,70 @@ pub const WINDOW_LINES: usize = 1024;
 pub const WINDOW_BYTES: usize = 32 * 1024;
 /// Longest reply accepted (all lines of a multi-line reply together).
 const MAX_REPLY: usize = 64 * 1024;
+/// Longest directory listing accepted in one reply (`STAT dir`): as long as one over a data
+/// connection may be.
+pub const MAX_LISTING_REPLY: usize = 128 * 1024 * 1024;
 /// How long the probe waits for the second of its two NOOP replies, at least: a server that
 /// dropped it never sends it. Scaled up for slow links (see [`Pipe::probe`]).
 pub const PROBE_WAIT: Duration = Duration::from_secs(1);
 
-/// Whether pipelining is used, shared by every session of a mount.
+/// Whether a way of talking to the server is used, shared by every session of a mount:
+/// pipelining ([`Pipelining`]), listings over the control connection (`STAT dir`). Unknown
+/// until tried, then known to work or refused for the rest of the mount.
 #[derive(Debug)]
-pub struct Pipelining(AtomicU8);
+pub struct Capability {
+    state: AtomicU8,
+    /// What it is, for the log line that turns it off.
+    what: &'static str,
+}
+
+/// Whether commands are pipelined.
+pub type Pipelining = Capability;
 
 const UNKNOWN: u8 = 0;
 const WORKS: u8 = 1;
 const REFUSED: u8 = 2;
 const OFF: u8 = 3;
 
-impl Pipelining {
-    /// `enabled`: the user did not turn it off (`-o no_pipelining`).
-    pub fn new(enabled: bool) -> Pipelining {
-        Pipelining(AtomicU8::new(if enabled { UNKNOWN } else { OFF }))
+impl Capability {
+    /// Pipelining; `enabled`: the user did not turn it off (`-o no_pipelining`).
+    pub fn new(enabled: bool) -> Capability {
+        Capability::named("sending FTP commands one at a time", enabled)
     }
 
-    /// Pipelining is known to work.
+    /// `what` says what the mount does once it is refused.
+    pub fn named(what: &'static str, enabled: bool) -> Capability {
+        Capability {
+            state: AtomicU8::new(if enabled { UNKNOWN } else { OFF }),
+            what,
+        }
+    }
+
+    /// Known to work.
     pub fn works(&self) -> bool {
-        self.0.load(Ordering::Relaxed) == WORKS
+        self.state.load(Ordering::Relaxed) == WORKS
     }
 
     /// Not tried yet (and not turned off).
     pub fn unknown(&self) -> bool {
-        self.0.load(Ordering::Relaxed) == UNKNOWN
+        self.state.load(Ordering::Relaxed) == UNKNOWN
+    }
+
+    /// Worth trying: known to work, or not tried yet.
+    pub fn usable(&self) -> bool {
+        self.works() || self.unknown()
     }
 
     pub fn set_works(&self) {
         let _ = self
-            .0
+            .state
             .compare_exchange(UNKNOWN, WORKS, Ordering::Relaxed, Ordering::Relaxed);
     }
 
-    /// The server mixed up pipelined commands: send one at a time from now on.
+    /// The server does not do it (as we need it): not tried again on this mount.
     pub fn refuse(&self, why: &str) {
-        if self.0.swap(REFUSED, Ordering::Relaxed) != REFUSED {
-            log::info!("sending FTP commands one at a time: {why}");
+        if self.state.swap(REFUSED, Ordering::Relaxed) != REFUSED {
+            log::info!("{}: {why}", self.what);
         }
     }
 }
@@ -110,6 +135,17 @@ impl Reply {
         let text = String::from_utf8_lossy(self.last_line()).trim().to_string();
         RemoteError::from_reply(self.code, text)
     }
+}
+
+/// How a reply is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A command's reply, at most 64 KiB.
+    Short,
+    /// A directory listing sent over the control connection (`STAT dir`), up to
+    /// [`MAX_LISTING_REPLY`] bytes. A line ends the reply only if the line before it ended
+    /// with CRLF: a file name holding a bare LF followed by `213 ` cannot end it early.
+    Listing,
 }
 
 /// The control connection, spoken to directly. See the module doc for when it may be used.
@@ -149,7 +185,7 @@ impl Pipe {
 
     /// Reads the next reply. A failure leaves the connection [`Pipe::is_broken`].
     pub fn reply(&mut self) -> Result<Reply, RemoteError> {
-        let r = self.read_reply();
+        let r = self.read_reply(Shape::Short);
         if r.is_err() {
             self.broken = true;
         }
@@ -174,6 +210,15 @@ impl Pipe {
     /// Sends every line, pipelined in windows, and returns one reply per line, in order.
     /// An error means the connection can no longer be trusted (the caller drops it).
     pub fn batch(&mut self, lines: &[String]) -> Result<Vec<Reply>, RemoteError> {
+        self.batch_shaped(lines, Shape::Short)
+    }
+
+    /// [`Pipe::batch`], with replies of the given shape.
+    pub fn batch_shaped(
+        &mut self,
+        lines: &[String],
+        shape: Shape,
+    ) -> Result<Vec<Reply>, RemoteError> {
         let mut replies = Vec::with_capacity(lines.len());
         let mut sent = 0;
         // Bytes of each line still awaiting its reply, oldest first.
@@ -203,7 +248,7 @@ impl Pipe {
                         .map_err(|e| RemoteError::from_io(&e))?;
                 }
             }
-            replies.push(self.read_reply()?);
+            replies.push(self.read_reply(shape)?);
             waiting_bytes -= waiting.pop_front().unwrap_or(0);
         }
         self.check_drained()?;
@@ -221,7 +266,7 @@ impl Pipe {
         self.writer
             .write_all(&out)
             .map_err(|e| RemoteError::from_io(&e))?;
-        let first = self.read_reply()?;
+        let first = self.read_reply(Shape::Short)?;
         if first.code / 100 != 2 {
             return Err(first.error());
         }
@@ -229,7 +274,7 @@ impl Pipe {
         // The duplicate shares the socket, and so its receive deadline.
         let io_err = |e: io::Error| RemoteError::from_io(&e);
         self.writer.set_read_timeout(Some(wait)).map_err(io_err)?;
-        let second = self.read_reply();
+        let second = self.read_reply(Shape::Short);
         self.writer
             .set_read_timeout(Some(reply_timeout))
             .map_err(io_err)?;
@@ -258,12 +303,18 @@ impl Pipe {
     }
 
     /// Reads one reply: a line `ddd text`, or `ddd-` lines up to one starting `ddd `.
-    fn read_reply(&mut self) -> Result<Reply, RemoteError> {
+    fn read_reply(&mut self, shape: Shape) -> Result<Reply, RemoteError> {
+        let max = match shape {
+            Shape::Short => MAX_REPLY,
+            Shape::Listing => MAX_LISTING_REPLY,
+        };
         let mut text = Vec::new();
         let mut line = Vec::new();
+        // Whether the line before ended with CRLF (or there was none).
+        let mut after_crlf = true;
         let code = loop {
             line.clear();
-            let room = (MAX_REPLY + 1 - text.len().min(MAX_REPLY)) as u64;
+            let room = (max + 1 - text.len().min(max)) as u64;
             let n = (&mut self.reader)
                 .take(room)
                 .read_until(b'\n', &mut line)
@@ -275,13 +326,15 @@ impl Pipe {
                 ));
             }
             text.extend_from_slice(&line);
-            if text.len() > MAX_REPLY {
+            if text.len() > max {
                 return Err(RemoteError::new(
                     RemoteErrorKind::Protocol,
                     "reply too long",
                 ));
             }
-            if let Some(code) = terminal_code(&line) {
+            let may_end = after_crlf || shape == Shape::Short;
+            after_crlf = line.ends_with(b"\r\n");
+            if let Some(code) = terminal_code(&line).filter(|_| may_end) {
                 // The first line of a multi-line reply names the code the last one repeats;
                 // a reply that is one line ends here.
                 break code;
@@ -394,6 +447,34 @@ mod tests {
         } else {
             format!("213 2026010203{:04}\r\n", name.len()).into_bytes()
         }
+    }
+
+    /// vsftpd's STAT of a directory holding a file whose name has a bare LF then `213 `.
+    fn stat_answer(_line: &[u8]) -> Vec<u8> {
+        b"213-Status follows:\r\n-rw-r--r--    1 0  0  0 Dec 07 20:34 nl\n213 End of status\r\n\
+          drwxr-xr-x    2 0  0  4096 Dec 07 20:34 .\r\n213 End of status\r\n"
+            .to_vec()
+    }
+
+    #[test]
+    fn a_listing_reply_is_not_ended_by_a_name() {
+        let (sock, server) = server(stat_answer);
+        let mut pipe = Pipe::new(sock).unwrap();
+        let lines = vec!["STAT /a".to_string(), "STAT /b".to_string()];
+        let replies = pipe.batch_shaped(&lines, Shape::Listing).unwrap();
+        assert_eq!(replies.len(), 2);
+        for r in &replies {
+            assert_eq!(r.code, 213);
+            assert_eq!(r.text, stat_answer(b""));
+        }
+        // Read as a short reply, the name would end it (what Shape::Listing prevents).
+        let short = pipe.batch(&lines[..1]);
+        assert!(
+            short.map_or(true, |r| r[0].text != stat_answer(b"")),
+            "a short reply ends at the name"
+        );
+        drop(pipe);
+        server.join().unwrap();
     }
 
     #[test]

@@ -465,6 +465,7 @@ mod tests {
             tls: None,
             codec: None,
             pipelining: Arc::new(crate::remote::pipeline::Pipelining::new(false)),
+            stat_listing: Arc::new(crate::remote::pipeline::Capability::named("test", false)),
             routes: Arc::default(),
         }
     }

@@ -25,7 +25,7 @@ use suppaftp::{FtpError, Mode, Status};
 use super::codec::NameCodec;
 use super::ftp::{Client, Transfer};
 use super::listing::{parse_listing, ListingFormat};
-use super::pipeline::{Pipe, Pipelining};
+use super::pipeline::{Capability, Pipe, Pipelining};
 use super::route::{line_len, route, Routes, Step};
 use super::tls::TlsContext;
 use super::{Entry, RemoteError, RemoteErrorKind, RemotePath};
@@ -63,6 +63,9 @@ pub struct SessionConfig {
     pub codec: Option<NameCodec>,
     /// Whether commands may be pipelined, learned once for all sessions (`pipeline.rs`).
     pub pipelining: Arc<Pipelining>,
+    /// Whether directories are listed over the control connection (`STAT dir`), learned
+    /// once for all sessions (`session/stat.rs`).
+    pub stat_listing: Arc<Capability>,
     /// The server's line limit as learned, and the directories moved through this mount
     /// (`route.rs`), shared by all sessions.
     pub routes: Arc<Routes>,
@@ -139,6 +142,7 @@ pub struct Session {
     /// completion reply through it.
     pipe: Option<Arc<std::sync::Mutex<Pipe>>>,
     pipelining: Arc<Pipelining>,
+    stat_listing: Arc<Capability>,
     routes: Arc<Routes>,
     /// Transfers go suppaftp's way (the server refused EPSV sent with its command).
     quick_off: bool,
@@ -212,6 +216,7 @@ impl Session {
             cwd: None,
             pipe,
             pipelining: Arc::clone(&cfg.pipelining),
+            stat_listing: Arc::clone(&cfg.stat_listing),
             routes: Arc::clone(&cfg.routes),
             quick_off: false,
             data_timeout: cfg.data_timeout,
@@ -484,14 +489,20 @@ impl Session {
             ));
         }
         stream.finish_boxed().map_err(ftp_err)?;
-        let (mut entries, bad) = parse_listing(&data, format, SystemTime::now());
+        Ok(self.entries_of(dir, &data, format))
+    }
+
+    /// The entries of `dir` in a listing's bytes, names decoded. Lines that do not parse
+    /// are logged and skipped.
+    fn entries_of(&self, dir: &RemotePath, data: &[u8], format: ListingFormat) -> Vec<Entry> {
+        let (mut entries, bad) = parse_listing(data, format, SystemTime::now());
         if let Some(codec) = &self.codec {
             codec.decode_listing(dir, &mut entries);
         }
         for err in bad {
             log::warn!("listing of {dir}: skipped a line that does not parse: {err}");
         }
-        Ok(entries)
+        entries
     }
 
     /// Starts downloading `path` from byte `offset` (RETR, preceded by REST when non-zero).
@@ -696,7 +707,9 @@ fn too_long(path: &RemotePath, len: usize, budget: usize) -> RemoteError {
 
 mod batch;
 mod quick;
+mod stat;
 use batch::{system_time, Probed};
 use quick::Direction;
+pub use stat::{stat_listing, STAT_BATCH};
 #[cfg(test)]
 mod tests;

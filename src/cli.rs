@@ -26,9 +26,8 @@ use clap::Parser;
                   ftpfs ftp://host/ /mnt -o max_conns=2,dir_cache_ttl=60,active\n\
                   Unmount with: fusermount3 -u MOUNTPOINT (or umount as root).\n\
                   A running mount reports its counters (operations, bytes, FTP commands, \
-                  listings, cache hits and misses, live sessions, reconnects) in the \
-                  user.ftpfs.stats extended attribute of its root: \
-                  getfattr -n user.ftpfs.stats MOUNTPOINT"
+                  listings, cache hits and misses, live sessions, reconnects): \
+                  ftpfs --stats MOUNTPOINT"
 )]
 pub struct Args {
     /// Server to mount: ftp://[user[:password]@]host[:port][/path]
@@ -347,6 +346,15 @@ pub fn usage_error_line(e: &clap::Error) -> String {
     format!("ftpfs: error: {first} (see ftpfs --help)")
 }
 
+/// `ftpfs --stats MOUNTPOINT`: the mount point whose counters to print (`stats.rs`), when
+/// those are all the arguments. Not a mount option, so it is not among clap's.
+pub fn stats_request(args: &[OsString]) -> Option<PathBuf> {
+    match args {
+        [_, flag, mountpoint] if flag == "--stats" => Some(PathBuf::from(mountpoint)),
+        _ => None,
+    }
+}
+
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, clap::Error> {
     let args: Vec<OsString> = args.into_iter().collect();
     Args::try_parse_from(expand_mount_options(mount_helper_args(args)))
@@ -389,6 +397,17 @@ mod tests {
 
     fn os(v: &[&str]) -> Vec<OsString> {
         v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn stats_request_is_the_whole_command_line() {
+        assert_eq!(
+            stats_request(&os(&["ftpfs", "--stats", "/mnt"])),
+            Some(PathBuf::from("/mnt"))
+        );
+        assert_eq!(stats_request(&os(&["ftpfs", "--stats"])), None);
+        assert_eq!(stats_request(&os(&["ftpfs", "ftp://h/", "/mnt"])), None);
+        assert!(parse(os(&["ftpfs", "--stats", "/mnt", "-o", "ro"])).is_err());
     }
 
     #[test]

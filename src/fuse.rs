@@ -28,6 +28,7 @@ use crate::fs::coherence::Notice;
 use crate::fs::write::{SetAttr, TimeSet};
 use crate::fs::{FtpFs, OpenMode};
 use crate::remote::EntryKind;
+use crate::stats;
 
 /// The filesystem as fuser sees it.
 pub struct FuseAdapter {
@@ -190,23 +191,6 @@ macro_rules! reply_error {
 /// (`setfattr -n user.ftpfs.refresh DIR`); on a file, its directory.
 const REFRESH_XATTR: &[u8] = b"user.ftpfs.refresh";
 
-/// The extended attribute of the mount root that reports the counters.
-const STATS_XATTR: &[u8] = b"user.ftpfs.stats";
-
-/// Extra room announced for the stats attribute's size (see `getxattr`).
-const STATS_SLACK: u32 = 256;
-
-/// Answers a getxattr/listxattr: the size when asked for it, else the value or ERANGE.
-fn xattr_reply(reply: ReplyXattr, size: u32, value: &[u8]) {
-    if size == 0 {
-        reply.size(value.len() as u32);
-    } else if value.len() > size as usize {
-        reply.error(Errno::ERANGE);
-    } else {
-        reply.data(value);
-    }
-}
-
 /// Counts one filesystem operation for the stats attribute.
 /// Runs one request's handler, counting it. A panic (a bug: handlers return errors, never panic on bad
 /// input) must not take the worker thread with it, or the mount would hang once every
@@ -225,7 +209,7 @@ fn guarded(op: &str, handler: impl FnOnce()) {
 }
 
 fn count_op() {
-    crate::stats::add(&crate::stats::OPERATIONS, 1);
+    stats::add(&stats::OPERATIONS, 1);
 }
 
 fn show(name: &OsStr) -> String {
@@ -647,21 +631,27 @@ impl Filesystem for FuseAdapter {
         });
     }
 
-    /// No file here is a terminal or takes device requests: `ENOTTY`, the answer a program
-    /// asking `isatty` expects (Python asks on every `open`), without fuser's warning.
+    /// The mount root answers [`stats::STATS_IOCTL`] with the counters (`ftpfs --stats`).
+    /// Otherwise no file here is a terminal or takes device requests: `ENOTTY`, the answer a
+    /// program asking `isatty` expects (Python asks on every `open`), without fuser's warning.
     fn ioctl(
         &self,
         _req: &Request,
-        _ino: INodeNo,
+        ino: INodeNo,
         _fh: FileHandle,
         _flags: IoctlFlags,
-        _cmd: u32,
+        cmd: u32,
         _in_data: &[u8],
-        _out_size: u32,
+        out_size: u32,
         reply: ReplyIoctl,
     ) {
         guarded("ioctl", || {
-            reply.error(Errno::ENOTTY);
+            if ino != INodeNo::ROOT || cmd != stats::STATS_IOCTL {
+                return reply.error(Errno::ENOTTY);
+            }
+            let report = self.fs.stats_report();
+            let n = report.len().min(out_size as usize);
+            reply.ioctl(n as i32, &report.as_bytes()[..n]);
         });
     }
 
@@ -674,22 +664,18 @@ impl Filesystem for FuseAdapter {
         });
     }
 
-    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
-        guarded("getxattr", || {
-            // FTP has no extended attributes; the root carries the mount's counters.
-            if ino != INodeNo::ROOT || name.as_bytes() != STATS_XATTR {
-                return reply.error(Errno::NO_XATTR);
-            }
-            let report = self.fs.stats_report();
-            if size == 0 {
-                // The counters move between a caller's size query and its read: leave room, or
-                // the read fails with ERANGE once a number gains a digit. The read returns the
-                // real length.
-                reply.size(report.len() as u32 + STATS_SLACK);
-                return;
-            }
-            xattr_reply(reply, size, report.as_bytes());
-        });
+    /// FTP files have no extended attributes. ENOSYS, not ENODATA: the kernel then stops
+    /// asking for the mount's lifetime, so `ls -l` no longer sends two requests per file
+    /// (`stats.rs`).
+    fn getxattr(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        _name: &OsStr,
+        _size: u32,
+        reply: ReplyXattr,
+    ) {
+        guarded("getxattr", || reply.error(Errno::ENOSYS));
     }
 
     fn setxattr(
@@ -713,15 +699,9 @@ impl Filesystem for FuseAdapter {
         });
     }
 
-    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
-        guarded("listxattr", || {
-            let names: &[u8] = if ino == INodeNo::ROOT {
-                b"user.ftpfs.stats\0"
-            } else {
-                b""
-            };
-            xattr_reply(reply, size, names);
-        });
+    /// As getxattr: there are none, and the kernel need not ask again.
+    fn listxattr(&self, _req: &Request, _ino: INodeNo, _size: u32, reply: ReplyXattr) {
+        guarded("listxattr", || reply.error(Errno::ENOSYS));
     }
 
     fn access(&self, _req: &Request, _ino: INodeNo, _mask: AccessFlags, reply: ReplyEmpty) {

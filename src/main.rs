@@ -4,7 +4,20 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = match ftpfs::cli::parse(std::env::args_os()) {
+    let argv: Vec<_> = std::env::args_os().collect();
+    if let Some(mountpoint) = ftpfs::cli::stats_request(&argv) {
+        return match ftpfs::stats::read_from(&mountpoint) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ftpfs: error: {}: {e}", mountpoint.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let args = match ftpfs::cli::parse(argv) {
         Ok(args) => args,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version
         Err(e) => {

@@ -1,10 +1,47 @@
-//! Process-wide counters for a running mount, reported through the `user.ftpfs.stats`
-//! extended attribute of the mount root (`getfattr -n user.ftpfs.stats /mnt`).
+//! Process-wide counters for a running mount, and how they are read: `ftpfs --stats
+//! MOUNTPOINT` asks the mount with an ioctl on its root ([`STATS_IOCTL`], answered in
+//! `fuse.rs`) and prints them.
+//!
+//! An ioctl, not an extended attribute: `ls -l` asks every file for two attributes
+//! (`security.selinux`, `system.posix_acl_access`), and as long as the filesystem answers
+//! getxattr at all, the kernel sends each of those to the daemon: 200,000 requests for a
+//! directory of 100,000 files, most of `ls -l`'s time. ftpfs answers getxattr with ENOSYS,
+//! which the kernel remembers for the mount, so they stop.
 //!
 //! One ftpfs process serves one mount, so plain atomics are enough. Any layer may count
 //! here; nothing reads these for decisions.
 
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Longest report the ioctl carries (the most a restricted FUSE ioctl may return).
+pub const STATS_MAX: usize = (1 << 14) - 1;
+
+/// The ioctl on the mount root that returns the counters: `_IOR('F', 0x53, [u8; STATS_MAX])`.
+/// Its result is the report's length.
+pub const STATS_IOCTL: u32 = (2 << 30) | ((STATS_MAX as u32) << 16) | ((b'F' as u32) << 8) | 0x53;
+
+/// The counters of the mount at `mountpoint`, as `name value` lines.
+pub fn read_from(mountpoint: &Path) -> io::Result<String> {
+    let dir = std::fs::File::open(mountpoint)?;
+    let mut buf = vec![0u8; STATS_MAX];
+    // SAFETY: the buffer is as long as the ioctl's encoded size, the most the kernel writes.
+    let n = unsafe { libc::ioctl(dir.as_raw_fd(), STATS_IOCTL as _, buf.as_mut_ptr()) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            Some(libc::ENOTTY) | Some(libc::EINVAL) => io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not the root of an ftpfs mount", mountpoint.display()),
+            ),
+            _ => e,
+        });
+    }
+    buf.truncate((n as usize).min(STATS_MAX));
+    String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
 
 /// Filesystem operations served (every FUSE request that reached ftpfs).
 pub static OPERATIONS: AtomicU64 = AtomicU64::new(0);

@@ -811,7 +811,10 @@ fn code_of_markdown(md: &str) -> Vec<(usize, String)> {
 #[test]
 fn hand_written_examples_use_real_options() {
     let cmd = command();
-    let known = all_keys(&cmd);
+    let mut known = all_keys(&cmd);
+    // `ftpfs --stats MOUNTPOINT` is a command of its own, not a mount option
+    // (`cli::stats_request`).
+    known.push("--stats".into());
     let mut problems = Vec::new();
     for rel in [
         "docs/CONFIGURATION.md",

@@ -53,14 +53,16 @@ for_each_server_kind!(fresh_mount_starts_fresh, fresh_mount_starts_fresh);
 /// With a long TTL, replies that contradict the cache correct it at once: mkdir of a name
 /// another client made gives EEXIST and the next stat finds it; cat or rm of a file another
 /// client deleted gives ENOENT and the name leaves the listing. A name another client
-/// created shows within `negative_ttl` (1 s). Each contradiction costs one re-listing.
+/// created shows with the re-listing a contradiction causes. Each contradiction costs one
+/// re-listing. (`negative_ttl` is long here: a lookup of `theirs` more than the default 1 s
+/// after the listing would list again and find it, with no MKD to contradict.)
 fn contradictions_are_corrected(server: &Server) {
     server.populate(|root| {
         for name in ["gone.txt", "gone2.txt", "stays.txt"] {
             fs::write(root.join(name), name.as_bytes()).unwrap();
         }
     });
-    let m = mount_for(server, &["dir_cache_ttl=300"]);
+    let m = mount_for(server, &["dir_cache_ttl=300", "negative_ttl=300"]);
     let mnt = m.path();
     assert_eq!(dir_names(mnt).len(), 3);
     // Another client makes a directory, deletes two files and makes a file.

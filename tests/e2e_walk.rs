@@ -307,6 +307,44 @@ fn stat_listings_match_list(server: &Server) {
 
 for_each_server_kind!(stat_listings_match_list, stat_listings_match_list);
 
+/// Once a directory is listed, `ls -l` of it sends the daemon a handful of requests, not
+/// two per file: extended attributes are answered ENOSYS, which the kernel remembers, so
+/// `ls -l`'s `security.selinux` and ACL queries stop at the kernel. The counters are still
+/// there through `ftpfs --stats`, and `user.ftpfs.refresh` still refreshes.
+fn ls_l_sends_no_request_per_file(server: &Server) {
+    server.populate(|root| {
+        let dir = root.join("many");
+        fs::create_dir(&dir).unwrap();
+        for i in 0..500 {
+            fs::write(dir.join(format!("f{i:03}")), b"x").unwrap();
+        }
+    });
+    let m = mount_for(server, &["dir_cache_ttl=300"]);
+    let ls = |m: &Mount| sh(m.path(), "ls -l many | wc -l");
+    assert_eq!(ls(&m).trim(), "501");
+    let before = m.stats()["operations"];
+    assert_eq!(ls(&m).trim(), "501");
+    let ops = m.stats()["operations"] - before;
+    // opendir, readdirplus pages, releasedir, the stats ioctl: far below one per file.
+    assert!(ops < 100, "{ops} requests for ls -l of 500 files");
+    let attr = std::process::Command::new("getfattr")
+        .args(["-n", "user.x"])
+        .arg(m.join("many/f000"))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&attr.stderr).contains("Operation not supported"),
+        "{attr:?}"
+    );
+    sh(m.path(), "setfattr -n user.ftpfs.refresh many");
+    assert_eq!(m.stats()["refreshes"], 1);
+}
+
+for_each_server_kind!(
+    ls_l_sends_no_request_per_file,
+    ls_l_sends_no_request_per_file
+);
+
 /// Files of the scripted LIST-only server, and the times its MDTM gives them.
 const FALLBACK_FILES: [(&str, &str); 3] = [
     ("a", "20240102030405"),

@@ -154,7 +154,7 @@ for tool in curl rclone openssl getent ss awk cmp dd timeout umount setsid pytho
     command -v "$tool" >/dev/null || die "missing tool '$tool': run contrib/deps.sh (rclone: apt-get install -y rclone)"
 done
 if [[ $MODE != loopback ]]; then
-    for tool in lftp getfattr sha256sum; do
+    for tool in lftp sha256sum; do
         command -v "$tool" >/dev/null || die "missing tool '$tool' (WAN mode): run contrib/deps.sh"
     done
 fi

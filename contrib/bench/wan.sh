@@ -24,7 +24,7 @@
 #
 # FTP commands per operation come from the proxy, which counts every command line per control
 # connection and the client's turns (waits for all replies); on loopback from vsftpd's protocol
-# log (pure-ftpd has none: only ftpfs's own counter, user.ftpfs.stats, is shown there).
+# log (pure-ftpd has none: only ftpfs's own counters, ftpfs --stats, are shown there).
 #
 # Knobs (defaults in brackets):
 #   BENCH_CASES [13a 13b 13c 13d 14a 14b 14c 14d 14e 14f]   which cases run (space or comma)
@@ -189,9 +189,9 @@ count_end() {
             sort | uniq -c | awk '{ printf "%s%s=%s", sep, $2, $1; sep = " " }')
     fi
 }
-# ftpfs's own counters (user.ftpfs.stats of the mount root) as "name=value ..."
+# ftpfs's own counters (ftpfs --stats of the mount) as "name=value ..."
 ftpfs_stats() {
-    timeout -k 2 10 getfattr --only-values -n user.ftpfs.stats "$MNT" 2>/dev/null | awk 'NF == 2 { printf "%s=%s ", $1, $2 }'
+    timeout -k 2 10 "$FTPFS_BIN" --stats "$MNT" 2>/dev/null | awk 'NF == 2 { printf "%s=%s ", $1, $2 }'
 }
 # ftpfs_delta BEFORE AFTER: the counters that changed, as "name +N ..."
 ftpfs_delta() {

@@ -3,8 +3,9 @@
 //! Handle numbers are monotonic and never reused. A handle is one of:
 //! - `Reader`: a file opened for reading, with its [`ReadStream`];
 //! - `Writer`: a file open for writing (see `write.rs`), sharing one state per inode;
-//! - `Dir`: a directory opened for readdir, with a snapshot of its entries so that readdir
-//!   offsets stay valid while the directory changes.
+//! - `Dir`: a directory opened for readdir, with a snapshot of its entries, taken at the
+//!   first readdir, so that readdir offsets stay valid while the directory changes. Opening
+//!   alone lists nothing (`ftpfs --stats` opens the root for its ioctl).
 //!
 //! An open file's read stream holds an FTP session between reads. So that open files cannot
 //! starve the pool, at most `cap` streams stay parked at once, and the pool can reclaim the
@@ -50,7 +51,22 @@ pub enum Handle {
     Reader(Box<Mutex<Reader>>),
     /// A file open for writing, or opened while another handle writes it.
     Writer(WriterHandle),
-    Dir(Vec<DirItem>),
+    Dir(DirHandle),
+}
+
+/// An open directory: its inode, and its entries once the first readdir listed them.
+pub struct DirHandle {
+    pub ino: u64,
+    pub items: std::sync::OnceLock<Vec<DirItem>>,
+}
+
+impl DirHandle {
+    pub fn new(ino: u64) -> DirHandle {
+        DirHandle {
+            ino,
+            items: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -184,10 +200,10 @@ mod tests {
     #[test]
     fn others_on_counts_file_handles_but_not_the_asker_or_directories() {
         let t = HandleTable::new();
-        let dir = t.insert(Handle::Dir(Vec::new()), None);
-        let first = t.insert(Handle::Dir(Vec::new()), Some(7));
+        let dir = t.insert(Handle::Dir(DirHandle::new(1)), None);
+        let first = t.insert(Handle::Dir(DirHandle::new(1)), Some(7));
         assert!(!t.others_on(7, first), "alone on the file");
-        let second = t.insert(Handle::Dir(Vec::new()), Some(7));
+        let second = t.insert(Handle::Dir(DirHandle::new(1)), Some(7));
         assert!(t.others_on(7, first));
         assert!(t.others_on(7, second));
         assert!(!t.others_on(8, first));

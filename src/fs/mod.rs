@@ -37,7 +37,7 @@ use crate::remote::session::Features;
 use crate::remote::{Entry, EntryKind, Name, RemotePath, TimePrecision};
 use attr::{Attr, Ownership};
 use cache::{Cached, DirCache};
-use handles::{DirItem, Handle, HandleTable, Reader, StreamLot};
+use handles::{DirHandle, DirItem, Handle, HandleTable, Reader, StreamLot};
 use inode::{InodeTable, ROOT_INO};
 use reader::ReadStream;
 use spool::SpoolBudget;
@@ -438,7 +438,18 @@ impl FtpFs {
 
     /// Opens a directory: snapshots its entries (with `.` and `..`) so readdir offsets stay
     /// stable.
+    /// Opens a directory. It is listed at its first readdir, not here: opening alone (as
+    /// `ftpfs --stats` does with the root) costs no listing.
     pub fn opendir(&self, ino: u64) -> Result<u64, FsError> {
+        if self.getattr(ino)?.kind != EntryKind::Dir {
+            return Err(FsError::NotADirectory);
+        }
+        Ok(self.handles.insert(Handle::Dir(DirHandle::new(ino)), None))
+    }
+
+    /// The entries of directory `ino`, `.` and `..` first, from its listing; queues its
+    /// subdirectories to be listed ahead.
+    fn dir_items(&self, ino: u64) -> Result<Vec<DirItem>, FsError> {
         let dir = self.path_of(ino)?;
         let self_attr = self.getattr(ino)?;
         if self_attr.kind != EntryKind::Dir {
@@ -478,12 +489,9 @@ impl FtpFs {
                 });
             }
         }
-        Ok(self.handles.insert(Handle::Dir(items), None))
+        Ok(items)
     }
 
-    /// Feeds the entries of an open directory from `offset` to `add`, which returns `true`
-    /// when the kernel's buffer is full. Each entry's offset is its index + 1. With `plus`,
-    /// every accepted entry other than `.` and `..` gains a kernel reference.
     pub fn readdir(
         &self,
         fh: u64,
@@ -492,8 +500,15 @@ impl FtpFs {
         mut add: impl FnMut(&DirItem, u64) -> bool,
     ) -> Result<(), FsError> {
         let handle = self.handles.get(fh).ok_or(FsError::Stale)?;
-        let Handle::Dir(items) = &*handle else {
+        let Handle::Dir(dir) = &*handle else {
             return Err(FsError::Stale);
+        };
+        let items = match dir.items.get() {
+            Some(items) => items,
+            None => {
+                let listed = self.dir_items(dir.ino)?;
+                dir.items.get_or_init(|| listed)
+            }
         };
         let start = usize::try_from(offset).unwrap_or(usize::MAX);
         for (i, item) in items.iter().enumerate().skip(start) {

@@ -56,16 +56,16 @@ pub struct Mount {
 }
 
 impl Mount {
-    /// The mount's counters, from the `user.ftpfs.stats` attribute of its root.
+    /// The mount's counters, as `ftpfs --stats MOUNTPOINT` prints them.
     pub fn stats(&self) -> std::collections::HashMap<String, u64> {
-        let out = Command::new("getfattr")
-            .args(["--only-values", "-n", "user.ftpfs.stats"])
+        let out = Command::new(ftpfs_bin())
+            .arg("--stats")
             .arg(self.path())
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "getfattr: {}",
+            "ftpfs --stats: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout)

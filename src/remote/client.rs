@@ -54,6 +54,9 @@ pub struct Remote {
     chmod_refusals: AtomicU8,
 }
 
+/// Fewest MDTMs of one listing that are split over two sessions ([`Remote::mdtm_split`]).
+const SPLIT_MDTMS: usize = 2 * super::pipeline::WINDOW_LINES;
+
 /// Who a remote call is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Urgency {
@@ -217,7 +220,7 @@ impl Remote {
             let mut exact = vec![Vec::new(); dirs.len()];
             if !paths.is_empty() {
                 crate::stats::add(&crate::stats::MDTM_REFINEMENTS, paths.len() as u64);
-                let times = s.mdtm_many(&paths)?;
+                let times = self.mdtm_split(s, &paths)?;
                 for (((d, i), t), path) in picked.into_iter().zip(times).zip(&paths) {
                     match t {
                         Ok(t) => exact[d].push((i, t)),
@@ -242,6 +245,39 @@ impl Remote {
                 None => Ok(None),
             },
         }
+    }
+
+    /// The MDTMs of `paths`, on `s`; when there are many and a spare session is free, the
+    /// second half goes on that one at the same time: the server answers on two processes
+    /// (vsftpd forks one per session), and at a distance each session's window carries half.
+    /// An error of the spare session's is that session's own: its half is asked again on `s`.
+    fn mdtm_split(
+        &self,
+        s: &mut Session,
+        paths: &[RemotePath],
+    ) -> Result<Vec<Result<SystemTime, RemoteError>>, RemoteError> {
+        if paths.len() < SPLIT_MDTMS || !s.pipelines() {
+            return s.mdtm_many(paths);
+        }
+        let Some(mut other) = self.pool.try_checkout_spare()? else {
+            return s.mdtm_many(paths);
+        };
+        let (first, second) = paths.split_at(paths.len() / 2);
+        let (mine, theirs) = std::thread::scope(|scope| {
+            let theirs = scope.spawn(move || other.run(|o| o.mdtm_many(second)));
+            let mine = s.mdtm_many(first);
+            (mine, theirs.join())
+        });
+        let mut times = mine?;
+        match theirs {
+            Ok(Ok(t)) => times.extend(t),
+            Ok(Err(e)) => {
+                log::debug!("MDTMs on a second session: {e}; asking on the first");
+                times.extend(s.mdtm_many(second)?);
+            }
+            Err(_) => times.extend(s.mdtm_many(second)?),
+        }
+        Ok(times)
     }
 
     /// Whether several directories are best listed together on one session: the server

@@ -387,7 +387,9 @@ fn unchanged_files_are_not_downloaded_again(server: &Server) {
     };
     assert_eq!(cat(), sha256_bytes(&old));
     let first = m.stats();
-    assert_eq!(first["bytes_read"], SIZE as u64, "{first:?}");
+    // At least the whole file (more only if the host evicted a page read ahead before `cat`
+    // took it).
+    assert!(first["bytes_read"] >= SIZE as u64, "{first:?}");
     for round in 0..2 {
         let before = m.stats();
         let mut f = fs::File::open(m.join("big.bin")).unwrap();

@@ -12,7 +12,8 @@
 //!   streams. Its methods return plain values and [`error::FsError`], so it can be driven
 //!   without a kernel.
 //! - [`fuse`] adapts fuser's callbacks to [`fs`]; [`mount`] owns the process lifecycle
-//!   (background start, signals, unmount). Only these two import fuser.
+//!   (background start, signals, unmount). Only these two (and `fuse`'s submodule) import
+//!   fuser.
 //!
 //! See docs/ARCHITECTURE.md for the paths a request takes and docs/SEMANTICS.md for the
 //! behaviour users can rely on.

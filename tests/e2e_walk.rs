@@ -1,7 +1,8 @@
 //! End-to-end tree walks (issue 13): a walk's times are exact and stable on every server,
 //! LIST-only servers get them from pipelined MDTMs (no round trip per file), directories are
 //! listed ahead over spare sessions within `max_conns`, and a server that drops pipelined
-//! commands still works through the one-at-a-time fallback.
+//! commands still works through the one-at-a-time fallback. A read during a walk, through a
+//! link of 100 ms round trip (`common/delay.rs`), waits at most one listing for a session.
 
 mod common;
 
@@ -382,3 +383,121 @@ for_each_server_kind!(
     a_read_during_a_walk_goes_first,
     a_read_during_a_walk_goes_first
 );
+
+/// Round trip of the link in [`a_read_during_a_walk_waits_at_most_one_command`].
+const WALK_RTT: Duration = Duration::from_millis(100);
+
+/// Time of `op`, which must succeed.
+fn timed(op: impl FnOnce()) -> Duration {
+    let started = Instant::now();
+    op();
+    started.elapsed()
+}
+
+/// Issue 13: "A user's read that starts during a walk gets a session within one command's
+/// time." Through a link of [`WALK_RTT`] on the control and data connections
+/// (`common/delay.rs`), with `max_conns=3`: reading the root queues its 150 subdirectories
+/// for look-ahead, which lists them on the spare sessions for many seconds. Each file read
+/// while it does (300 KB: more than is read ahead across files, so each read is its own
+/// transfer) takes at most what the same read takes on the idle mount, plus one listing
+/// (the longest command look-ahead runs: EPSV, MLSD or LIST, a data connection, 226),
+/// plus half a round trip of slack for a loaded machine. A read that waited for a session to
+/// log in (greeting, USER, PASS, TYPE, FEAT, OPTS: four round trips or more), or for a
+/// second listing, would exceed it.
+fn a_read_during_a_walk_waits_at_most_one_command(server: &Server) {
+    const DIRS: usize = 150;
+    const READS: usize = 4;
+    let file = |i: usize| random_bytes(300_000, 100 + i as u64);
+    server.populate(|root| {
+        for d in 0..DIRS {
+            let dir = root.join(format!("dir{d:03}"));
+            fs::create_dir(&dir).unwrap();
+            fs::write(dir.join("x"), b"x").unwrap();
+        }
+        fs::create_dir(root.join("probe")).unwrap();
+        fs::write(root.join("probe/x"), b"x").unwrap();
+        for i in 0..READS {
+            fs::write(root.join(format!("idle{i}.bin")), file(i)).unwrap();
+            fs::write(root.join(format!("busy{i}.bin")), file(i)).unwrap();
+        }
+        sh(
+            root,
+            "touch -m -d @1600000000 idle*.bin busy*.bin dir*/x probe/x",
+        );
+    });
+    let proxy = delay::DelayProxy::start(server.port(), WALK_RTT);
+    let m = Mount::new(&proxy.url(server), &["max_conns=3", "dir_cache_ttl=300"]);
+    // The root's listing (a lookup: nothing is queued for look-ahead yet).
+    assert!(m.join("idle0.bin").is_file());
+    // One listing, the command look-ahead runs, on the idle mount.
+    let listing = timed(|| assert_eq!(dir_names(m.join("probe")), ["x"]));
+    let idle: Vec<Duration> = (0..READS)
+        .map(|i| timed(|| assert!(fs::read(m.join(format!("idle{i}.bin"))).unwrap() == file(i))))
+        .collect();
+    let idle_max = *idle.iter().max().unwrap();
+    let bound = idle_max + listing + WALK_RTT / 2;
+    // The walk: reading the root queues every subdirectory for look-ahead.
+    assert_eq!(dir_names(m.path()).len(), DIRS + 1 + 2 * READS);
+    assert!(
+        wait_until(Duration::from_secs(10), || m.stats()["prefetched_listings"]
+            >= 3),
+        "look-ahead did not start: {:?}",
+        m.stats()
+    );
+    let mut busy = Vec::new();
+    for i in 0..READS {
+        let took = timed(|| assert!(fs::read(m.join(format!("busy{i}.bin"))).unwrap() == file(i)));
+        let stats = m.stats();
+        assert!(
+            stats["prefetch_queued"] > 0,
+            "the walk ended before read {i}: {stats:?}"
+        );
+        busy.push(took);
+    }
+    let stats = m.stats();
+    eprintln!(
+        "{}: one listing {listing:?}; reads idle {idle:?}, during the walk {busy:?}; bound {bound:?}; {stats:?}",
+        server.kind().name()
+    );
+    assert!(stats["sessions_peak"] <= 3, "{stats:?}");
+    for (i, took) in busy.iter().enumerate() {
+        assert!(
+            *took <= bound,
+            "read {i} during the walk took {took:?}, more than the idle read ({idle_max:?}) + one listing ({listing:?}) + {:?}: reads idle {idle:?}, during the walk {busy:?}\n{stats:?}",
+            WALK_RTT / 2
+        );
+    }
+}
+
+/// Ignored until look-ahead leaves a logged-in session to requests: today a read that comes
+/// while look-ahead holds every live session logs in a new one (four to seven round trips),
+/// more than the one listing it would wait for. `Pool::try_checkout_spare` takes the last
+/// idle session (`try_checkout` pops it) and `Remote::checkout` then connects a new one for
+/// the read, synchronously. Run with `--ignored`; it passes once look-ahead takes an idle
+/// session only when another stays idle and opens its own otherwise.
+mod a_read_during_a_walk_waits_at_most_one_command {
+    use super::*;
+
+    fn run(kind: ServerKind) {
+        let server = Server::start(kind, ServerOptions::default());
+        a_read_during_a_walk_waits_at_most_one_command(&server);
+    }
+
+    #[test]
+    #[ignore = "look-ahead takes the last logged-in session (Pool::try_checkout_spare)"]
+    fn vsftpd() {
+        run(ServerKind::Vsftpd);
+    }
+
+    #[test]
+    #[ignore = "look-ahead takes the last logged-in session (Pool::try_checkout_spare)"]
+    fn proftpd() {
+        run(ServerKind::Proftpd);
+    }
+
+    #[test]
+    #[ignore = "look-ahead takes the last logged-in session (Pool::try_checkout_spare)"]
+    fn pure_ftpd() {
+        run(ServerKind::PureFtpd);
+    }
+}

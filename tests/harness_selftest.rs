@@ -429,3 +429,28 @@ fn drop_while_stopped_ends_the_server() {
         );
     }
 }
+
+/// The delay proxy (`common/delay.rs`) carries control and passive data connections (EPSV
+/// and PASV) byte for byte, each through its own forwarding port, and costs round trips: a
+/// curl download (handshake and greeting, USER, PASS, PWD, EPSV or PASV, TYPE, SIZE, RETR and
+/// its data connection) takes at least seven of them.
+#[test]
+fn the_delay_proxy_delays_control_and_data() {
+    let server = Server::start(ServerKind::PureFtpd, ServerOptions::default());
+    let bytes = common::random_bytes(200_000, 5);
+    server.populate(|dir| fs::write(dir.join("f.bin"), &bytes).unwrap());
+    let rtt = Duration::from_millis(100);
+    let proxy = common::delay::DelayProxy::start(server.port(), rtt);
+    let url = format!("{}f.bin", proxy.url(&server));
+    for (i, data) in [Data::Passive, Data::Pasv].into_iter().enumerate() {
+        let started = Instant::now();
+        let got = curl::curl(&server, Tls::No, data, &[url.as_str()]);
+        let took = started.elapsed();
+        assert!(got == bytes, "{data:?}: wrong bytes through the proxy");
+        assert_eq!(proxy.data_connections(), i + 1, "{data:?}");
+        assert!(
+            took >= rtt * 7 && took < Duration::from_secs(10),
+            "{data:?}: {took:?}"
+        );
+    }
+}

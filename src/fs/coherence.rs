@@ -24,7 +24,8 @@
 //!   served from old pages.
 //!
 //! `fuse.rs` turns [`Notice`]s into the FUSE notify calls (`inval_entry`, `inval_inode`) on
-//! its invalidation thread, never in the path of the request that caused them.
+//! its invalidation thread (`fuse/inval.rs`), never in the path of the request that caused
+//! them.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -7,6 +7,7 @@
 //! * [`for_each_server!`] / [`e2e_matrix!`]: one test body run against every server kind and
 //!   data mode (passive, active). [`for_each_server_kind!`]: every server kind only.
 //! * [`curl`]: an independent FTP client for cross-checks.
+//! * [`delay`]: a long link (a delay proxy for control and passive data connections).
 //! * Helpers: [`sha256_file`], [`sha256_bytes`], [`wait_until`], [`write_random_file`],
 //!   [`random_bytes`].
 //!
@@ -16,6 +17,7 @@
 #![allow(dead_code)]
 
 pub mod curl;
+pub mod delay;
 pub mod mount;
 pub mod process;
 pub mod scripted;

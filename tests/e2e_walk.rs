@@ -469,35 +469,7 @@ fn a_read_during_a_walk_waits_at_most_one_command(server: &Server) {
     }
 }
 
-/// Ignored until look-ahead leaves a logged-in session to requests: today a read that comes
-/// while look-ahead holds every live session logs in a new one (four to seven round trips),
-/// more than the one listing it would wait for. `Pool::try_checkout_spare` takes the last
-/// idle session (`try_checkout` pops it) and `Remote::checkout` then connects a new one for
-/// the read, synchronously. Run with `--ignored`; it passes once look-ahead takes an idle
-/// session only when another stays idle and opens its own otherwise.
-mod a_read_during_a_walk_waits_at_most_one_command {
-    use super::*;
-
-    fn run(kind: ServerKind) {
-        let server = Server::start(kind, ServerOptions::default());
-        a_read_during_a_walk_waits_at_most_one_command(&server);
-    }
-
-    #[test]
-    #[ignore = "look-ahead takes the last logged-in session (Pool::try_checkout_spare)"]
-    fn vsftpd() {
-        run(ServerKind::Vsftpd);
-    }
-
-    #[test]
-    #[ignore = "look-ahead takes the last logged-in session (Pool::try_checkout_spare)"]
-    fn proftpd() {
-        run(ServerKind::Proftpd);
-    }
-
-    #[test]
-    #[ignore = "look-ahead takes the last logged-in session (Pool::try_checkout_spare)"]
-    fn pure_ftpd() {
-        run(ServerKind::PureFtpd);
-    }
-}
+for_each_server_kind!(
+    a_read_during_a_walk_waits_at_most_one_command,
+    a_read_during_a_walk_waits_at_most_one_command
+);

@@ -152,10 +152,22 @@ impl Pool {
     /// A free session (or a new one, below `max_conns`), never waiting: `Ok(None)` when every
     /// session is busy.
     pub fn try_checkout(self: &Arc<Self>) -> Result<Option<SessionGuard>, RemoteError> {
+        self.checkout_leaving(0)
+    }
+
+    /// [`Pool::try_checkout`], taking an idle session only if more than `leave` are idle.
+    fn checkout_leaving(
+        self: &Arc<Self>,
+        leave: usize,
+    ) -> Result<Option<SessionGuard>, RemoteError> {
         loop {
             let mut state = self.lock();
             // Most recently used first: its connection is the least likely to have timed out.
-            if let Some(idle) = state.idle.pop() {
+            let idle = match state.idle.len() > leave {
+                true => state.idle.pop(),
+                false => None,
+            };
+            if let Some(idle) = idle {
                 drop(state);
                 let Idle {
                     mut session,
@@ -227,7 +239,9 @@ impl Pool {
 
     /// A session for look-ahead work (listing a directory before anyone asks for it): only
     /// when no caller is waiting for one, and one is free (or can be opened). Never waits,
-    /// never takes a reader's session. The look-ahead workers are one fewer than the pool's
+    /// never takes a reader's session, and never the last idle one: it logs in its own
+    /// instead, so a request that comes meanwhile finds a logged-in session at once rather
+    /// than waiting for a login. The look-ahead workers are one fewer than the pool's
     /// sessions (`fs/lister.rs`), and once a caller waits no look-ahead starts: a request is
     /// delayed by at most the one exchange a look-ahead is in.
     pub fn try_checkout_spare(self: &Arc<Self>) -> Result<Option<SessionGuard>, RemoteError> {
@@ -241,7 +255,7 @@ impl Pool {
                 return Ok(None);
             }
         }
-        self.try_checkout()
+        self.checkout_leaving(1)
     }
 
     /// Counts a caller as waiting for a session until the returned value is dropped.

@@ -23,8 +23,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Ports in one passive range. 32 leaves room for parallel transfers and TIME_WAIT reuse.
-pub const PASV_BLOCK: u16 = 32;
+/// Ports in one passive range. Wide, because proftpd 1.3.8 picks a random port of its
+/// `PassivePorts` range with SO_REUSEADDR and does not try another when `listen()` then
+/// fails: two of its sessions answering EPSV at the same moment with the same port log
+/// "unable to listen on ...: Address already in use", and one transfer stalls (seen in the
+/// suite with 32 ports and read-ahead's parallel downloads). The wider the range, the rarer.
+pub const PASV_BLOCK: u16 = 256;
 /// Lowest port of any passive block (well above the privileged and the usual service ports).
 const PASV_LOW: u16 = 10_000;
 /// Lock files for passive blocks live here (shared by every test process on the machine).

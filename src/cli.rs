@@ -173,6 +173,11 @@ pub struct Args {
     #[arg(long, help_heading = "Connection")]
     pub no_pipelining: bool,
 
+    /// Do not keep a data connection opened ahead on idle sessions (by default one is opened
+    /// behind each transfer, so the next costs about one round trip)
+    #[arg(long, help_heading = "Connection")]
+    pub no_preopen: bool,
+
     /// Mount at once and connect on first use (the server may be down at mount time)
     #[arg(long, help_heading = "Connection")]
     pub delay_connect: bool,

@@ -271,6 +271,7 @@ impl Config {
                     None => None,
                 },
                 pipelining: Arc::new(Pipelining::new(!args.no_pipelining)),
+                preopen: !args.no_preopen,
                 routes: Arc::default(),
             },
             fs: FsConfig {

@@ -40,6 +40,7 @@ complete -c ftpfs -l active -d 'Use active mode (PORT/EPRT): the server connects
 complete -c ftpfs -l disable-epsv -d 'Use PASV only, never EPSV'
 complete -c ftpfs -l use-pasv-address -d 'Connect to the address in the server\'s PASV reply instead of the control connection\'s peer'
 complete -c ftpfs -l no-pipelining -d 'Send FTP commands one at a time, never several before their replies (pipelining is otherwise used where the server handles it: batches of MDTM on LIST-only servers)'
+complete -c ftpfs -l no-preopen -d 'Do not keep a data connection opened ahead on idle sessions (by default one is opened behind each transfer, so the next costs about one round trip)'
 complete -c ftpfs -l delay-connect -d 'Mount at once and connect on first use (the server may be down at mount time)'
 complete -c ftpfs -l no-mdtm -d 'Don\'t refine LIST\'s minute-precision times with MDTM'
 complete -c ftpfs -s h -l help -d 'Print help'

@@ -520,6 +520,7 @@ mod tests {
             tls: Some(Arc::new(TlsContext::new(&settings, "127.0.0.1").unwrap())),
             codec: None,
             pipelining: Arc::new(crate::remote::pipeline::Pipelining::new(true)),
+            preopen: true,
             routes: Arc::default(),
         };
         let started = Instant::now();

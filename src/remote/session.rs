@@ -63,6 +63,9 @@ pub struct SessionConfig {
     pub codec: Option<NameCodec>,
     /// Whether commands may be pipelined, learned once for all sessions (`pipeline.rs`).
     pub pipelining: Arc<Pipelining>,
+    /// Keep a passive data connection opened ahead on quick sessions (`session/preopen.rs`);
+    /// `-o no_preopen` turns it off.
+    pub preopen: bool,
     /// The server's line limit as learned, and the directories moved through this mount
     /// (`route.rs`), shared by all sessions.
     pub routes: Arc<Routes>,
@@ -142,6 +145,8 @@ pub struct Session {
     routes: Arc<Routes>,
     /// Transfers go suppaftp's way (the server refused EPSV sent with its command).
     quick_off: bool,
+    /// Open data connections ahead (`session/preopen.rs`; `-o no_preopen` turns it off).
+    preopen: bool,
     /// Deadline for each read or write on a data connection.
     data_timeout: Duration,
     /// Deadline for connecting a data connection (quick transfers).
@@ -214,6 +219,7 @@ impl Session {
             pipelining: Arc::clone(&cfg.pipelining),
             routes: Arc::clone(&cfg.routes),
             quick_off: false,
+            preopen: cfg.preopen,
             data_timeout: cfg.data_timeout,
             connect_timeout: cfg.connect_timeout,
             created: Instant::now(),
@@ -695,6 +701,7 @@ fn too_long(path: &RemotePath, len: usize, budget: usize) -> RemoteError {
 }
 
 mod batch;
+mod preopen;
 mod quick;
 use batch::{system_time, Probed};
 use quick::Direction;

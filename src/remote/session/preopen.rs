@@ -1,0 +1,208 @@
+//! Pre-opened passive data connections: a session that pipelines keeps one data connection
+//! opened ahead (EPSV sent, 229 read, TCP connected), so that its next quick transfer
+//! (`quick.rs`) writes only `[REST n] RETR f`, `STOR f` or `MLSD`/`LIST` and costs about one
+//! round trip instead of three.
+//!
+//! When the EPSV goes out, so that it costs no round trip of its own:
+//! - after a download or listing, right behind the data connection's end (EOF): the servers
+//!   have left their transfer loop by then and queue it behind the 226 (WAN measurements,
+//!   "next command sent right after data EOF of a RETR": in order on vsftpd, proftpd and
+//!   pure-ftpd), so 226 and 229 arrive together;
+//! - after an upload, with the MDTM that learns the stored file's time, once the 226 has come
+//!   (a command sent before it is lost on pure-ftpd) ([`Session::after_store`]);
+//! - after a cancelled download, in place of the NOOP that checks the session
+//!   ([`Session::preopen_or_noop`]), which runs in the background.
+//!
+//! Staleness. The servers keep such a connection until the transfer command (60 s measured),
+//! but a server may still drop it: its control idle timer closes the session, or it resets
+//! the connection. A connection opened ahead is therefore looked at, without a round trip,
+//! before it is used ([`take_usable`]): one that shows EOF, a reset or bytes is dropped and
+//! the transfer goes the ordinary way (EPSV in the same write). A session whose control
+//! connection shows a reply or EOF while idle (a `421 Timeout`) is dropped by the pool before
+//! anyone uses it ([`Session::still_open`]). A download whose transfer command is refused with
+//! 425/426 on such a connection is started again at once with a fresh EPSV (`quick.rs`); a
+//! download cut later is resumed by the read stream, as any broken download. Each connection
+//! serves one transfer command, whatever its reply (proftpd drops it on a 550).
+//!
+//! Never here: a second EPSV while one is held (it would reset the first), or anything sent
+//! between a transfer command and its completion reply.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, SystemTime};
+
+use super::super::pipeline::{Pipe, Reply};
+use super::super::route::line_len;
+use super::batch::parse_mdtm;
+use super::quick::epsv_port;
+use super::Session;
+use crate::remote::{RemoteError, RemotePath};
+use crate::stats;
+
+/// What a socket that should be silent shows, looked at without waiting.
+#[derive(Debug, PartialEq, Eq)]
+enum Quiet {
+    /// Nothing to read: still open, as far as can be seen.
+    Silent,
+    /// EOF or an error (reset): the other end closed it.
+    Closed,
+    /// Bytes wait to be read.
+    Spoke,
+}
+
+fn look(sock: &TcpStream) -> Quiet {
+    let mut byte = 0u8;
+    // SAFETY: a one-byte buffer we own, on a socket we own; MSG_PEEK leaves the byte queued
+    // and MSG_DONTWAIT makes the call return at once.
+    let n = unsafe {
+        libc::recv(
+            sock.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match n {
+        0 => Quiet::Closed,
+        n if n > 0 => Quiet::Spoke,
+        _ => match io::Error::last_os_error().kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Quiet::Silent,
+            _ => Quiet::Closed,
+        },
+    }
+}
+
+/// The data connection held on `pipe`, if it still looks usable; one that does not is
+/// dropped and counted stale.
+pub(super) fn take_usable(pipe: &mut Pipe) -> Option<TcpStream> {
+    let data = pipe.take_held()?;
+    match look(&data) {
+        Quiet::Silent => Some(data),
+        state => {
+            log::debug!("a data connection opened ahead was {state:?} before use; opening anew");
+            stats::add(&stats::PREOPENED_STALE, 1);
+            None
+        }
+    }
+}
+
+/// Connects to the port a 229 reply names on the control connection's peer, and keeps the
+/// connection on `pipe`. A reply that is not a usable 229, or a connect that fails, leaves
+/// nothing held (the next transfer sends its own EPSV): never an error.
+pub(super) fn connect_ahead(pipe: &mut Pipe, reply: &Reply, timeout: Duration) {
+    let Some(port) = (reply.code == 229).then(|| epsv_port(reply)).flatten() else {
+        log::debug!("no data connection opened ahead: EPSV got {}", reply.code);
+        return;
+    };
+    let peer = match pipe.peer() {
+        Ok(p) => p.ip(),
+        Err(e) => {
+            log::debug!("no data connection opened ahead: {e}");
+            return;
+        }
+    };
+    match TcpStream::connect_timeout(&SocketAddr::new(peer, port), timeout) {
+        Ok(data) => {
+            stats::add(&stats::PREOPENED, 1);
+            pipe.hold(data);
+        }
+        Err(e) => log::debug!("no data connection opened ahead: connecting: {e}"),
+    }
+}
+
+impl Session {
+    /// Whether this session opens data connections ahead.
+    pub(super) fn preopens(&self) -> bool {
+        self.preopen && self.quick()
+    }
+
+    /// Before an idle session is handed out: whether it still looks open, seen without a
+    /// round trip. A control connection that has something to say while idle is closing (a
+    /// `421 Timeout`, or EOF): `false`, and the pool opens a new session instead. A data
+    /// connection opened ahead that the server closed is dropped (the session stays).
+    pub fn still_open(&mut self) -> bool {
+        let Some(pipe) = self.pipe.as_ref() else {
+            return true;
+        };
+        let mut pipe = pipe.lock().unwrap_or_else(|p| p.into_inner());
+        let (control, buffered) = pipe.control();
+        let control = if buffered {
+            Quiet::Spoke
+        } else {
+            look(control)
+        };
+        if control != Quiet::Silent {
+            log::debug!("an idle session's control connection was {control:?}: replacing it");
+            if pipe.take_held().is_some() {
+                stats::add(&stats::PREOPENED_STALE, 1);
+            }
+            return false;
+        }
+        if let Some(data) = take_usable(&mut pipe) {
+            pipe.hold(data);
+        }
+        true
+    }
+
+    /// Checks that the session is alive and in step: by opening a data connection ahead
+    /// (EPSV, one round trip, like a NOOP) where the session does that and holds none, else
+    /// with NOOP.
+    pub fn preopen_or_noop(&mut self) -> Result<(), RemoteError> {
+        if !self.preopens() || self.pipe_lock().holds() || self.pipe_lock().is_broken() {
+            return self.noop();
+        }
+        let timeout = self.connect_timeout;
+        let mut pipe = self.pipe_lock();
+        let reply = pipe.batch(&["EPSV".to_string()]);
+        let reply = match reply {
+            Ok(mut r) => r.remove(0),
+            Err(e) => {
+                pipe.set_broken();
+                return Err(e);
+            }
+        };
+        connect_ahead(&mut pipe, &reply, timeout);
+        Ok(())
+    }
+
+    /// After an upload to `path` completed (its 226 read): the stored file's time (MDTM) and
+    /// a data connection opened ahead (EPSV), asked together in one round trip where the
+    /// session pipelines. `Ok(None)`: the time was not asked (the caller asks MDTM itself if
+    /// it wants it). An error means the session is out of step; the upload itself stands.
+    pub fn after_store(&mut self, path: &RemotePath) -> Result<Option<SystemTime>, RemoteError> {
+        if !self.pipelines() {
+            return Ok(None);
+        }
+        let mut lines = Vec::new();
+        let mdtm = match self.features.mdtm {
+            true => Some(format!("MDTM {}", self.wire(path)?))
+                .filter(|l| line_len(l) <= self.routes.budget()),
+            false => None,
+        };
+        lines.extend(mdtm.iter().cloned());
+        let ahead = self.preopens() && !self.pipe_lock().holds();
+        if ahead {
+            lines.push("EPSV".to_string());
+        }
+        if lines.is_empty() {
+            return Ok(None);
+        }
+        let timeout = self.connect_timeout;
+        let mut pipe = self.pipe_lock();
+        let replies = match pipe.batch(&lines) {
+            Ok(r) => r,
+            Err(e) => {
+                pipe.set_broken();
+                return Err(e);
+            }
+        };
+        if ahead {
+            connect_ahead(&mut pipe, &replies[replies.len() - 1], timeout);
+        }
+        Ok(mdtm.and_then(|_| match replies[0].code {
+            213 => parse_mdtm(replies[0].last_line()),
+            _ => None,
+        }))
+    }
+}

@@ -149,11 +149,15 @@ impl Session {
     /// (EPSV, one round trip, like a NOOP) where the session does that and holds none, else
     /// with NOOP.
     pub fn preopen_or_noop(&mut self) -> Result<(), RemoteError> {
-        if !self.preopens() || self.pipe_lock().holds() || self.pipe_lock().is_broken() {
+        if !self.preopens() {
             return self.noop();
         }
         let timeout = self.connect_timeout;
         let mut pipe = self.pipe_lock();
+        if pipe.holds() || pipe.is_broken() {
+            drop(pipe);
+            return self.noop();
+        }
         let reply = pipe.batch(&["EPSV".to_string()]);
         let reply = match reply {
             Ok(mut r) => r.remove(0),
@@ -204,5 +208,65 @@ impl Session {
             213 => parse_mdtm(replies[0].last_line()),
             _ => None,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ours = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (theirs, _) = listener.accept().unwrap();
+        (ours, theirs)
+    }
+
+    /// Polls `look` until it says `want` (a peer's bytes or FIN take a moment on loopback).
+    fn becomes(sock: &TcpStream, want: Quiet) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if look(sock) == want {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn a_connection_is_seen_silent_spoken_to_or_closed_without_waiting() {
+        let (ours, mut theirs) = pair();
+        assert_eq!(look(&ours), Quiet::Silent);
+        theirs.write_all(b"421 Timeout.\r\n").unwrap();
+        assert!(becomes(&ours, Quiet::Spoke));
+        // Looking does not consume: the reply is still there.
+        assert_eq!(look(&ours), Quiet::Spoke);
+
+        let (ours, theirs) = pair();
+        drop(theirs);
+        assert!(becomes(&ours, Quiet::Closed));
+
+        // A reset (the server's second EPSV resets the first connection) reads as closed.
+        let (ours, theirs) = pair();
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid socket and a linger struct of the size given.
+        let r = unsafe {
+            libc::setsockopt(
+                theirs.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(r, 0);
+        drop(theirs);
+        assert!(becomes(&ours, Quiet::Closed));
     }
 }

@@ -120,7 +120,15 @@ pub struct Pipe {
     broken: bool,
     /// A passive data connection opened ahead for the next transfer (`session/preopen.rs`).
     /// Kept here because a transfer under way, which holds only this pipe, opens it.
-    held: Option<TcpStream>,
+    held: Option<Ahead>,
+}
+
+/// A data connection opened ahead: connected, or still connecting in the background (the
+/// TCP handshake costs a round trip that nobody need wait for).
+pub enum Ahead {
+    Ready(TcpStream),
+    /// The connecting thread sends its result here.
+    Connecting(std::sync::mpsc::Receiver<io::Result<TcpStream>>),
 }
 
 impl Pipe {
@@ -136,12 +144,12 @@ impl Pipe {
     }
 
     /// Keeps `data`, a data connection opened ahead, for the next transfer.
-    pub fn hold(&mut self, data: TcpStream) {
+    pub fn hold(&mut self, data: Ahead) {
         self.held = Some(data);
     }
 
     /// The data connection opened ahead, if any (taken: the caller uses or drops it).
-    pub fn take_held(&mut self) -> Option<TcpStream> {
+    pub fn take_held(&mut self) -> Option<Ahead> {
         self.held.take()
     }
 

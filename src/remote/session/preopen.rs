@@ -13,6 +13,10 @@
 //! - after a cancelled download, in place of the NOOP that checks the session
 //!   ([`Session::preopen_or_noop`]), which runs in the background.
 //!
+//! The TCP connect runs on a short-lived thread, so its handshake (a round trip on a real
+//! link) delays nobody; a transfer that comes before it is done waits for it, at most the
+//! connect deadline, and one that failed leaves the transfer to send its own EPSV.
+//!
 //! Staleness. The servers keep such a connection until the transfer command (60 s measured),
 //! but a server may still drop it: its control idle timer closes the session, or it resets
 //! the connection. A connection opened ahead is therefore looked at, without a round trip,
@@ -32,7 +36,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, SystemTime};
 
-use super::super::pipeline::{Pipe, Reply};
+use super::super::pipeline::{Ahead, Pipe, Reply};
 use super::super::route::line_len;
 use super::batch::parse_mdtm;
 use super::quick::epsv_port;
@@ -74,9 +78,25 @@ fn look(sock: &TcpStream) -> Quiet {
 }
 
 /// The data connection held on `pipe`, if it still looks usable; one that does not is
-/// dropped and counted stale.
-pub(super) fn take_usable(pipe: &mut Pipe) -> Option<TcpStream> {
-    let data = pipe.take_held()?;
+/// dropped and counted stale. One still connecting is waited for, at most `wait` (a
+/// connect that fails leaves nothing: the transfer opens its own).
+pub(super) fn take_usable(pipe: &mut Pipe, wait: Duration) -> Option<TcpStream> {
+    let data = match pipe.take_held()? {
+        Ahead::Ready(data) => data,
+        Ahead::Connecting(result) => match result.recv_timeout(wait) {
+            Ok(Ok(data)) => data,
+            Ok(Err(e)) => {
+                log::debug!("no data connection opened ahead: connecting: {e}");
+                return None;
+            }
+            Err(_) => return None,
+        },
+    };
+    usable(data)
+}
+
+/// `data` if it still looks usable; otherwise it is dropped and counted stale.
+fn usable(data: TcpStream) -> Option<TcpStream> {
     match look(&data) {
         Quiet::Silent => Some(data),
         state => {
@@ -87,27 +107,42 @@ pub(super) fn take_usable(pipe: &mut Pipe) -> Option<TcpStream> {
     }
 }
 
-/// Connects to the port a 229 reply names on the control connection's peer, and keeps the
-/// connection on `pipe`. A reply that is not a usable 229, or a connect that fails, leaves
-/// nothing held (the next transfer sends its own EPSV): never an error.
+/// Connects, in the background, to the port a 229 reply names on the control connection's
+/// peer, and keeps the connection on `pipe`. A reply that is not a usable 229 leaves nothing
+/// held (the next transfer sends its own EPSV): never an error.
 pub(super) fn connect_ahead(pipe: &mut Pipe, reply: &Reply, timeout: Duration) {
     let Some(port) = (reply.code == 229).then(|| epsv_port(reply)).flatten() else {
         log::debug!("no data connection opened ahead: EPSV got {}", reply.code);
         return;
     };
-    let peer = match pipe.peer() {
-        Ok(p) => p.ip(),
+    let addr = match pipe.peer() {
+        Ok(p) => SocketAddr::new(p.ip(), port),
         Err(e) => {
             log::debug!("no data connection opened ahead: {e}");
             return;
         }
     };
-    match TcpStream::connect_timeout(&SocketAddr::new(peer, port), timeout) {
-        Ok(data) => {
+    let connect = move || {
+        let data = TcpStream::connect_timeout(&addr, timeout);
+        if data.is_ok() {
             stats::add(&stats::PREOPENED, 1);
-            pipe.hold(data);
         }
-        Err(e) => log::debug!("no data connection opened ahead: connecting: {e}"),
+        data
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("ftpfs-preopen".into())
+        .spawn(move || {
+            let _ = tx.send(connect());
+        });
+    match spawned {
+        Ok(_) => pipe.hold(Ahead::Connecting(rx)),
+        Err(e) => {
+            log::debug!("connecting ahead in the background: {e}; connecting now");
+            if let Ok(data) = connect() {
+                pipe.hold(Ahead::Ready(data));
+            }
+        }
     }
 }
 
@@ -139,8 +174,21 @@ impl Session {
             }
             return false;
         }
-        if let Some(data) = take_usable(&mut pipe) {
-            pipe.hold(data);
+        let data = match pipe.take_held() {
+            Some(Ahead::Ready(data)) => data,
+            Some(Ahead::Connecting(result)) => match result.try_recv() {
+                Ok(Ok(data)) => data,
+                // Still connecting: looked at when it is used.
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    pipe.hold(Ahead::Connecting(result));
+                    return true;
+                }
+                Ok(Err(_)) | Err(std::sync::mpsc::TryRecvError::Disconnected) => return true,
+            },
+            None => return true,
+        };
+        if let Some(data) = usable(data) {
+            pipe.hold(Ahead::Ready(data));
         }
         true
     }

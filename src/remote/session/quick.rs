@@ -78,7 +78,7 @@ impl Session {
     ) -> Result<Option<Box<dyn DataTransfer>>, RemoteError> {
         let control = Arc::clone(self.pipe.as_ref().expect("quick() checked the pipe"));
         let mut pipe = lock(&control);
-        if let Some(data) = preopen::take_usable(&mut pipe) {
+        if let Some(data) = preopen::take_usable(&mut pipe, self.connect_timeout) {
             drop(pipe);
             return self.quick_on(data, before, setup, command, direction);
         }

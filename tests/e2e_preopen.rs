@@ -13,17 +13,34 @@ use std::time::Duration;
 use common::scripted::{reply, HostileServer, Script};
 use common::*;
 
+/// Data connections opened ahead that each phase of [`traffic`] used: uploads, whole
+/// downloads, ranged downloads, listings (of three new directories).
+#[derive(Debug)]
+struct Used {
+    uploads: u64,
+    downloads: u64,
+    ranged: u64,
+    listing: u64,
+}
+
 /// Writes new files, reads others back (whole, and at random offsets), and lists a
-/// directory, comparing every byte with the server's; returns the mount's counters.
-fn traffic(server: &Server, m: &Mount) -> std::collections::HashMap<String, u64> {
-    let big = random_bytes(3 << 20, 7);
+/// directory, comparing every byte with the server's; returns the mount's counters and what
+/// each phase used.
+fn traffic(server: &Server, m: &Mount) -> (std::collections::HashMap<String, u64>, Used) {
+    let used = || m.stats()["preopened_used"];
+    let big = random_bytes(24 << 20, 7);
     server.populate(|d| {
         fs::create_dir(d.join("sub")).unwrap();
         for i in 0..4 {
             fs::write(d.join(format!("sub/r{i}")), format!("read me {i}\n")).unwrap();
         }
         fs::write(d.join("big.bin"), &big).unwrap();
+        for i in 0..3 {
+            fs::create_dir(d.join(format!("list{i}"))).unwrap();
+            fs::write(d.join(format!("list{i}/x")), b"x").unwrap();
+        }
     });
+    let start = used();
     for i in 0..4 {
         let data = random_bytes(4096 + i * 100, i as u64);
         fs::write(m.join(format!("w{i}")), &data).unwrap();
@@ -34,6 +51,7 @@ fn traffic(server: &Server, m: &Mount) -> std::collections::HashMap<String, u64>
             m.log()
         );
     }
+    let uploaded = used();
     for i in 0..4 {
         assert_eq!(
             fs::read(m.join(format!("sub/r{i}"))).unwrap(),
@@ -42,12 +60,12 @@ fn traffic(server: &Server, m: &Mount) -> std::collections::HashMap<String, u64>
             m.log()
         );
     }
+    let downloaded = used();
     let mut f = fs::File::open(m.join("big.bin")).unwrap();
-    let mut rng = RandomStream::new(11);
-    for _ in 0..8 {
-        let mut at = [0u8; 8];
-        rng.fill(&mut at);
-        let offset = u64::from_le_bytes(at) as usize % (big.len() - 4096);
+    // Each offset is beyond the read stream's reach from the one before (more than its
+    // window behind, or more than its skip ahead): every read starts a new download.
+    for mib in [20, 2, 14, 7, 22, 0, 17, 5] {
+        let offset = (mib << 20) + 12345;
         let mut buf = vec![0u8; 4096];
         f.seek(SeekFrom::Start(offset as u64)).unwrap();
         f.read_exact(&mut buf).unwrap();
@@ -58,20 +76,31 @@ fn traffic(server: &Server, m: &Mount) -> std::collections::HashMap<String, u64>
         );
     }
     drop(f);
-    let mut names = dir_names(m.join("sub"));
-    names.sort();
-    assert_eq!(names, ["r0", "r1", "r2", "r3"]);
-    m.stats()
+    let ranged = used();
+    let before_listing = used();
+    for i in 0..3 {
+        assert_eq!(dir_names(m.join(format!("list{i}"))), ["x"]);
+    }
+    let s = m.stats();
+    let used = Used {
+        uploads: uploaded - start,
+        downloads: downloaded - uploaded,
+        ranged: ranged - downloaded,
+        listing: s["preopened_used"] - before_listing,
+    };
+    (s, used)
 }
 
 /// Uploads, downloads (whole and ranged) and listings go through data connections opened
 /// ahead, with the same bytes, on every server.
 fn transfers_use_preopened_connections(server: &Server) {
     let m = mount_for(server, &[]);
-    let s = traffic(server, &m);
+    let (s, used) = traffic(server, &m);
+    // The first transfer of each session opens its own; the ones after use those opened
+    // ahead.
     assert!(
-        s["preopened_used"] >= 8,
-        "few transfers used a data connection opened ahead: {s:?}\n{}",
+        used.uploads >= 3 && used.downloads >= 3 && used.ranged >= 4 && used.listing >= 1,
+        "too few transfers used a data connection opened ahead: {used:?} {s:?}\n{}",
         m.log()
     );
     assert!(s["preopened"] >= s["preopened_used"], "{s:?}");
@@ -85,7 +114,7 @@ for_each_server_kind!(
 /// `no_preopen`: the same traffic, the same bytes, and no data connection opened ahead.
 fn no_preopen_turns_it_off(server: &Server) {
     let m = mount_for(server, &["no_preopen"]);
-    let s = traffic(server, &m);
+    let (s, _) = traffic(server, &m);
     assert_eq!(s["preopened"], 0, "{s:?}");
     assert_eq!(s["preopened_used"], 0, "{s:?}");
 }

@@ -351,17 +351,18 @@ impl Remote {
 
     /// Starts an upload to `path` (STOR). Not retried.
     /// Uploads `data` (small: an empty file) to `path`, once more if the server refused a
-    /// TLS 1.3 data connection (the bytes are at hand, so this is safe).
+    /// TLS 1.3 data connection (the bytes are at hand, so this is safe). Returns the stored
+    /// file's time where the session learned it ([`WriteTransfer::finish_timed`]).
     pub fn put(
         &self,
         path: &RemotePath,
         data: &[u8],
         data_timeout: Duration,
-    ) -> Result<(), RemoteError> {
+    ) -> Result<Option<SystemTime>, RemoteError> {
         let once = || {
             let mut upload = self.open_write(path, data_timeout)?;
             upload.write_all(data)?;
-            upload.finish()
+            upload.finish_timed()
         };
         match once() {
             Err(e) if e.kind == RemoteErrorKind::TlsReuse => once(),

@@ -93,7 +93,7 @@ impl FtpFs {
             }
         };
         // The stored file's time, where the session learned it with the upload's end.
-        let mut stored = None;
+        let stored;
         let dest = match std::mem::replace(&mut wf.body, Body::Remote { size }) {
             Body::Streaming { upload, dest, .. } => {
                 match upload.finish_timed() {
@@ -111,7 +111,8 @@ impl FtpFs {
                     "only a truncation to zero is dirty without a spool"
                 );
                 let dest = dest(&path)?;
-                self.remote
+                stored = self
+                    .remote
                     .put(&dest, b"", self.cfg.data_timeout)
                     .map_err(|e| self.discard(&dest, e))?;
                 dest

@@ -12,6 +12,10 @@
 //! close a round trip, but a RETR so treated once stalled without a byte in the suite; not
 //! done.)
 //!
+//! Where the session holds a data connection opened ahead (`preopen.rs`), the EPSV is left
+//! out: the transfer command goes on that connection, and the transfer costs about one round
+//! trip.
+//!
 //! Nothing is sent while a transfer is under way: its completion reply is read (through the
 //! same [`Pipe`], shared with the [`QuickTransfer`]) before the session is used again. If an
 //! exchange fails half way, the pipe is marked broken and the session is dropped rather than

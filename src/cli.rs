@@ -176,6 +176,10 @@ pub struct Args {
     /// connection (otherwise used on LIST-only servers whose STAT lists completely: vsftpd)
     #[arg(long, help_heading = "Connection")]
     pub no_stat_listing: bool,
+    /// Do not keep a data connection opened ahead on idle sessions (by default one is opened
+    /// behind each transfer, so the next costs about one round trip)
+    #[arg(long, help_heading = "Connection")]
+    pub no_preopen: bool,
 
     /// Mount at once and connect on first use (the server may be down at mount time)
     #[arg(long, help_heading = "Connection")]

@@ -273,6 +273,7 @@ impl Config {
                 },
                 pipelining: Arc::new(Pipelining::new(!args.no_pipelining)),
                 stat_listing: Arc::new(stat_listing(!args.no_stat_listing)),
+                preopen: !args.no_preopen,
                 routes: Arc::default(),
             },
             fs: FsConfig {

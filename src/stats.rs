@@ -78,6 +78,12 @@ pub static NOTICES: AtomicU64 = AtomicU64::new(0);
 pub static PAGES_KEPT: AtomicU64 = AtomicU64::new(0);
 /// Transfers (downloads, uploads, listings) set up in one round trip (`session/quick.rs`).
 pub static QUICK_TRANSFERS: AtomicU64 = AtomicU64::new(0);
+/// Data connections opened ahead on idle sessions (`session/preopen.rs`) ...
+pub static PREOPENED: AtomicU64 = AtomicU64::new(0);
+/// ... transfers that used one (no EPSV of their own) ...
+pub static PREOPENED_USED: AtomicU64 = AtomicU64::new(0);
+/// ... and ones found closed or refused by the server, replaced without an error.
+pub static PREOPENED_STALE: AtomicU64 = AtomicU64::new(0);
 /// Small files downloaded ahead of their open (`fs/ahead.rs`) ...
 pub static READ_AHEAD: AtomicU64 = AtomicU64::new(0);
 /// ... and opens served from them.

@@ -379,8 +379,9 @@ fn files_created_here(server: &Server) {
     let can_chmod = server.kind() != ServerKind::Vsftpd;
     let stats = || m.stats();
 
-    // One new small file: SIZE (is the name free? a 550 leaves the session in step, with no
-    // NOOP), EPSV, STOR, MDTM. `ftp_commands` counts every command line sent. The root is
+    // One new small file: EPSV (none if a data connection was opened ahead), STOR, then
+    // MDTM with the EPSV that opens the next one ahead. No SIZE: the listing just made is
+    // trusted for the name's absence (`negative_ttl`). `ftp_commands` counts every command line sent. The root is
     // listed first (a fresh mount keeps no listing), so that listing is not counted.
     assert!(dir_names(mnt).is_empty());
     let before = stats();
@@ -791,7 +792,9 @@ for_each_server_kind!(overwrite_uploads_once, overwrite_uploads_once);
 /// created by another client meanwhile. Creating it through the mount must not store an
 /// empty file over theirs: `>>` appends to their content, and O_EXCL fails with EEXIST.
 fn create_over_another_clients_file(server: &Server) {
-    let m = mount_for(server, &["dir_cache_ttl=3600"]);
+    // The other client's files appear right after the mount's listing: with the default
+    // `negative_ttl` that listing would be trusted for their absence for a second.
+    let m = mount_for(server, &["dir_cache_ttl=3600", "negative_ttl=0"]);
     assert!(dir_names(m.path()).is_empty());
     server.populate(|d| {
         fs::write(d.join("theirs.txt"), b"theirs\n").unwrap();

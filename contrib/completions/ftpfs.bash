@@ -23,7 +23,7 @@ _ftpfs() {
 
     case "${cmd}" in
         ftpfs)
-            opts="-o -f -d -h -V --foreground --debug --trace-ftp --allow-other --default-permissions --auto-unmount --fake --read-only --ro --noexec --exec --tls --cafile --no-verify --tls-version --password-file --netrc --password-stdin --encoding --active --disable-epsv --use-pasv-address --max-conns --connect-timeout --timeout --reply-timeout --data-timeout --keepalive --no-pipelining --no-stat-listing --delay-connect --idle-timeout --dir-cache-ttl --negative-ttl --no-mdtm --prefetch-dirs --cache-dir --cache-max-mb --uid --gid --umask --help --version"
+            opts="-o -f -d -h -V --foreground --debug --trace-ftp --allow-other --default-permissions --auto-unmount --fake --read-only --ro --noexec --exec --tls --cafile --no-verify --tls-version --password-file --netrc --password-stdin --encoding --active --disable-epsv --use-pasv-address --max-conns --connect-timeout --timeout --reply-timeout --data-timeout --keepalive --no-pipelining --no-stat-listing --no-preopen --delay-connect --idle-timeout --dir-cache-ttl --negative-ttl --no-mdtm --prefetch-dirs --cache-dir --cache-max-mb --uid --gid --umask --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

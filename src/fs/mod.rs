@@ -711,7 +711,7 @@ impl FtpFs {
             (c.hits, c.misses)
         };
         let pool = self.remote.pool();
-        let rows: [(&str, u64); 32] = [
+        let rows: [(&str, u64); 35] = [
             ("operations", get(&stats::OPERATIONS)),
             ("ftp_commands", get(&stats::COMMANDS)),
             ("pipelined_commands", get(&stats::PIPELINED)),
@@ -731,6 +731,9 @@ impl FtpFs {
             ("prefetched_listings", get(&stats::PREFETCHED_LISTINGS)),
             ("prefetch_queued", self.prefetch_queued() as u64),
             ("downloads", get(&stats::DOWNLOADS)),
+            ("preopened", get(&stats::PREOPENED)),
+            ("preopened_used", get(&stats::PREOPENED_USED)),
+            ("preopened_stale", get(&stats::PREOPENED_STALE)),
             ("mdtm_refinements", get(&stats::MDTM_REFINEMENTS)),
             ("tls13_transfers", get(&stats::TLS13_TRANSFERS)),
             ("tls12_transfers", get(&stats::TLS12_TRANSFERS)),

@@ -273,7 +273,14 @@ impl FtpFs {
             Err(FsError::NotFound) => None,
             Err(e) => return Err(e),
         };
-        if existing.is_none() && self.features().size && self.remote.size(&path).is_ok() {
+        // A listing younger than `negative_ttl` is trusted for the name's absence, as a
+        // lookup trusts it (a round trip per new file saved); an older one, or any with
+        // `negative_ttl=0`, is checked with SIZE.
+        let fresh = self
+            .cache_lock()
+            .age(&dir)
+            .is_some_and(|age| age < self.cfg.negative_ttl);
+        if existing.is_none() && !fresh && self.features().size && self.remote.size(&path).is_ok() {
             // Another client created it since the listing this mount holds: storing an empty
             // file now would destroy theirs. Look again, and open what is there.
             self.contradicted(&path);

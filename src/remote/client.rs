@@ -417,17 +417,18 @@ impl Remote {
 
     /// Starts an upload to `path` (STOR). Not retried.
     /// Uploads `data` (small: an empty file) to `path`, once more if the server refused a
-    /// TLS 1.3 data connection (the bytes are at hand, so this is safe).
+    /// TLS 1.3 data connection (the bytes are at hand, so this is safe). Returns the stored
+    /// file's time where the session learned it ([`WriteTransfer::finish_timed`]).
     pub fn put(
         &self,
         path: &RemotePath,
         data: &[u8],
         data_timeout: Duration,
-    ) -> Result<(), RemoteError> {
+    ) -> Result<Option<SystemTime>, RemoteError> {
         let once = || {
             let mut upload = self.open_write(path, data_timeout)?;
             upload.write_all(data)?;
-            upload.finish()
+            upload.finish_timed()
         };
         match once() {
             Err(e) if e.kind == RemoteErrorKind::TlsReuse => once(),
@@ -702,7 +703,27 @@ impl WriteTransfer {
         self.guard.failed(err);
     }
 
-    pub fn finish(mut self) -> Result<(), RemoteError> {
+    pub fn finish(self) -> Result<(), RemoteError> {
+        self.finish_timed().map(|_| ())
+    }
+
+    /// [`WriteTransfer::finish`], and then, where the session pipelines, the stored file's
+    /// modification time (MDTM) asked in the same round trip as the next data connection
+    /// opened ahead (`session/preopen.rs`). `Ok(None)`: the time was not asked. A failure
+    /// after the upload completed is not the upload's: it is logged, and `Ok(None)`.
+    pub fn finish_timed(mut self) -> Result<Option<SystemTime>, RemoteError> {
+        self.finish_transfer()?;
+        let dest = self.dest.clone();
+        match self.guard.run(|s| s.after_store(&dest)) {
+            Ok(t) => Ok(t),
+            Err(e) => {
+                log::debug!("after storing {dest}: {e}");
+                Ok(None)
+            }
+        }
+    }
+
+    fn finish_transfer(&mut self) -> Result<(), RemoteError> {
         let Some(t) = self.transfer.take() else {
             return Err(RemoteError::new(
                 RemoteErrorKind::Connection,
@@ -781,7 +802,8 @@ impl Drop for ReadTransfer {
         // goes on with a new transfer on another session meanwhile.
         let end = move || {
             drop(transfer);
-            if let Err(e) = guard.run(|s| s.noop()) {
+            // The check opens the next data connection ahead where the session does that.
+            if let Err(e) = guard.run(|s| s.preopen_or_noop()) {
                 log::debug!("session after a cancelled download: {e}");
             }
         };

@@ -521,6 +521,7 @@ mod tests {
             codec: None,
             pipelining: Arc::new(crate::remote::pipeline::Pipelining::new(true)),
             stat_listing: Arc::new(crate::remote::pipeline::Capability::named("test", false)),
+            preopen: true,
             routes: Arc::default(),
         };
         let started = Instant::now();

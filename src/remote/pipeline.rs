@@ -154,6 +154,17 @@ pub struct Pipe {
     reader: BufReader<TcpStream>,
     /// An exchange on it failed half way: the connection's state is unknown.
     broken: bool,
+    /// A passive data connection opened ahead for the next transfer (`session/preopen.rs`).
+    /// Kept here because a transfer under way, which holds only this pipe, opens it.
+    held: Option<Ahead>,
+}
+
+/// A data connection opened ahead: connected, or still connecting in the background (the
+/// TCP handshake costs a round trip that nobody need wait for).
+pub enum Ahead {
+    Ready(TcpStream),
+    /// The connecting thread sends its result here.
+    Connecting(std::sync::mpsc::Receiver<io::Result<TcpStream>>),
 }
 
 impl Pipe {
@@ -164,7 +175,29 @@ impl Pipe {
             writer: socket,
             reader,
             broken: false,
+            held: None,
         })
+    }
+
+    /// Keeps `data`, a data connection opened ahead, for the next transfer.
+    pub fn hold(&mut self, data: Ahead) {
+        self.held = Some(data);
+    }
+
+    /// The data connection opened ahead, if any (taken: the caller uses or drops it).
+    pub fn take_held(&mut self) -> Option<Ahead> {
+        self.held.take()
+    }
+
+    /// Whether a data connection opened ahead is held.
+    pub fn holds(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// The control socket, to look at without reading (`session/preopen.rs`), and whether
+    /// bytes the server sent are already buffered here unread.
+    pub fn control(&self) -> (&TcpStream, bool) {
+        (&self.writer, !self.reader.buffer().is_empty())
     }
 
     /// Writes every line at once, without waiting for any reply (the caller reads one reply
@@ -291,7 +324,7 @@ impl Pipe {
 
     /// After a batch no byte may be left unread: suppaftp reads the next reply, and a byte
     /// here would belong to it.
-    fn check_drained(&self) -> Result<(), RemoteError> {
+    pub fn check_drained(&self) -> Result<(), RemoteError> {
         if self.reader.buffer().is_empty() {
             Ok(())
         } else {

@@ -12,6 +12,9 @@
 //! - a session that saw any other error but a permanent refusal (5xx), or had a transfer
 //!   cancelled, or sat idle for more than a few seconds, is checked with NOOP before it is
 //!   handed out again;
+//! - a session whose control connection has something to say while idle (a `421 Timeout`,
+//!   EOF) is dropped when it would be handed out, which costs no round trip
+//!   ([`Session::still_open`]);
 //! - sessions idle longer than `idle_timeout` are closed (servers drop idle clients anyway);
 //! - new sessions are opened on demand, so a dropped connection is replaced by the next call.
 //! - a server that refuses a session for its connection limit
@@ -178,6 +181,12 @@ impl Pool {
                     log::debug!("closing a session idle for {:?}", since.elapsed());
                     self.forget_one();
                     session.quit();
+                    continue;
+                }
+                if !session.still_open() {
+                    // The server closed it while idle (its idle timer): a new one, without
+                    // a round trip spent on finding out.
+                    self.forget_one();
                     continue;
                 }
                 if suspect || since.elapsed() > CHECK_AFTER_IDLE {
@@ -480,6 +489,7 @@ mod tests {
             codec: None,
             pipelining: Arc::new(crate::remote::pipeline::Pipelining::new(false)),
             stat_listing: Arc::new(crate::remote::pipeline::Capability::named("test", false)),
+            preopen: true,
             routes: Arc::default(),
         }
     }

@@ -66,6 +66,9 @@ pub struct SessionConfig {
     /// Whether directories are listed over the control connection (`STAT dir`), learned
     /// once for all sessions (`session/stat.rs`).
     pub stat_listing: Arc<Capability>,
+    /// Keep a passive data connection opened ahead on quick sessions (`session/preopen.rs`);
+    /// `-o no_preopen` turns it off.
+    pub preopen: bool,
     /// The server's line limit as learned, and the directories moved through this mount
     /// (`route.rs`), shared by all sessions.
     pub routes: Arc<Routes>,
@@ -146,6 +149,8 @@ pub struct Session {
     routes: Arc<Routes>,
     /// Transfers go suppaftp's way (the server refused EPSV sent with its command).
     quick_off: bool,
+    /// Open data connections ahead (`session/preopen.rs`; `-o no_preopen` turns it off).
+    preopen: bool,
     /// Deadline for each read or write on a data connection.
     data_timeout: Duration,
     /// Deadline for connecting a data connection (quick transfers).
@@ -219,6 +224,7 @@ impl Session {
             stat_listing: Arc::clone(&cfg.stat_listing),
             routes: Arc::clone(&cfg.routes),
             quick_off: false,
+            preopen: cfg.preopen,
             data_timeout: cfg.data_timeout,
             connect_timeout: cfg.connect_timeout,
             created: Instant::now(),
@@ -706,6 +712,7 @@ fn too_long(path: &RemotePath, len: usize, budget: usize) -> RemoteError {
 }
 
 mod batch;
+mod preopen;
 mod quick;
 mod stat;
 use batch::{system_time, Probed};

@@ -92,11 +92,16 @@ impl FtpFs {
                 temp_path(path)
             }
         };
+        // The stored file's time, where the session learned it with the upload's end.
+        let stored;
         let dest = match std::mem::replace(&mut wf.body, Body::Remote { size }) {
             Body::Streaming { upload, dest, .. } => {
-                if let Err(e) = upload.finish() {
-                    let _ = self.remote.delete(&dest);
-                    return Err(self.stream_lost(wf, e.into()));
+                match upload.finish_timed() {
+                    Ok(t) => stored = t,
+                    Err(e) => {
+                        let _ = self.remote.delete(&dest);
+                        return Err(self.stream_lost(wf, e.into()));
+                    }
                 }
                 dest
             }
@@ -106,7 +111,8 @@ impl FtpFs {
                     "only a truncation to zero is dirty without a spool"
                 );
                 let dest = dest(&path)?;
-                self.remote
+                stored = self
+                    .remote
                     .put(&dest, b"", self.cfg.data_timeout)
                     .map_err(|e| self.discard(&dest, e))?;
                 dest
@@ -114,14 +120,17 @@ impl FtpFs {
             Body::Spool(mut spool) => {
                 let dest = dest(&path)?;
                 let result = match self.upload_spool(&mut spool, &dest) {
-                    // The bytes are in the spool: send them again over TLS 1.2.
-                    Err(FsError::Remote(e)) if e.kind == RemoteErrorKind::TlsReuse => {
+                    // The bytes are in the spool: send them again, over TLS 1.2, or on a new
+                    // data connection when the server had dropped the one opened ahead (425).
+                    Err(FsError::Remote(e))
+                        if e.kind == RemoteErrorKind::TlsReuse || e.code == Some(425) =>
+                    {
                         self.upload_spool(&mut spool, &dest)
                     }
                     other => other,
                 };
                 wf.body = Body::Spool(spool);
-                result?;
+                stored = result?;
                 dest
             }
         };
@@ -137,14 +146,19 @@ impl FtpFs {
         if let Some(stale) = wf.stale_temp.take() {
             let _ = self.remote.delete(&stale);
         }
-        self.after_upload(wf, &path, size);
+        self.after_upload(wf, &path, size, stored);
         // The content is stored; a time set while it was dirty that could not be applied
         // still fails this flush or fsync (close(2) of `cp -p`, say), never silently.
         wf.error.take().map_or(Ok(()), Err)
     }
 
     /// Sends the spool's content to `dest` (deleted again if the upload fails).
-    fn upload_spool(&self, spool: &mut Spool, dest: &RemotePath) -> Result<(), FsError> {
+    /// Returns the stored file's time where the session learned it with the upload's end.
+    fn upload_spool(
+        &self,
+        spool: &mut Spool,
+        dest: &RemotePath,
+    ) -> Result<Option<SystemTime>, FsError> {
         self.fetch(spool, 0, spool.size())?;
         let mut upload = self
             .remote
@@ -157,13 +171,12 @@ impl FtpFs {
                 upload.write_all(&chunk)?;
                 at += chunk.len() as u64;
             }
-            upload.finish().map_err(FsError::from)
+            upload.finish_timed().map_err(FsError::from)
         })();
-        if let Err(e) = result {
+        if result.is_err() {
             let _ = self.remote.delete(dest);
-            return Err(e);
         }
-        Ok(())
+        result
     }
 
     /// A stream failed (`e`): its bytes were never kept locally, so there is nothing left to
@@ -261,7 +274,14 @@ impl FtpFs {
 
     /// Updates the cache after a successful upload, and applies a pending mtime and the old
     /// permission bits. An explicit time the server refused is left in `wf.error`.
-    fn after_upload(&self, wf: &mut WriteFile, path: &RemotePath, size: u64) {
+    /// `stored`: the file's time as the server gave it at the upload's end, if it did.
+    fn after_upload(
+        &self,
+        wf: &mut WriteFile,
+        path: &RemotePath,
+        size: u64,
+        stored: Option<SystemTime>,
+    ) {
         if let Some(mode) = wf.mode {
             if let Err(e) = self.remote.restore_mode(path, mode) {
                 log::debug!("restoring mode {mode:o} on {path}: {e}");
@@ -281,7 +301,10 @@ impl FtpFs {
             }
         }
         if mtime.is_none() && self.features().mdtm {
-            mtime = self.remote.mdtm(path).ok();
+            mtime = match stored {
+                Some(t) => Some(t),
+                None => self.remote.mdtm(path).ok(),
+            };
         }
         let mtime = mtime.unwrap_or_else(SystemTime::now);
         wf.mtime = mtime;

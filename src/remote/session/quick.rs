@@ -12,6 +12,10 @@
 //! close a round trip, but a RETR so treated once stalled without a byte in the suite; not
 //! done.)
 //!
+//! Where the session holds a data connection opened ahead (`preopen.rs`), the EPSV is left
+//! out: the transfer command goes on that connection, and the transfer costs about one round
+//! trip.
+//!
 //! Nothing is sent while a transfer is under way: its completion reply is read (through the
 //! same [`Pipe`], shared with the [`QuickTransfer`]) before the session is used again. If an
 //! exchange fails half way, the pipe is marked broken and the session is dropped rather than
@@ -21,6 +25,7 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use suppaftp::types::Response;
 use suppaftp::{FtpError, Status};
@@ -28,6 +33,7 @@ use suppaftp::{FtpError, Status};
 use super::super::ftp::DataTransfer;
 use super::super::pipeline::{Pipe, Reply};
 use super::super::route::line_len;
+use super::preopen;
 use super::{DataMode, Session};
 use crate::remote::{RemoteError, RemoteErrorKind, RemotePath};
 
@@ -42,8 +48,14 @@ fn lock(pipe: &Mutex<Pipe>) -> MutexGuard<'_, Pipe> {
     pipe.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// How long a download whose last byte has come waits for the data connection's end before
+/// its session pipelines an EPSV (`preopen.rs`): the server closes right behind its last
+/// byte, so this only runs out on a file that grew (a byte instead of the end) or a server
+/// that holds the connection open, and then no data connection is opened ahead.
+const EOF_WAIT: Duration = Duration::from_secs(1);
+
 /// The port in a 229 reply: `(|||port|)`.
-fn epsv_port(reply: &Reply) -> Option<u16> {
+pub(super) fn epsv_port(reply: &Reply) -> Option<u16> {
     let text = std::str::from_utf8(reply.last_line()).ok()?;
     let inner = text.split('(').nth(1)?.split(')').next()?;
     let mut parts = inner.split('|');
@@ -70,6 +82,10 @@ impl Session {
     ) -> Result<Option<Box<dyn DataTransfer>>, RemoteError> {
         let control = Arc::clone(self.pipe.as_ref().expect("quick() checked the pipe"));
         let mut pipe = lock(&control);
+        if let Some(data) = preopen::take_usable(&mut pipe, self.connect_timeout) {
+            drop(pipe);
+            return self.quick_on(data, before, setup, command, direction);
+        }
         let mut lines: Vec<String> = before.to_vec();
         lines.push("EPSV".to_string());
         lines.extend(setup.iter().cloned());
@@ -148,14 +164,13 @@ impl Session {
             }
         }
         crate::stats::add(&crate::stats::QUICK_TRANSFERS, 1);
+        let ahead = self.preopens().then_some(self.connect_timeout);
         if direction == Direction::Upload && setup_err.is_none() {
             // Its 150 (or refusal) is read with the completion reply.
             drop(pipe);
-            return Ok(Some(Box::new(QuickTransfer {
-                data: Some(data),
-                control,
-                preliminary: true,
-            })));
+            return Ok(Some(Box::new(QuickTransfer::new(
+                data, control, direction, true, ahead,
+            ))));
         }
         // On an error from here the data socket is simply closed: no transfer to end.
         let r = pipe.reply()?;
@@ -163,13 +178,79 @@ impl Session {
             return Err(setup_err.unwrap_or_else(|| r.error()));
         }
         drop(pipe);
-        let transfer = QuickTransfer {
-            data: Some(data),
-            control,
-            preliminary: false,
-        };
+        let transfer = QuickTransfer::new(data, control, direction, false, ahead);
         if let Some(e) = setup_err {
             // It started, but not where it should (REST refused): cancel it.
+            drop(transfer);
+            return Err(e);
+        }
+        Ok(Some(Box::new(transfer)))
+    }
+}
+
+impl Session {
+    /// A quick transfer on the data connection opened ahead (`preopen.rs`): the `before` and
+    /// `setup` lines and `command` written together, with no EPSV. A transfer command refused
+    /// with 425 or 426 (the server no longer had that connection) is sent again at once the
+    /// ordinary way, with a fresh EPSV.
+    fn quick_on(
+        &mut self,
+        data: TcpStream,
+        before: &[String],
+        setup: &[String],
+        command: &str,
+        direction: Direction,
+    ) -> Result<Option<Box<dyn DataTransfer>>, RemoteError> {
+        let control = Arc::clone(self.pipe.as_ref().expect("quick() checked the pipe"));
+        let mut pipe = lock(&control);
+        let mut lines: Vec<String> = before.to_vec();
+        lines.extend(setup.iter().cloned());
+        lines.push(command.to_string());
+        pipe.send(&lines)?;
+        let mut setup_err = None;
+        for _ in before {
+            let r = pipe.reply()?;
+            if r.code / 100 != 2 {
+                setup_err.get_or_insert_with(|| r.error());
+            }
+        }
+        for _ in setup {
+            let r = pipe.reply()?;
+            if !matches!(r.code / 100, 2 | 3) {
+                setup_err.get_or_insert_with(|| r.error());
+            }
+        }
+        let io_err = |e: io::Error| RemoteError::from_io(&e);
+        data.set_read_timeout(Some(self.data_timeout))
+            .map_err(io_err)?;
+        data.set_write_timeout(Some(self.data_timeout))
+            .map_err(io_err)?;
+        crate::stats::add(&crate::stats::QUICK_TRANSFERS, 1);
+        crate::stats::add(&crate::stats::PREOPENED_USED, 1);
+        let ahead = self.preopens().then_some(self.connect_timeout);
+        if direction == Direction::Upload && setup_err.is_none() {
+            drop(pipe);
+            return Ok(Some(Box::new(QuickTransfer::new(
+                data, control, direction, true, ahead,
+            ))));
+        }
+        let r = pipe.reply()?;
+        if !matches!(r.code, 125 | 150) {
+            if matches!(r.code, 425 | 426) && setup_err.is_none() {
+                log::debug!(
+                    "a data connection opened ahead was refused ({}); opening anew",
+                    r.code
+                );
+                crate::stats::add(&crate::stats::PREOPENED_STALE, 1);
+                drop(data);
+                drop(pipe);
+                return self.quick_transfer(before, setup, command, direction);
+            }
+            return Err(setup_err.unwrap_or_else(|| r.error()));
+        }
+        drop(pipe);
+        let transfer = QuickTransfer::new(data, control, direction, false, ahead);
+        if let Some(e) = setup_err {
             drop(transfer);
             return Err(e);
         }
@@ -215,6 +296,12 @@ pub(super) struct QuickTransfer {
     control: Arc<Mutex<Pipe>>,
     /// The 150 has not been read yet (an upload).
     preliminary: bool,
+    direction: Direction,
+    /// The data connection's end was read.
+    eof: bool,
+    /// Open a data connection ahead when this download ends (`preopen.rs`), connecting
+    /// within this deadline.
+    ahead: Option<Duration>,
 }
 
 /// A reply as suppaftp reports an unexpected one, so [`Transfer`](super::super::ftp::Transfer)
@@ -224,6 +311,55 @@ fn unexpected(r: Reply) -> FtpError {
 }
 
 impl QuickTransfer {
+    fn new(
+        data: TcpStream,
+        control: Arc<Mutex<Pipe>>,
+        direction: Direction,
+        preliminary: bool,
+        ahead: Option<Duration>,
+    ) -> QuickTransfer {
+        QuickTransfer {
+            data: Some(data),
+            control,
+            preliminary,
+            direction,
+            eof: false,
+            ahead,
+        }
+    }
+
+    /// Whether the data connection has reached its end: seen, or seen within [`EOF_WAIT`].
+    fn at_eof(&mut self) -> bool {
+        if self.eof {
+            return true;
+        }
+        let Some(d) = self.data.as_mut() else {
+            return false;
+        };
+        if d.set_read_timeout(Some(EOF_WAIT)).is_err() {
+            return false;
+        }
+        matches!(d.read(&mut [0u8; 1]), Ok(0))
+    }
+
+    /// Ends a download whose data connection reached its end, with an EPSV written at once
+    /// behind it (the server has left its transfer loop and queues it), so that its 229
+    /// comes with the completion reply and a data connection is opened ahead.
+    fn end_and_open(&mut self, timeout: Duration) -> Result<Reply, RemoteError> {
+        self.data = None;
+        let mut pipe = lock(&self.control);
+        pipe.send(&["EPSV".to_string()])?;
+        let (a, b) = (pipe.reply()?, pipe.reply()?);
+        // A server that answered the EPSV before the transfer's end (proftpd acts on commands
+        // during a transfer: 229, or 450 "transfer in progress") is understood too.
+        let (completion, epsv) = match (a.code, b.code) {
+            (229, _) | (450, 226 | 250) => (b, a),
+            _ => (a, b),
+        };
+        preopen::connect_ahead(&mut pipe, &epsv, timeout);
+        Ok(completion)
+    }
+
     /// Closes the data connection and reads the replies that end the transfer. The
     /// completion reply, or the first reply that is not one step towards it.
     fn end(&mut self) -> Result<Reply, RemoteError> {
@@ -242,7 +378,11 @@ impl QuickTransfer {
 impl Read for QuickTransfer {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self.data.as_mut() {
-            Some(d) => d.read(buf),
+            Some(d) => {
+                let n = d.read(buf)?;
+                self.eof |= n == 0 && !buf.is_empty();
+                Ok(n)
+            }
             None => Ok(0),
         }
     }
@@ -263,7 +403,13 @@ impl Write for QuickTransfer {
 
 impl DataTransfer for QuickTransfer {
     fn finish_boxed(mut self: Box<Self>) -> Result<(), FtpError> {
-        match self.end() {
+        let ended = match self.ahead.take() {
+            Some(timeout) if self.direction == Direction::Download && self.at_eof() => {
+                self.end_and_open(timeout)
+            }
+            _ => self.end(),
+        };
+        match ended {
             Ok(r) if matches!(r.code, 226 | 250) => Ok(()),
             Ok(r) => Err(unexpected(r)),
             Err(e) => {

@@ -346,6 +346,31 @@ for_each_server_kind!(
     ls_l_sends_no_request_per_file
 );
 
+/// A name holding byte 0xFF (Telnet's IAC) is read, and timed to the second, like any other:
+/// pipelined commands send it as the byte it is, as suppaftp's own do.
+fn a_name_with_byte_ff_is_read_and_timed(server: &Server) {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(b"x\xffy.txt");
+    server.populate(|root| {
+        fs::write(root.join(name), b"ff\n").unwrap();
+        fs::write(root.join("plain.txt"), b"plain\n").unwrap();
+        sh(root, "touch -m -d @1600000007 *.txt");
+    });
+    let m = mount_for(server, &[]);
+    let time = |root: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(root.join(name)).unwrap().mtime()
+    };
+    assert_eq!(time(m.path()), 1_600_000_007, "{}", m.log());
+    assert_eq!(fs::read(m.join(name)).unwrap(), b"ff\n", "{}", m.log());
+    assert_eq!(time(m.path()), time(server.dir()));
+}
+
+for_each_server_kind!(
+    a_name_with_byte_ff_is_read_and_timed,
+    a_name_with_byte_ff_is_read_and_timed
+);
+
 /// Files of the scripted LIST-only server, and the times its MDTM gives them.
 const FALLBACK_FILES: [(&str, &str); 3] = [
     ("a", "20240102030405"),

@@ -15,7 +15,8 @@
 //! - Plain FTP only: over FTPS the control connection is TLS, which only suppaftp can speak.
 //! - A batch is sent in windows of at most [`WINDOW_LINES`] lines and [`WINDOW_BYTES`] bytes
 //!   awaiting replies, so neither side can block writing while the other is not reading.
-//! - Lines are checked (no CR, LF or NUL), Telnet IAC bytes doubled, counted in the
+//! - Lines are checked (no CR, LF or NUL), sent byte for byte as suppaftp's are (a 0xFF in a
+//!   name goes as that byte: vsftpd and pure-ftpd do not undo RFC 959's doubling), counted in the
 //!   `ftp_commands` stat and traced exactly as suppaftp's own lines are (`ftp.rs`).
 //! - Whether a server keeps pipelined commands apart is learned once per mount
 //!   ([`Pipelining`]): some (old Windows servers, some NAT routers) act on the first command
@@ -410,7 +411,8 @@ fn terminal_code(line: &[u8]) -> Option<u32> {
 }
 
 /// Appends `line` as sent on the wire: each char is one byte (the byte-transparent encoding
-/// paths are built with), Telnet IAC doubled, CRLF added. Counted and traced like every
+/// paths are built with), CRLF added; Telnet IAC (0xFF) is not doubled, as suppaftp does not
+/// double it either. Counted and traced like every
 /// line suppaftp sends.
 fn encode(line: &str, out: &mut Vec<u8>) -> Result<(), RemoteError> {
     let mut bytes = Vec::with_capacity(line.len() + 2);
@@ -428,12 +430,7 @@ fn encode(line: &str, out: &mut Vec<u8>) -> Result<(), RemoteError> {
     }
     bytes.extend_from_slice(b"\r\n");
     super::ftp::note_command(&bytes);
-    for b in bytes {
-        out.push(b);
-        if b == 0xff {
-            out.push(0xff);
-        }
-    }
+    out.extend_from_slice(&bytes);
     Ok(())
 }
 
@@ -545,7 +542,7 @@ mod tests {
         }
         assert!(out.is_empty());
         encode("MDTM \u{ff}x", &mut out).unwrap();
-        assert_eq!(out, b"MDTM \xff\xffx\r\n");
+        assert_eq!(out, b"MDTM \xffx\r\n");
     }
 
     #[test]

@@ -64,12 +64,9 @@ pub const MLSD_SUSPECT: usize = 1024;
 const MOVES_KEPT: usize = 256;
 
 /// The length of `line` on the wire: one byte per char (the byte-transparent encoding paths
-/// are built with), Telnet IAC (0xff) counted twice, CRLF added.
+/// are built with; a 0xFF is sent as one byte, see `pipeline.rs`), CRLF added.
 pub fn line_len(line: &str) -> usize {
-    line.chars()
-        .map(|c| if c == '\u{ff}' { 2 } else { 1 })
-        .sum::<usize>()
-        + 2
+    line.chars().count() + 2
 }
 
 /// What the server showed of its line limit.

@@ -22,7 +22,7 @@ fn cwd(arg: &str, depth: usize) -> Step {
 #[test]
 fn line_lengths_count_the_wire_bytes() {
     assert_eq!(line_len("NOOP"), 6);
-    assert_eq!(line_len("MKD \u{ff}x"), 9);
+    assert_eq!(line_len("MKD \u{ff}x"), 8);
     assert_eq!(line_len("MKD \u{e9}"), 7);
 }
 

@@ -92,12 +92,7 @@ impl Session {
         lines.push(command.to_string());
         pipe.send(&lines)?;
         let mut setup_err = None;
-        for _ in before {
-            let r = pipe.reply()?;
-            if r.code / 100 != 2 {
-                setup_err.get_or_insert_with(|| r.error());
-            }
-        }
+        answered(&mut pipe, before.len(), &[2], &mut setup_err)?;
         let lines = &lines[before.len()..];
         let epsv = pipe.reply()?;
         let port = match (epsv.code, epsv_port(&epsv)) {
@@ -151,31 +146,46 @@ impl Session {
                     };
                 }
             };
+        answered(&mut pipe, setup.len(), &[2, 3], &mut setup_err)?;
+        match self.begin(pipe, &control, data, direction, setup_err)? {
+            Begun::Started(transfer) => Ok(Some(transfer)),
+            Begun::Refused(r) => Err(r.error()),
+        }
+    }
+
+    /// A transfer's start once its data connection is made and the lines before its command
+    /// are answered: an upload goes at once (its 150, or refusal, is read with the completion
+    /// reply); a download reads its 150 first. A failed `before` or `setup` line is the
+    /// error; a refused command with none is [`Begun::Refused`].
+    fn begin(
+        &self,
+        mut pipe: MutexGuard<'_, Pipe>,
+        control: &Arc<Mutex<Pipe>>,
+        data: TcpStream,
+        direction: Direction,
+        setup_err: Option<RemoteError>,
+    ) -> Result<Begun, RemoteError> {
         let io_err = |e: io::Error| RemoteError::from_io(&e);
         data.set_read_timeout(Some(self.data_timeout))
             .map_err(io_err)?;
         data.set_write_timeout(Some(self.data_timeout))
             .map_err(io_err)?;
-
-        for _ in setup {
-            let r = pipe.reply()?;
-            if !matches!(r.code / 100, 2 | 3) {
-                setup_err.get_or_insert_with(|| r.error());
-            }
-        }
         crate::stats::add(&crate::stats::QUICK_TRANSFERS, 1);
         let ahead = self.preopens().then_some(self.connect_timeout);
+        let control = Arc::clone(control);
         if direction == Direction::Upload && setup_err.is_none() {
-            // Its 150 (or refusal) is read with the completion reply.
             drop(pipe);
-            return Ok(Some(Box::new(QuickTransfer::new(
+            return Ok(Begun::Started(Box::new(QuickTransfer::new(
                 data, control, direction, true, ahead,
             ))));
         }
         // On an error from here the data socket is simply closed: no transfer to end.
         let r = pipe.reply()?;
         if !matches!(r.code, 125 | 150) {
-            return Err(setup_err.unwrap_or_else(|| r.error()));
+            return match setup_err {
+                Some(e) => Err(e),
+                None => Ok(Begun::Refused(r)),
+            };
         }
         drop(pipe);
         let transfer = QuickTransfer::new(data, control, direction, false, ahead);
@@ -184,7 +194,7 @@ impl Session {
             drop(transfer);
             return Err(e);
         }
-        Ok(Some(Box::new(transfer)))
+        Ok(Begun::Started(Box::new(transfer)))
     }
 }
 
@@ -208,54 +218,46 @@ impl Session {
         lines.push(command.to_string());
         pipe.send(&lines)?;
         let mut setup_err = None;
-        for _ in before {
-            let r = pipe.reply()?;
-            if r.code / 100 != 2 {
-                setup_err.get_or_insert_with(|| r.error());
-            }
-        }
-        for _ in setup {
-            let r = pipe.reply()?;
-            if !matches!(r.code / 100, 2 | 3) {
-                setup_err.get_or_insert_with(|| r.error());
-            }
-        }
-        let io_err = |e: io::Error| RemoteError::from_io(&e);
-        data.set_read_timeout(Some(self.data_timeout))
-            .map_err(io_err)?;
-        data.set_write_timeout(Some(self.data_timeout))
-            .map_err(io_err)?;
-        crate::stats::add(&crate::stats::QUICK_TRANSFERS, 1);
+        answered(&mut pipe, before.len(), &[2], &mut setup_err)?;
+        answered(&mut pipe, setup.len(), &[2, 3], &mut setup_err)?;
         crate::stats::add(&crate::stats::PREOPENED_USED, 1);
-        let ahead = self.preopens().then_some(self.connect_timeout);
-        if direction == Direction::Upload && setup_err.is_none() {
-            drop(pipe);
-            return Ok(Some(Box::new(QuickTransfer::new(
-                data, control, direction, true, ahead,
-            ))));
-        }
-        let r = pipe.reply()?;
-        if !matches!(r.code, 125 | 150) {
-            if matches!(r.code, 425 | 426) && setup_err.is_none() {
+        match self.begin(pipe, &control, data, direction, setup_err)? {
+            Begun::Started(transfer) => Ok(Some(transfer)),
+            Begun::Refused(r) if matches!(r.code, 425 | 426) => {
                 log::debug!(
                     "a data connection opened ahead was refused ({}); opening anew",
                     r.code
                 );
                 crate::stats::add(&crate::stats::PREOPENED_STALE, 1);
-                drop(data);
-                drop(pipe);
-                return self.quick_transfer(before, setup, command, direction);
+                self.quick_transfer(before, setup, command, direction)
             }
-            return Err(setup_err.unwrap_or_else(|| r.error()));
+            Begun::Refused(r) => Err(r.error()),
         }
-        drop(pipe);
-        let transfer = QuickTransfer::new(data, control, direction, false, ahead);
-        if let Some(e) = setup_err {
-            drop(transfer);
-            return Err(e);
-        }
-        Ok(Some(Box::new(transfer)))
     }
+}
+
+/// How a transfer command was answered ([`Session::begin`]).
+enum Begun {
+    Started(Box<dyn DataTransfer>),
+    /// Refused, with nothing else wrong: the reply.
+    Refused(Reply),
+}
+
+/// Reads the replies to `n` lines sent ahead of a transfer command; the first whose class
+/// (first digit) is not in `ok` becomes `err`, unless it holds one already.
+fn answered(
+    pipe: &mut Pipe,
+    n: usize,
+    ok: &[u32],
+    err: &mut Option<RemoteError>,
+) -> Result<(), RemoteError> {
+    for _ in 0..n {
+        let r = pipe.reply()?;
+        if !ok.contains(&(r.code / 100)) {
+            err.get_or_insert_with(|| r.error());
+        }
+    }
+    Ok(())
 }
 
 impl Session {

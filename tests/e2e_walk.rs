@@ -159,27 +159,8 @@ for_each_server_kind!(switches_turn_it_off, switches_turn_it_off);
 /// then sends one command at a time, with exact times from MDTM.
 #[test]
 fn a_server_that_drops_pipelined_commands_still_works() {
-    let mut listing = Vec::new();
-    for (name, _) in FALLBACK_FILES {
-        listing.extend_from_slice(
-            format!("-rw-r--r--    1 ftp      ftp             5 Jan 01 12:00 {name}\r\n")
-                .as_bytes(),
-        );
-    }
-    let mut script = Script::mlsd(&[])
-        .listing("/", listing)
-        .hook(|c| match c.verb.as_str() {
-            "MDTM" => FALLBACK_FILES
-                .iter()
-                .find(|(name, _)| c.arg.trim_start_matches('/') == *name)
-                .map(|(_, t)| Action::Reply(format!("213 {t}\r\n").into_bytes())),
-            _ => None,
-        });
-    script.feat = vec!["SIZE", "MDTM", "EPSV", "REST STREAM"];
+    let mut script = list_only_script(false);
     script.one_per_packet = true;
-    for (name, _) in FALLBACK_FILES {
-        script = script.file(&format!("/{name}"), b"hello".to_vec());
-    }
     let server = HostileServer::start(script);
     let started = Instant::now();
     let m = Mount::new(&server.url(), &["reply_timeout=20"]);
@@ -207,29 +188,7 @@ fn a_server_that_drops_pipelined_commands_still_works() {
 /// directory is listed with LIST, with exact times.
 #[test]
 fn a_server_whose_stat_is_not_a_listing_is_listed_with_list() {
-    let mut listing = Vec::new();
-    for (name, _) in FALLBACK_FILES {
-        listing.extend_from_slice(
-            format!("-rw-r--r--    1 ftp      ftp             5 Jan 01 12:00 {name}\r\n")
-                .as_bytes(),
-        );
-    }
-    listing.extend_from_slice(b"drwxr-xr-x    2 ftp      ftp          4096 Jan 01 12:00 sub\r\n");
-    let sub = b"-rw-r--r--    1 ftp      ftp             5 Jan 01 12:00 a\r\n".to_vec();
-    let mut script = Script::mlsd(&[])
-        .listing("/", listing)
-        .listing("/sub", sub)
-        .hook(|c| match c.verb.as_str() {
-            "MDTM" => FALLBACK_FILES
-                .iter()
-                .find(|(name, _)| c.arg.trim_start_matches('/').trim_start_matches("sub/") == *name)
-                .map(|(_, t)| Action::Reply(format!("213 {t}\r\n").into_bytes())),
-            _ => None,
-        });
-    script.feat = vec!["SIZE", "MDTM", "EPSV", "REST STREAM"];
-    for (name, _) in FALLBACK_FILES {
-        script = script.file(&format!("/{name}"), b"hello".to_vec());
-    }
+    let script = list_only_script(true);
     let server = HostileServer::start(script);
     let m = Mount::new(&server.url(), &[]);
     let times = sh(m.path(), "stat -c '%Y %n' a b c sub/a | sort");
@@ -370,6 +329,35 @@ for_each_server_kind!(
     a_name_with_byte_ff_is_read_and_timed,
     a_name_with_byte_ff_is_read_and_timed
 );
+
+/// A scripted LIST-only server (no MLSD) whose root holds [`FALLBACK_FILES`] ("hello"
+/// each), and with `sub`, a directory `sub` holding `a`; MDTM gives each name its time.
+fn list_only_script(sub: bool) -> Script {
+    let line = |name: &str| {
+        format!("-rw-r--r--    1 ftp      ftp             5 Jan 01 12:00 {name}\r\n").into_bytes()
+    };
+    let mut listing: Vec<u8> = FALLBACK_FILES.iter().flat_map(|(n, _)| line(n)).collect();
+    let mut script = Script::mlsd(&[]);
+    if sub {
+        listing
+            .extend_from_slice(b"drwxr-xr-x    2 ftp      ftp          4096 Jan 01 12:00 sub\r\n");
+        script = script.listing("/sub", line("a"));
+    }
+    let mut script = script
+        .listing("/", listing)
+        .hook(|c| match c.verb.as_str() {
+            "MDTM" => FALLBACK_FILES
+                .iter()
+                .find(|(name, _)| c.arg.rsplit('/').next() == Some(*name))
+                .map(|(_, t)| Action::Reply(format!("213 {t}\r\n").into_bytes())),
+            _ => None,
+        });
+    script.feat = vec!["SIZE", "MDTM", "EPSV", "REST STREAM"];
+    for (name, _) in FALLBACK_FILES {
+        script = script.file(&format!("/{name}"), b"hello".to_vec());
+    }
+    script
+}
 
 /// Files of the scripted LIST-only server, and the times its MDTM gives them.
 const FALLBACK_FILES: [(&str, &str); 3] = [

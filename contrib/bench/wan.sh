@@ -24,7 +24,8 @@
 #
 # FTP commands per operation come from the proxy, which counts every command line per control
 # connection and the client's turns (waits for all replies); on loopback from vsftpd's protocol
-# log (pure-ftpd has none: only ftpfs's own counters, ftpfs --stats, are shown there).
+# log when BENCH_VSFTPD_LOG=1 turns it on, and otherwise (and on pure-ftpd, which has none) from
+# ftpfs's own counters (ftpfs --stats) for ftpfs alone.
 #
 # Knobs (defaults in brackets):
 #   BENCH_CASES [13a 13b 13c 13d 14a 14b 14c 14d 14e 14f]   which cases run (space or comma)
@@ -167,7 +168,7 @@ VS_LOG_MARK=0
 count_begin() {
     if [[ $CUR_RTT != 0 ]]; then
         proxy_req reset
-    elif [[ $SERVER == vsftpd ]]; then
+    elif [[ $SERVER == vsftpd && $VS_PROTOCOL_LOG == YES ]]; then
         VS_LOG_MARK=$(wc -l <"$STATE/vsftpd.log")
     fi
 }
@@ -181,7 +182,7 @@ count_end() {
         CNT_DATA=$(awk '$1 == "data_connections" { print $2 }' "$f")
         CNT_RETR=$(awk '$1 == "verb.RETR" { n = $2 } END { print n + 0 }' "$f")
         CNT_VERBS=$(awk '$1 ~ /^verb\./ { sub(/^verb\./, "", $1); printf "%s%s=%s", sep, $1, $2; sep = " " }' "$f")
-    elif [[ $SERVER == vsftpd ]]; then
+    elif [[ $SERVER == vsftpd && $VS_PROTOCOL_LOG == YES ]]; then
         tail -n +"$((VS_LOG_MARK + 1))" "$STATE/vsftpd.log" | grep 'FTP command:' >"$f" || true
         CNT_CMDS=$(wc -l <"$f")
         CNT_RETR=$(grep -c '"RETR ' "$f" || true)
@@ -203,8 +204,8 @@ ftpfs_delta() {
 }
 
 # ftpfs_after BEFORE: sets FTPFS_DELTA to the counters' changes since BEFORE; where the commands
-# are not counted otherwise (pure-ftpd on loopback), CNT_CMDS and CNT_RETR become ftpfs's own
-# counts (ftp_commands, downloads).
+# are not counted otherwise (on loopback, unless BENCH_VSFTPD_LOG=1), CNT_CMDS and CNT_RETR
+# become ftpfs's own counts (ftp_commands, downloads).
 ftpfs_after() {
     local now
     now=$(ftpfs_stats)

@@ -352,9 +352,17 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        guarded("read", || match self.fs.read(fh.0, offset, size) {
-            Ok(data) => reply.data(&data),
-            Err(e) => reply_error!(reply, "read", format_args!("{} at {offset}", ino.0), e),
+        guarded("read", || {
+            // Replied to from inside fs.read, while the bytes are in the stream's buffers.
+            let mut reply = Some(reply);
+            let result = self.fs.read(fh.0, offset, size, |data| {
+                if let Some(reply) = reply.take() {
+                    reply.data(data);
+                }
+            });
+            if let (Err(e), Some(reply)) = (result, reply) {
+                reply_error!(reply, "read", format_args!("{} at {offset}", ino.0), e);
+            }
         });
     }
 

@@ -575,18 +575,34 @@ impl FtpFs {
         Ok(Opened { fh, keep_cache })
     }
 
-    /// Reads up to `size` bytes at `offset` from an open file.
-    pub fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>, FsError> {
+    /// Reads up to `size` bytes at `offset` from an open file and hands them to `deliver`
+    /// (which replies to the kernel), while they are still in the read stream's buffers: a
+    /// read aligned to them is not copied. `deliver` is called only on success.
+    pub fn read<R>(
+        &self,
+        fh: u64,
+        offset: u64,
+        size: u32,
+        deliver: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, FsError> {
         let handle = self.handles.get(fh).ok_or(FsError::Stale)?;
+        fn owned<R>(data: Vec<u8>, deliver: impl FnOnce(&[u8]) -> R) -> R {
+            crate::stats::add(&crate::stats::BYTES_READ, data.len() as u64);
+            deliver(&data)
+        }
         if let Handle::Writer(w) = &*handle {
-            return self.read_writer(&w.file, offset, size);
+            return self
+                .read_writer(&w.file, offset, size)
+                .map(|d| owned(d, deliver));
         }
         let mut reader = handle.reader().ok_or(FsError::IsADirectory)?;
         // Written through another handle since this one opened: read what the writer has
         // (like a local file), and after its upload start over on the new content.
         if let Some(file) = self.open_file(reader.ino) {
             drop(reader);
-            return self.read_writer(&file, offset, size);
+            return self
+                .read_writer(&file, offset, size)
+                .map(|d| owned(d, deliver));
         }
         let version = lock(&self.inodes).version(reader.ino);
         if version != reader.version {
@@ -599,9 +615,8 @@ impl FtpFs {
         if let Some(data) = &reader.preloaded {
             let start = (offset as usize).min(data.len());
             let end = start.saturating_add(size as usize).min(data.len());
-            let out = data[start..end].to_vec();
-            crate::stats::add(&crate::stats::BYTES_READ, out.len() as u64);
-            return Ok(out);
+            crate::stats::add(&crate::stats::BYTES_READ, (end - start) as u64);
+            return Ok(deliver(&data[start..end]));
         }
         self.lot.unpark(fh);
         if let Some((at, err)) = &reader.timed_out {
@@ -620,7 +635,13 @@ impl FtpFs {
             crate::stats::add(&crate::stats::DOWNLOADS, 1);
             self.remote.open_read(path, at, self.cfg.data_timeout)
         };
-        let result = stream.read(&open, offset, size as usize, *file_size);
+        // The reply is written while the stream (and so its buffers) is held.
+        let result = stream
+            .read(&open, offset, size as usize, *file_size)
+            .map(|data| {
+                crate::stats::add(&crate::stats::BYTES_READ, data.len() as u64);
+                deliver(&data)
+            });
         let result = self.checked(path, result);
         *timed_out = match &result {
             Err(e) if e.errno() == libc::ETIMEDOUT => Some((std::time::Instant::now(), e.clone())),
@@ -635,9 +656,7 @@ impl FtpFs {
         if let Some(other) = evict {
             handles::evict(&other);
         }
-        let data = result?;
-        crate::stats::add(&crate::stats::BYTES_READ, data.len() as u64);
-        Ok(data)
+        result
     }
 
     /// Closes an open file: ends its transfer, or uploads what is dirty (errors are logged

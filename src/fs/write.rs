@@ -29,7 +29,12 @@
 //!
 //! Lock order: a file's lock (its [`FileCell`], granted in arrival order; see `write/order.rs`)
 //! is taken before `inodes`, `cache` and `open_files` (which are held only briefly, never
-//! across a network call).
+//! across a network call, and never while waiting for a file's lock).
+//!
+//! Invariant: a [`FileCell`] is in `open_files` exactly while handles share it (except one a
+//! failed upload left, which a new one replaces there), so every handle of an inode shares the
+//! state later opens find. The count of handles changes only with `open_files` locked,
+//! together with the map (`FileCell::add_handle`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -49,6 +54,7 @@ mod order;
 mod setattr;
 mod upload;
 
+use order::OpenFiles;
 pub use order::{FileCell, FileGuard, AHEAD};
 
 pub use setattr::{SetAttr, TimeSet};
@@ -105,8 +111,6 @@ pub struct WriteFile {
     pending_mtime: Option<(SystemTime, bool)>,
     /// Time of the last local change (shown until the upload tells the real one).
     mtime: SystemTime,
-    /// Handles sharing this state.
-    opens: usize,
     /// A temporary file on the server that a converted stream left behind.
     stale_temp: Option<RemotePath>,
     /// Permission bits to give the file after an upload (which the server creates with its
@@ -140,7 +144,6 @@ impl WriteFile {
             error: None,
             pending_mtime: None,
             mtime: SystemTime::now(),
-            opens: 0,
             stale_temp: None,
             mode,
             failed: false,
@@ -186,40 +189,56 @@ fn local(e: std::io::Error) -> FsError {
 }
 
 impl FtpFs {
+    /// The map of open files, locked (briefly: never across a network call, and never
+    /// while waiting for a file's lock).
+    fn files_lock(&self) -> std::sync::MutexGuard<'_, OpenFiles> {
+        self.open_files.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The shared write state of `ino`, creating it (with `size` bytes on the server) if
-    /// no handle has it yet. Counts one more open.
+    /// no handle has it yet. Counts one more handle on it (see [`FileCell::add_handle`]).
     fn attach(&self, ino: u64, size: u64, old_mode: Option<u32>) -> Arc<FileCell> {
-        let mut files = self.open_files.lock().unwrap_or_else(|p| p.into_inner());
         let fresh = || Arc::new(FileCell::new(WriteFile::new(ino, size, old_mode)));
-        let file = files.entry(ino).or_insert_with(fresh);
+        let file = {
+            let mut files = self.files_lock();
+            let file = Arc::clone(files.entry(ino).or_insert_with(fresh));
+            file.add_handle(&mut files);
+            file
+        };
+        // The file's lock is taken with the map let go: an upload may hold it for long.
         let (failed, absent) = {
-            let wf = lock_file(file);
+            let wf = lock_file(&file);
             (wf.failed, wf.absent)
         };
-        if failed {
-            // A failed upload's state is not inherited: start again from the server's file
-            // (or, for a file never uploaded, from nothing).
-            *file = fresh();
-            if absent {
-                let mut wf = lock_file(file);
-                wf.absent = true;
-                wf.dirty = true;
-            }
+        if !failed {
+            return file;
         }
-        let file = Arc::clone(file);
-        drop(files);
-        lock_file(&file).opens += 1;
-        file
+        // A failed upload's state is not inherited: start again from the server's file
+        // (or, for a file never uploaded, from nothing). The handles still open on the
+        // failed state keep it.
+        let new = fresh();
+        if absent {
+            let mut wf = lock_file(&new);
+            wf.absent = true;
+            wf.dirty = true;
+        }
+        let mut files = self.files_lock();
+        file.drop_handle(ino, &mut files);
+        let new = match files.get(&ino) {
+            // Another open replaced it meanwhile: share that one.
+            Some(other) if !Arc::ptr_eq(other, &file) => Arc::clone(other),
+            _ => {
+                files.insert(ino, Arc::clone(&new));
+                new
+            }
+        };
+        new.add_handle(&mut files);
+        new
     }
 
     /// The write state of `ino` if some handle has it open.
     pub(super) fn open_file(&self, ino: u64) -> Option<Arc<FileCell>> {
-        let file = self
-            .open_files
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&ino)
-            .cloned()?;
+        let file = self.files_lock().get(&ino).cloned()?;
         let failed = lock_file(&file).failed;
         (!failed).then_some(file)
     }
@@ -236,7 +255,8 @@ impl FtpFs {
         if mode.truncate && mode.write {
             let mut wf = lock_file(&file);
             if let Err(e) = self.truncate_locked(&mut wf, 0) {
-                wf.opens -= 1;
+                drop(wf);
+                file.drop_handle(ino, &mut self.files_lock());
                 return Err(e);
             }
         }
@@ -390,7 +410,7 @@ impl FtpFs {
         let fresh = match &wf.body {
             Body::Streaming { pos, .. } if *pos == offset => false,
             Body::Remote { size: 0 }
-                if offset == 0 && wf.opens == 1 && self.remote.streaming_safe() =>
+                if offset == 0 && cell.handles() == 1 && self.remote.streaming_safe() =>
             {
                 if !self.start_stream(wf)? {
                     return self.write_spooled(wf, offset, data);
@@ -594,12 +614,7 @@ impl FtpFs {
 
     /// Every file open for writing, as of now (the map is not locked while they are used).
     fn open_files_now(&self) -> Vec<Arc<FileCell>> {
-        self.open_files
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        self.files_lock().values().cloned().collect()
     }
 
     /// After `from` was renamed to `to` on the server: open files whose old content is still
@@ -636,27 +651,27 @@ impl FtpFs {
                 log::warn!("closing {}: {e}", wf.ino);
             }
         }
-        wf.opens -= 1;
+        let ino = wf.ino;
+        // Counted down and taken out of the map in one step, under the map's lock (the file's
+        // is held, which comes first in the lock order): an open that attaches meanwhile
+        // either finds the state still in the map and keeps it there, or finds it gone and
+        // starts a new one that every later open shares. See `FileCell::add_handle`.
+        let last = file.drop_handle(ino, &mut self.files_lock());
         let mut forgotten = None;
-        if wf.opens == 0 {
-            let ino = wf.ino;
-            if wf.absent {
-                // Never stored (its upload failed, and the error was reported): it does not
-                // exist on the server, so the mount stops showing it.
-                self.pending_lock().remove(&ino);
-                let linked = self.inodes_lock().linked_path(ino).cloned();
-                if let Some((dir, name)) = linked.and_then(|p| p.split()) {
-                    self.cache_lock().remove(&dir, name.as_bytes());
-                    self.inodes_lock().unlink(&dir.join(&name));
-                    forgotten = Some((self.inodes_lock().ino_for(&dir), name));
-                }
-            }
-            drop(wf);
-            let mut files = self.open_files.lock().unwrap_or_else(|p| p.into_inner());
-            if files.get(&ino).is_some_and(|f| Arc::ptr_eq(f, file)) {
-                files.remove(&ino);
+        if last && wf.absent {
+            // Never stored (its upload failed, and the error was reported): it does not
+            // exist on the server, so the mount stops showing it.
+            self.pending_lock().remove(&ino);
+            let linked = self.inodes_lock().linked_path(ino).cloned();
+            if let Some((dir, name)) = linked.and_then(|p| p.split()) {
+                self.cache_lock().remove(&dir, name.as_bytes());
+                self.inodes_lock().unlink(&dir.join(&name));
+                forgotten = Some((self.inodes_lock().ino_for(&dir), name));
             }
         }
         forgotten
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,19 +15,33 @@
 //! requests. A chunk whose send fails after it was answered leaves `WriteFile::lost` set, and
 //! the chunks queued behind it then fail too; the error reaches the next call that was not
 //! answered early (a write, flush or fsync), as for a single early answer.
+//!
+//! A cell also counts the handles that share it. The count changes only while the map of
+//! open files (`FtpFs::open_files`) is locked, the same lock under which a cell enters and
+//! leaves that map, so a cell is in the map exactly while it has handles: see
+//! [`FileCell::add_handle`].
 
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::WriteFile;
 
 /// How many answered chunks may wait behind the one being sent.
 pub const AHEAD: u64 = 2;
 
+/// The open files by inode (`FtpFs::open_files`, locked).
+pub type OpenFiles = HashMap<u64, Arc<FileCell>>;
+
 pub struct FileCell {
     order: Mutex<Order>,
     turn: Condvar,
     file: Mutex<WriteFile>,
+    /// Handles sharing this state. Changed only with the map of open files locked (the
+    /// `&mut OpenFiles` of [`Self::add_handle`] and [`Self::drop_handle`]); read alone it is
+    /// a hint.
+    handles: AtomicUsize,
 }
 
 /// The queue: tickets are handed out in arrival order and served in the same order.
@@ -49,7 +63,35 @@ impl FileCell {
             }),
             turn: Condvar::new(),
             file: Mutex::new(file),
+            handles: AtomicUsize::new(0),
         }
+    }
+
+    /// One more handle shares this state. Called with the map of open files locked, on the
+    /// cell the map holds for the inode: a last handle's release, which takes the cell out of
+    /// the map under the same lock, then either came before (and the map holds a newer cell
+    /// or none) or sees this handle and leaves the cell in place. Counted anywhere else (say
+    /// under the file's own lock, after the map was let go), an open racing with the last
+    /// release could keep a cell that the map no longer holds: its handle would then read
+    /// and write a state that later opens never see.
+    pub fn add_handle(&self, _locked: &mut OpenFiles) {
+        self.handles.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// One handle fewer; with the last one the cell leaves the map (if the map still holds
+    /// it: a failed upload's state is replaced there while its handles are open). Returns
+    /// whether that was the last handle.
+    pub fn drop_handle(self: &Arc<Self>, ino: u64, locked: &mut OpenFiles) -> bool {
+        let last = self.handles.fetch_sub(1, Ordering::SeqCst) == 1;
+        if last && locked.get(&ino).is_some_and(|f| Arc::ptr_eq(f, self)) {
+            locked.remove(&ino);
+        }
+        last
+    }
+
+    /// How many handles share this state as of now (a hint: it may change at once).
+    pub fn handles(&self) -> usize {
+        self.handles.load(Ordering::SeqCst)
     }
 
     fn order(&self) -> MutexGuard<'_, Order> {

@@ -1,6 +1,8 @@
 //! Data connections opened ahead (`src/remote/session/preopen.rs`), on real mounts of real
 //! servers: transfers use them with the same bytes on every server; one the server closed or
 //! refused is replaced without an error reaching the program; `no_preopen` turns them off.
+//! Also the other round trips a new transfer may wait for: the login of a new session
+//! (`src/remote/session/login.rs`).
 
 mod common;
 
@@ -10,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::scripted::{reply, HostileServer, Script};
+use common::scripted::{mlsd_file, reply, HostileServer, Script};
 use common::*;
 
 /// Data connections opened ahead that each phase of [`traffic`] used: uploads, whole
@@ -198,4 +200,57 @@ fn a_refused_preopened_connection_is_replaced() {
     let s = m.stats();
     assert_eq!(retrs.load(Ordering::SeqCst), 2, "{}", server.commands());
     assert!(s["preopened_stale"] >= 1, "{s:?}\n{}", server.commands());
+}
+
+/// Sessions after the mount's first log in with USER and PASS written together and do not
+/// ask FEAT again (the first session's answer stands for the server), so a new session waits
+/// two round trips after the greeting instead of four or five; three files read at once, each
+/// holding a session, get their own bytes. A server that drops what follows a command in the
+/// same packet gets the one-at-a-time login, FEAT included, on every session.
+#[test]
+fn later_sessions_log_in_with_their_commands_together() {
+    use std::os::unix::fs::FileExt;
+    const SIZE: usize = 4 << 20;
+    for one_per_packet in [false, true] {
+        let data: Vec<Vec<u8>> = (0..3).map(|i| random_bytes(SIZE, 40 + i)).collect();
+        let lines: Vec<String> = (0..3).map(|i| mlsd_file(&format!("f{i}"), SIZE)).collect();
+        let mut script = Script::mlsd(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+        for (i, d) in data.iter().enumerate() {
+            script = script.file(&format!("/f{i}"), d.clone());
+        }
+        script.one_per_packet = one_per_packet;
+        let server = HostileServer::start(script);
+        let m = Mount::new(&server.url(), &["max_conns=3"]);
+        // Each file's read stream keeps its transfer, and so its session, while it is open.
+        let files: Vec<fs::File> = (0..3)
+            .map(|i| fs::File::open(m.join(format!("f{i}"))).unwrap())
+            .collect();
+        for (f, d) in files.iter().zip(&data) {
+            let mut buf = vec![0; 4096];
+            f.read_exact_at(&mut buf, 0).unwrap();
+            assert!(buf == d[..4096], "first bytes differ\n{}", m.log());
+        }
+        let log = server.commands();
+        let count = |verb: &str| {
+            log.lines()
+                .filter(|l| l.split(' ').next() == Some(verb))
+                .count()
+        };
+        assert!(count("USER") >= 3, "{log}");
+        assert_eq!(count("PASS"), count("USER"), "{log}");
+        let feats = if one_per_packet { count("USER") } else { 1 };
+        assert_eq!(
+            count("FEAT"),
+            feats,
+            "one_per_packet {one_per_packet}: {log}"
+        );
+        for (i, d) in data.iter().enumerate() {
+            assert!(
+                fs::read(m.join(format!("f{i}"))).unwrap() == *d,
+                "f{i} differs\n{}",
+                m.log()
+            );
+        }
+        drop(files);
+    }
 }

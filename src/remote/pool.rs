@@ -214,7 +214,9 @@ impl Pool {
             self.peak.fetch_max(state.live, Ordering::Relaxed);
             drop(state);
             self.connects.fetch_add(1, Ordering::Relaxed);
-            return match Session::connect(&self.cfg, self.tls12_only.load(Ordering::Relaxed)) {
+            let known = self.features();
+            let tls12_only = self.tls12_only.load(Ordering::Relaxed);
+            return match Session::connect(&self.cfg, tls12_only, known.as_ref()) {
                 Err(e) if e.is_connection_limit() => {
                     self.lock().limited_at = Some(Instant::now());
                     self.forget_one();

@@ -179,39 +179,40 @@ fn login_error(user: &str, err: RemoteError) -> RemoteError {
 impl Session {
     /// Connects, logs in and prepares the session. Fails within `connect_timeout` (plus one
     /// reply deadline per command) when the server is unreachable or refuses the login.
-    pub fn connect(cfg: &SessionConfig, tls12_only: bool) -> Result<Session, RemoteError> {
+    ///
+    /// `known` is what the server offers, as an earlier session of the mount read it: with
+    /// it, and pipelining known to work, the login's commands are written together
+    /// (`session/login.rs`).
+    pub fn connect(
+        cfg: &SessionConfig,
+        tls12_only: bool,
+        known: Option<&Features>,
+    ) -> Result<Session, RemoteError> {
         let mut ftp = super::ftp::open(cfg, tls12_only)?;
-        ftp.login(cfg.user.as_str(), cfg.password.as_str())
-            .map_err(|e| login_error(&cfg.user, ftp_err(e)))?;
-        ftp.binary().map_err(ftp_err)?;
-        let features = match ftp.feat() {
-            Ok(feat) => Features::from_feat(&feat),
-            Err(FtpError::UnexpectedResponse(_)) => Features::default(),
-            Err(e) => return Err(ftp_err(e)),
-        };
-        if features.utf8 && cfg.codec.is_none() {
-            // Some servers answer 451 or 501; names are bytes to us either way.
-            if let Err(e) = ftp.opts("UTF8", "ON") {
-                let err = ftp_err(e);
-                if err.breaks_session() {
-                    return Err(err);
-                }
-                log::debug!("OPTS UTF8 ON refused: {err}");
+        let (features, pipe) = match known.filter(|_| login::can_login_together(cfg, known)) {
+            Some(features) => {
+                let pipe = login::login_together(ftp.as_ref(), cfg, features)?;
+                (features.clone(), Some(pipe))
             }
-        }
+            None => {
+                let features = Session::login_one_at_a_time(ftp.as_mut(), cfg)?;
+                match Session::open_pipe(ftp.as_ref(), cfg)? {
+                    Probed::Refused => {
+                        // The probe left this connection out of step: start again, one at a
+                        // time.
+                        drop(ftp);
+                        return Session::connect(cfg, tls12_only, None);
+                    }
+                    Probed::Pipe(pipe) => (features, pipe),
+                }
+            }
+        };
+        let pipe = pipe.map(|p| Arc::new(std::sync::Mutex::new(p)));
         let mode = match cfg.data_mode {
             DataMode::ExtendedPassive if !features.epsv => DataMode::Passive,
             m => m,
         };
         let tls13 = cfg.tls.is_some() && !tls12_only;
-        let pipe = match Session::open_pipe(ftp.as_ref(), cfg)? {
-            Probed::Refused => {
-                // The probe left this connection out of step: start again, one at a time.
-                drop(ftp);
-                return Session::connect(cfg, tls12_only);
-            }
-            Probed::Pipe(pipe) => pipe.map(|p| Arc::new(std::sync::Mutex::new(p))),
-        };
         let mut session = Session {
             ftp,
             codec: cfg.codec.clone(),
@@ -238,6 +239,32 @@ impl Session {
             mode
         );
         Ok(session)
+    }
+
+    /// USER, PASS, TYPE I, FEAT and OPTS UTF8 ON, one at a time; returns the features.
+    fn login_one_at_a_time(
+        ftp: &mut dyn Client,
+        cfg: &SessionConfig,
+    ) -> Result<Features, RemoteError> {
+        ftp.login(cfg.user.as_str(), cfg.password.as_str())
+            .map_err(|e| login_error(&cfg.user, ftp_err(e)))?;
+        ftp.binary().map_err(ftp_err)?;
+        let features = match ftp.feat() {
+            Ok(feat) => Features::from_feat(&feat),
+            Err(FtpError::UnexpectedResponse(_)) => Features::default(),
+            Err(e) => return Err(ftp_err(e)),
+        };
+        if features.utf8 && cfg.codec.is_none() {
+            // Some servers answer 451 or 501; names are bytes to us either way.
+            if let Err(e) = ftp.opts("UTF8", "ON") {
+                let err = ftp_err(e);
+                if err.breaks_session() {
+                    return Err(err);
+                }
+                log::debug!("OPTS UTF8 ON refused: {err}");
+            }
+        }
+        Ok(features)
     }
 
     fn apply_mode(&mut self) {
@@ -712,6 +739,7 @@ fn too_long(path: &RemotePath, len: usize, budget: usize) -> RemoteError {
 }
 
 mod batch;
+mod login;
 mod preopen;
 mod quick;
 mod stat;

@@ -9,10 +9,11 @@
 //!
 //! Memory per open file is bounded by [`WINDOW`] plus a few chunks: a file is never buffered
 //! whole. Offsets are `u64` throughout, so files over 4 GiB work. The window is a queue of
-//! `CHUNK`-sized buffers that the socket is read into directly. Buffers are aligned to the
-//! file's offsets, so a kernel read (aligned to its size, at most 1 MiB) lies within one
-//! buffer and is answered from it: a byte is not copied at all in user space. Only a read
-//! that straddles two buffers is copied into a reply of its own.
+//! buffers of up to [`CHUNK`] bytes that the socket is read into directly. A buffer starts
+//! where a kernel read starts (the read that asked for its bytes, or the gap before a read
+//! that came ahead of the stream), so a read (at most 1 MiB) lies within one buffer and is
+//! answered from it: a byte is not copied at all in user space. Only a read that straddles
+//! two buffers (one that was split differently when it was first asked) is copied.
 //!
 //! A transfer that breaks in the middle is restarted once at the first byte not yet
 //! received, so the caller still gets exact bytes.
@@ -35,9 +36,13 @@ pub const WINDOW: usize = 6 * 1024 * 1024;
 pub const SKIP_AHEAD: u64 = 4 * 1024 * 1024;
 
 /// Size of one buffer of the window, and the most one read from the data socket asks for:
-/// the largest read the kernel sends (256 pages), so that reads aligned to their size never
-/// straddle two buffers.
+/// the largest read the kernel sends (256 pages), so that a read fits in the buffer that
+/// starts where it does.
 const CHUNK: usize = 1024 * 1024;
+
+/// Most buffers a window holds: with small kernel reads, buffers are only partly filled,
+/// and this bounds their memory as [`WINDOW`] bounds the data.
+const MAX_CHUNKS: usize = WINDOW / CHUNK;
 
 /// Buffers a [`Window`] keeps for reuse after dropping them.
 const SPARE: usize = 1;
@@ -77,105 +82,113 @@ pub struct ReadStream<D: Download = ReadTransfer> {
     pub restarts: u64,
 }
 
-/// The bytes a stream received last, in [`CHUNK`]-sized buffers aligned to the file: buffer
-/// `i` holds the file's bytes from a multiple of `CHUNK` on, and the window's first byte is
-/// at `head` in the first buffer. All buffers are full but the last. Buffers dropped from the
-/// front are kept for reuse (they are zeroed only once, when allocated).
+/// The bytes a stream received last, in order, in buffers of [`CHUNK`] bytes each filled
+/// from its start, up to `CHUNK` or until a new buffer was begun at a kernel read's start.
+/// Buffers dropped from the front are kept for reuse (they are zeroed only once, when
+/// allocated).
 #[derive(Default)]
 struct Window {
-    chunks: VecDeque<Box<[u8]>>,
-    /// Where the window's bytes start in the first buffer.
-    head: usize,
-    /// Bytes filled in the last buffer, counted from its start.
-    last: usize,
+    /// Each buffer with the bytes filled in it.
+    chunks: VecDeque<(Box<[u8]>, usize)>,
+    /// Bytes in all buffers.
+    total: usize,
     spare: Vec<Box<[u8]>>,
 }
 
 impl Window {
     fn len(&self) -> usize {
-        match self.chunks.len() {
-            0 => 0,
-            n => (n - 1) * CHUNK + self.last - self.head,
-        }
+        self.total
     }
 
-    /// Empties the window, which then starts at the file's offset `at`.
-    fn clear(&mut self, at: u64) {
+    /// Empties the window.
+    fn clear(&mut self) {
         let all = self.chunks.len();
         self.recycle(all);
-        self.head = (at % CHUNK as u64) as usize;
-        self.last = self.head;
     }
 
     /// Removes the first `count` buffers, keeping up to [`SPARE`] for reuse.
     fn recycle(&mut self, count: usize) {
-        let keep = SPARE.saturating_sub(self.spare.len());
-        self.spare.extend(self.chunks.drain(..count).take(keep));
+        for (buf, filled) in self.chunks.drain(..count) {
+            self.total -= filled;
+            if self.spare.len() < SPARE {
+                self.spare.push(buf);
+            }
+        }
     }
 
-    /// Appends up to `max` (at least 1) bytes that `read` puts into the buffer it is given;
-    /// returns what `read` returned.
+    /// Appends up to `max` (at least 1) bytes that `read` puts into the buffer it is given,
+    /// in a new buffer when `begin` (a kernel read starts here) and the last one is not
+    /// empty; returns what `read` returned.
     fn fill<E>(
         &mut self,
         max: usize,
+        begin: bool,
         read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
     ) -> Result<usize, E> {
-        if self.chunks.is_empty() || self.last == CHUNK {
-            if !self.chunks.is_empty() {
-                self.last = 0;
-            }
+        let full = self
+            .chunks
+            .back()
+            .is_none_or(|&(_, filled)| filled == CHUNK || (begin && filled > 0));
+        if full {
             let buf = self
                 .spare
                 .pop()
                 .unwrap_or_else(|| vec![0; CHUNK].into_boxed_slice());
-            self.chunks.push_back(buf);
+            self.chunks.push_back((buf, 0));
         }
-        let last = self.last;
-        let room = (CHUNK - last).min(max.max(1));
-        let buf = self.chunks.back_mut().expect("pushed above");
-        let n = read(&mut buf[last..last + room])?;
-        self.last += n.min(room);
+        let (buf, filled) = self.chunks.back_mut().expect("pushed above");
+        let room = (CHUNK - *filled).min(max.max(1));
+        let n = read(&mut buf[*filled..*filled + room])?;
+        let n = n.min(room);
+        *filled += n;
+        self.total += n;
         Ok(n)
     }
 
-    /// Drops whole buffers from the front, at most `n` bytes of the window, never the last.
-    fn drop_front(&mut self, n: usize) {
-        let (mut left, mut count, mut first) = (n, 0, CHUNK - self.head);
-        while count + 1 < self.chunks.len() && left >= first {
-            left -= first;
-            count += 1;
-            first = CHUNK;
-        }
-        if count > 0 {
-            self.recycle(count);
-            self.head = 0;
-        }
-    }
-
-    /// The window's bytes `[start, stop)`: borrowed when they lie in one buffer (a kernel read
-    /// aligned to its size always does), else copied.
-    fn bytes(&self, start: usize, stop: usize) -> Cow<'_, [u8]> {
-        let (a, b) = (start + self.head, stop.max(start) + self.head);
-        if a == b {
-            return Cow::Borrowed(&[]);
-        }
-        if a / CHUNK == (b - 1) / CHUNK {
-            let at = a % CHUNK;
-            return Cow::Borrowed(&self.chunks[a / CHUNK][at..at + (b - a)]);
-        }
-        let mut out = Vec::with_capacity(b - a);
-        let count = self.chunks.len();
-        for (i, buf) in self.chunks.iter().enumerate().skip(a / CHUNK) {
-            let base = i * CHUNK;
-            if base >= b {
+    /// Drops whole buffers from the front, at most `n` bytes of the window, never the last;
+    /// and, while more than [`MAX_CHUNKS`] are held, buffers within the first `keep_before`
+    /// bytes.
+    fn drop_front(&mut self, n: usize, keep_before: usize) {
+        let (mut dropped, mut count) = (0, 0);
+        for (i, &(_, filled)) in self.chunks.iter().enumerate() {
+            let over = self.chunks.len() - i > MAX_CHUNKS && dropped + filled <= keep_before;
+            if i + 1 == self.chunks.len() || !(dropped + filled <= n || over) {
                 break;
             }
-            let filled = if i + 1 == count { self.last } else { CHUNK };
-            let lo = a.clamp(base, base + filled) - base;
-            let hi = b.clamp(base, base + filled) - base;
-            out.extend_from_slice(&buf[lo..hi.max(lo)]);
+            dropped += filled;
+            count += 1;
         }
-        Cow::Owned(out)
+        self.recycle(count);
+    }
+
+    /// The window's bytes `[start, stop)`: borrowed when they lie in one buffer (a kernel
+    /// read does, in the buffer begun at its start), else copied.
+    fn bytes(&self, start: usize, stop: usize) -> Cow<'_, [u8]> {
+        let stop = stop.max(start);
+        if start == stop {
+            return Cow::Borrowed(&[]);
+        }
+        let mut base = 0;
+        let mut out: Option<Vec<u8>> = None;
+        for (buf, filled) in &self.chunks {
+            let (lo, hi) = (
+                start.clamp(base, base + filled),
+                stop.clamp(base, base + filled),
+            );
+            if lo < hi {
+                let part = &buf[lo - base..hi - base];
+                if out.is_none() && lo == start && hi == stop {
+                    return Cow::Borrowed(part);
+                }
+                out.get_or_insert_with(|| Vec::with_capacity(stop - start))
+                    .extend_from_slice(part);
+            }
+            base += filled;
+            if base >= stop {
+                break;
+            }
+        }
+        Cow::Owned(out.unwrap_or_default())
     }
 }
 
@@ -231,8 +244,12 @@ impl<D: Download> ReadStream<D> {
                 self.resume(open)?;
                 continue;
             };
-            let want = (file_size - self.pos).min(CHUNK as u64) as usize;
-            match self.window.fill(want, |buf| transfer.read(buf)) {
+            // Up to the read's start first (a gap the kernel asked ahead of), then from it to
+            // its end, in a buffer begun there: the next read begins the next buffer.
+            let until = if self.pos < offset { offset } else { end };
+            let want = (until - self.pos).min(CHUNK as u64) as usize;
+            let begin = self.pos == offset;
+            match self.window.fill(want, begin, |buf| transfer.read(buf)) {
                 Ok(0) => {
                     // The data connection ended before the size we knew. Only the server's
                     // completion reply tells a file that shrank from a dropped connection.
@@ -276,14 +293,14 @@ impl<D: Download> ReadStream<D> {
     fn trim(&mut self, keep_from: u64) {
         let excess = self.window.len().saturating_sub(WINDOW);
         let removable = keep_from.saturating_sub(self.window_start()) as usize;
-        self.window.drop_front(excess.min(removable));
+        self.window.drop_front(excess.min(removable), removable);
     }
 
     /// Ends the current transfer and starts a new one at `offset`, emptying the window.
     fn restart(&mut self, open: &Opener<'_, D>, offset: u64) -> Result<(), RemoteError> {
         // Drop the old transfer first: it gives its session back to the pool.
         self.transfer = None;
-        self.window.clear(offset);
+        self.window.clear();
         self.pos = offset;
         self.transfer = Some(open(offset)?);
         self.restarts += 1;
@@ -476,7 +493,7 @@ mod tests {
         let mut at = 0;
         while at < d.len() {
             let n = w
-                .fill(7_001, |buf| {
+                .fill(7_001, false, |buf| {
                     let n = buf.len().min(d.len() - at).min(5_003);
                     buf[..n].copy_from_slice(&d[at..at + n]);
                     Ok::<usize, ()>(n)
@@ -493,20 +510,21 @@ mod tests {
         ] {
             assert_eq!(*w.bytes(start, stop), d[start..stop], "{start}..{stop}");
         }
-        w.drop_front(CHUNK + 10);
+        w.drop_front(CHUNK + 10, 0);
         assert_eq!(w.len(), d.len() - CHUNK, "only whole chunks are dropped");
         assert_eq!(*w.bytes(5, 2 * CHUNK), d[CHUNK + 5..3 * CHUNK]);
-        w.clear(0);
+        w.clear();
         assert_eq!(w.len(), 0);
         assert!(w.spare.len() <= SPARE);
     }
 
-    /// A window that starts mid-file keeps its buffers aligned to the file: reads the kernel
-    /// aligns to their size are borrowed, not copied, and a read across a boundary is copied
-    /// exactly; dropping the partial first buffer keeps the alignment.
+    /// Kernel reads as `cat` makes them (256 KiB, 512 KiB, then 1 MiB reads that start
+    /// 768 KiB into the file), some out of order and some far into a file, each lie in the
+    /// buffer begun at their start and are borrowed, not copied; a later read that the
+    /// first ones split differently is copied, exactly.
     #[test]
-    fn reads_aligned_to_the_file_are_borrowed() {
-        let d = data(12 * CHUNK);
+    fn reads_are_borrowed_from_the_buffer_begun_at_their_start() {
+        let d = data(40 * CHUNK);
         let open = |off: u64| {
             Ok(Fake {
                 data: d.clone(),
@@ -517,29 +535,60 @@ mod tests {
         };
         let mut s = ReadStream::new();
         let size = d.len() as u64;
-        let k = 128 * 1024u64;
-        let first = 3 * CHUNK as u64 - 2 * k;
-        for (at, len) in [
-            (first, k),
-            (first + k, k),
-            (3 * CHUNK as u64, CHUNK as u64),
-            (4 * CHUNK as u64 + 3 * k, k),
-            (4 * CHUNK as u64 - 100, 200),
-            (5 * CHUNK as u64, CHUNK as u64),
-            (10 * CHUNK as u64, CHUNK as u64),
-        ] {
+        let (k, m) = (1024u64, 1024 * 1024u64);
+        let far = 30 * m + 4096;
+        let borrowed = [
+            (0, 256 * k),
+            (256 * k, 512 * k),
+            (768 * k, m),
+            // Two reads the kernel's read-ahead sent out of order.
+            (768 * k + 2 * m, m),
+            (768 * k + m, m),
+            (768 * k + 3 * m, m),
+            // Far ahead: a new transfer, which starts mid-buffer of the old alignment.
+            (far, 128 * k),
+            (far + 128 * k, m),
+        ];
+        for (at, len) in borrowed {
             let (lo, hi) = (at as usize, (at + len) as usize);
-            let straddles = lo / CHUNK != (hi - 1) / CHUNK;
             let got = s.read(&open, at, len as usize, size).unwrap();
             assert_eq!(*got, d[lo..hi], "read of {len} at {at}");
-            assert_eq!(
-                matches!(got, Cow::Owned(_)),
-                straddles,
-                "read of {len} at {at}: copied only when it straddles two buffers"
+            assert!(
+                matches!(got, Cow::Borrowed(_)),
+                "read of {len} at {at} was copied"
             );
         }
-        assert_eq!(s.restarts, 1);
-        assert_eq!(s.window.head, 0, "the partial first buffer was dropped");
+        assert_eq!(s.restarts, 2);
+        // Across the boundary of the two buffers begun at `far` and `far + 128 KiB`.
+        let at = far + 64 * k;
+        let got = s.read(&open, at, 128 * k as usize, size).unwrap();
+        assert_eq!(*got, d[at as usize..(at + 128 * k) as usize]);
+        assert!(matches!(got, Cow::Owned(_)));
+    }
+
+    /// Many small reads in order (as an mmap of a file faults it in) hold at most
+    /// [`MAX_CHUNKS`] buffers, however little each holds.
+    #[test]
+    fn small_reads_hold_a_bounded_number_of_buffers() {
+        let d = data(4 * CHUNK);
+        let open = |off: u64| {
+            Ok(Fake {
+                data: d.clone(),
+                pos: off as usize,
+                fail_after: None,
+                cut_at: None,
+            })
+        };
+        let mut s = ReadStream::new();
+        let mut most = 0;
+        for i in 0..(d.len() / 4096) {
+            let got = s
+                .read(&open, (i * 4096) as u64, 4096, d.len() as u64)
+                .unwrap();
+            assert_eq!(*got, d[i * 4096..(i + 1) * 4096]);
+            most = most.max(s.window.chunks.len());
+        }
+        assert!(most <= MAX_CHUNKS + 1, "{most} buffers");
     }
 
     /// The bound docs/SEMANTICS.md and this module's doc give, written out rather than

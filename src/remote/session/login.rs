@@ -42,6 +42,11 @@ pub(super) fn login_together(
     ])
     .map_err(|e| login_error(&cfg.user, e))?;
     let user = pipe.reply()?;
+    if !matches!(user.code, 331 | 230) {
+        // Refused (a connection limit, say): the server may close the connection without
+        // answering PASS, so its reply is not waited for; the session is dropped.
+        return Err(login_error(&cfg.user, user.error()));
+    }
     let pass = pipe.reply()?;
     check_login(&user, &pass).map_err(|e| login_error(&cfg.user, e))?;
 
@@ -69,9 +74,10 @@ pub(super) fn login_together(
     Ok(pipe)
 }
 
-/// Whether the replies to USER and PASS, sent together, mean the login was accepted.
-/// USER: 331 (password wanted) or 230 (none needed: PASS then gets 503 or 230, harmless).
-/// PASS after a 331: 230, or 202 (not needed).
+/// Whether the replies to USER (331 or 230: anything else is refused before PASS's reply
+/// is read) and PASS, sent together, mean the login was accepted. USER: 331 (password
+/// wanted) or 230 (none needed: PASS then gets 503 or 230, harmless). PASS after a 331:
+/// 230, or 202 (not needed).
 fn check_login(user: &Reply, pass: &Reply) -> Result<(), RemoteError> {
     match (user.code, pass.code) {
         (331, 230 | 202) | (230, _) => Ok(()),

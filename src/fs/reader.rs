@@ -150,9 +150,12 @@ impl Window {
     /// bytes.
     fn drop_front(&mut self, n: usize, keep_before: usize) {
         let (mut dropped, mut count) = (0, 0);
+        let held = self.chunks.len();
         for (i, &(_, filled)) in self.chunks.iter().enumerate() {
-            let over = self.chunks.len() - i > MAX_CHUNKS && dropped + filled <= keep_before;
-            if i + 1 == self.chunks.len() || !(dropped + filled <= n || over) {
+            let upto = dropped + filled;
+            let excess = upto <= n;
+            let too_many = held - i > MAX_CHUNKS && upto <= keep_before;
+            if i + 1 == held || !(excess || too_many) {
                 break;
             }
             dropped += filled;
@@ -387,6 +390,18 @@ mod tests {
         }
     }
 
+    /// Opens an in-memory download of `d` that never breaks.
+    fn whole(d: &std::rc::Rc<Vec<u8>>) -> impl Fn(u64) -> Result<Fake, RemoteError> + '_ {
+        move |off| {
+            Ok(Fake {
+                data: d.clone(),
+                pos: off as usize,
+                fail_after: None,
+                cut_at: None,
+            })
+        }
+    }
+
     fn data(len: usize) -> std::rc::Rc<Vec<u8>> {
         std::rc::Rc::new((0..len).map(|i| (i * 7 % 251) as u8).collect())
     }
@@ -525,14 +540,7 @@ mod tests {
     #[test]
     fn reads_are_borrowed_from_the_buffer_begun_at_their_start() {
         let d = data(40 * CHUNK);
-        let open = |off: u64| {
-            Ok(Fake {
-                data: d.clone(),
-                pos: off as usize,
-                fail_after: None,
-                cut_at: None,
-            })
-        };
+        let open = whole(&d);
         let mut s = ReadStream::new();
         let size = d.len() as u64;
         let (k, m) = (1024u64, 1024 * 1024u64);
@@ -571,14 +579,7 @@ mod tests {
     #[test]
     fn small_reads_hold_a_bounded_number_of_buffers() {
         let d = data(4 * CHUNK);
-        let open = |off: u64| {
-            Ok(Fake {
-                data: d.clone(),
-                pos: off as usize,
-                fail_after: None,
-                cut_at: None,
-            })
-        };
+        let open = whole(&d);
         let mut s = ReadStream::new();
         let mut most = 0;
         for i in 0..(d.len() / 4096) {

@@ -189,7 +189,7 @@ impl Session {
         known: Option<&Features>,
     ) -> Result<Session, RemoteError> {
         let mut ftp = super::ftp::open(cfg, tls12_only)?;
-        let (features, pipe) = match known.filter(|_| login::can_login_together(cfg, known)) {
+        let (features, pipe) = match known.filter(|_| login::can_login_together(cfg)) {
             Some(features) => {
                 let pipe = login::login_together(ftp.as_ref(), cfg, features)?;
                 (features.clone(), Some(pipe))

@@ -17,11 +17,11 @@ use super::super::tls::TlsMode;
 use super::{login_error, Features, SessionConfig};
 use crate::remote::{RemoteError, RemoteErrorKind};
 
-/// Whether a new session may log in with [`login_together`]: plain FTP, pipelining known to
-/// work, and the server's features known from an earlier session.
-pub(super) fn can_login_together(cfg: &SessionConfig, known: Option<&Features>) -> bool {
+/// Whether a new session whose server's features are known may log in with
+/// [`login_together`]: plain FTP, and pipelining known to work.
+pub(super) fn can_login_together(cfg: &SessionConfig) -> bool {
     let plain = cfg.tls.as_ref().is_none_or(|t| t.mode == TlsMode::None);
-    plain && known.is_some() && cfg.pipelining.works()
+    plain && cfg.pipelining.works()
 }
 
 /// Logs in on a freshly greeted connection: USER and PASS together, then TYPE I (and
